@@ -1,0 +1,205 @@
+//! Where a trusted whole-file SHA-256 comes from: HTTP headers of the origin and the URL
+//! a user or page gave us. Every malformed value is a typed error; a value that names
+//! no SHA-256 is `Ok(None)`.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use sfv::{BareItem, Dictionary, ListEntry, Parser};
+
+use crate::content::{Hash32, HexError};
+
+/// Longest header value we parse; real digests are under 200 bytes.
+const MAX_HEADER_LEN: usize = 8 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DigestError {
+    #[error("header value is {0} bytes, more than the {MAX_HEADER_LEN} accepted")]
+    TooLong(usize),
+    #[error("not a structured-field dictionary: {0}")]
+    Syntax(String),
+    #[error("the sha-256 member is not a byte sequence")]
+    NotByteSequence,
+    #[error("a SHA-256 digest is 32 bytes, this one is {0}")]
+    WrongLength(usize),
+    #[error("the SHA-256 value is not valid base64")]
+    Base64,
+    #[error("malformed digest entry {0:?}")]
+    Entry(String),
+    #[error("the header names two different SHA-256 digests")]
+    Conflicting,
+    #[error("the sha256 URL fragment is not a digest: {0}")]
+    Hex(#[from] HexError),
+}
+
+/// Parses an RFC 9530 `Repr-Digest` or `Content-Digest` value, e.g.
+/// `sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:, sha-512=:...:`.
+/// Other algorithms are ignored. `Content-Digest` only describes the representation
+/// when the response is a full 200; callers check that.
+pub fn parse_repr_digest(value: &str) -> Result<Option<Hash32>, DigestError> {
+    if value.len() > MAX_HEADER_LEN {
+        return Err(DigestError::TooLong(value.len()));
+    }
+    let dict: Dictionary = Parser::new(value)
+        .parse()
+        .map_err(|e| DigestError::Syntax(e.to_string()))?;
+    for (key, entry) in &dict {
+        if key.as_str() != "sha-256" {
+            continue;
+        }
+        return match entry {
+            ListEntry::Item(item) => match &item.bare_item {
+                BareItem::ByteSequence(bytes) => to_hash(bytes).map(Some),
+                _ => Err(DigestError::NotByteSequence),
+            },
+            ListEntry::InnerList(_) => Err(DigestError::NotByteSequence),
+        };
+    }
+    Ok(None)
+}
+
+/// Parses a legacy RFC 3230 `Digest` value, e.g. `SHA-256=X48E9q...=, MD5=...`.
+/// Algorithm names are case-insensitive; the value is base64 (padding optional).
+pub fn parse_legacy_digest(value: &str) -> Result<Option<Hash32>, DigestError> {
+    if value.len() > MAX_HEADER_LEN {
+        return Err(DigestError::TooLong(value.len()));
+    }
+    let mut found: Option<Hash32> = None;
+    for entry in value.split(',') {
+        let entry = entry.trim();
+        if entry.is_empty() {
+            continue;
+        }
+        let Some((algorithm, encoded)) = entry.split_once('=') else {
+            return Err(DigestError::Entry(entry.to_string()));
+        };
+        if !algorithm.trim().eq_ignore_ascii_case("sha-256") {
+            continue;
+        }
+        let encoded = encoded.trim().trim_matches('"');
+        let bytes = STANDARD
+            .decode(encoded)
+            .or_else(|_| STANDARD_NO_PAD.decode(encoded))
+            .map_err(|_| DigestError::Base64)?;
+        let hash = to_hash(&bytes)?;
+        match found {
+            Some(previous) if previous != hash => return Err(DigestError::Conflicting),
+            _ => found = Some(hash),
+        }
+    }
+    Ok(found)
+}
+
+/// Reads `sha256=<64 hex digits>` from a URL's fragment, which may hold other
+/// `&`-separated parameters: `https://host/f.iso#sha256=ab12...`.
+pub fn parse_url_fragment(url: &str) -> Result<Option<Hash32>, DigestError> {
+    let Some((_, fragment)) = url.split_once('#') else {
+        return Ok(None);
+    };
+    for param in fragment.split('&') {
+        if let Some((key, value)) = param.split_once('=')
+            && key.eq_ignore_ascii_case("sha256")
+        {
+            return Ok(Some(Hash32::from_hex(value)?));
+        }
+    }
+    Ok(None)
+}
+
+fn to_hash(bytes: &[u8]) -> Result<Hash32, DigestError> {
+    let array: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| DigestError::WrongLength(bytes.len()))?;
+    Ok(Hash32(array))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // SHA-256 of "hello world\n", checked with `openssl dgst -sha256`.
+    const HELLO_B64: &str = "qUiQTy8PR5uPgZdpSzAYSw0u0cHNKh7A+4XSmaGSpEc=";
+    const HELLO_HEX: &str = "a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447";
+
+    fn hello() -> Hash32 {
+        Hash32::from_hex(HELLO_HEX).unwrap()
+    }
+
+    #[test]
+    fn repr_digest_takes_sha256_and_ignores_others() {
+        let v = format!("sha-512=:AAAA:, sha-256=:{HELLO_B64}:, unixsum=30");
+        assert_eq!(parse_repr_digest(&v), Ok(Some(hello())));
+        assert_eq!(parse_repr_digest("sha-512=:AAAA:"), Ok(None));
+        assert_eq!(parse_repr_digest(""), Ok(None));
+    }
+
+    #[test]
+    fn repr_digest_errors_are_typed() {
+        assert!(matches!(
+            parse_repr_digest("sha-256=:AAAA:"),
+            Err(DigestError::WrongLength(3))
+        ));
+        assert_eq!(
+            parse_repr_digest("sha-256=abc"),
+            Err(DigestError::NotByteSequence)
+        );
+        assert_eq!(
+            parse_repr_digest("sha-256=(:AAAA:)"),
+            Err(DigestError::NotByteSequence)
+        );
+        assert!(matches!(
+            parse_repr_digest("sha-256=:not base64!:"),
+            Err(DigestError::Syntax(_))
+        ));
+        assert!(matches!(
+            parse_repr_digest("SHA-256=:AAAA:"),
+            Err(DigestError::Syntax(_))
+        ));
+        assert!(matches!(
+            parse_repr_digest(&"a".repeat(9000)),
+            Err(DigestError::TooLong(_))
+        ));
+    }
+
+    #[test]
+    fn legacy_digest() {
+        assert_eq!(
+            parse_legacy_digest(&format!("SHA-256={HELLO_B64}")),
+            Ok(Some(hello()))
+        );
+        assert_eq!(
+            parse_legacy_digest(&format!("md5=HUXZLQLMuI/KZ5KDcJPcOA==, sha-256={HELLO_B64}")),
+            Ok(Some(hello()))
+        );
+        let unpadded = HELLO_B64.trim_end_matches('=');
+        assert_eq!(
+            parse_legacy_digest(&format!("Sha-256={unpadded}")),
+            Ok(Some(hello()))
+        );
+        assert_eq!(parse_legacy_digest("MD5=HUXZLQLMuI/KZ5KDcJPcOA=="), Ok(None));
+        assert_eq!(parse_legacy_digest("SHA-256"), Err(DigestError::Entry("SHA-256".into())));
+        assert_eq!(parse_legacy_digest("SHA-256=@@@"), Err(DigestError::Base64));
+        assert_eq!(
+            parse_legacy_digest("SHA-256=AAAA"),
+            Err(DigestError::WrongLength(3))
+        );
+        let other = Hash32([1; 32]).to_base64();
+        assert_eq!(
+            parse_legacy_digest(&format!("SHA-256={HELLO_B64},SHA-256={other}")),
+            Err(DigestError::Conflicting)
+        );
+    }
+
+    #[test]
+    fn url_fragment() {
+        let url = format!("https://example.com/a.iso#sha256={HELLO_HEX}");
+        assert_eq!(parse_url_fragment(&url), Ok(Some(hello())));
+        let url = format!("https://example.com/a.iso#x=1&SHA256={}", HELLO_HEX.to_uppercase());
+        assert_eq!(parse_url_fragment(&url), Ok(Some(hello())));
+        assert_eq!(parse_url_fragment("https://example.com/a.iso"), Ok(None));
+        assert_eq!(parse_url_fragment("https://example.com/a.iso#top"), Ok(None));
+        assert!(matches!(
+            parse_url_fragment("https://e.com/#sha256=abcd"),
+            Err(DigestError::Hex(HexError::Length { .. }))
+        ));
+    }
+}

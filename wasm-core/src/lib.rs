@@ -10,6 +10,8 @@
 //! The same crate compiles to wasm32 for the browser extension (see `wasm`).
 
 pub mod content;
+pub mod engine;
 pub mod policy;
+pub mod sim;
 pub mod trusted_digest;
 pub mod wire;

@@ -287,11 +287,18 @@ impl Policy {
     /// wins; an empty allow list allows every other host.
     pub fn domain_allowed(&self, host: &str) -> bool {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
-        if self.blocked_domains.iter().any(|p| domain_matches(p, &host)) {
+        if self
+            .blocked_domains
+            .iter()
+            .any(|p| domain_matches(p, &host))
+        {
             return false;
         }
         self.allowed_domains.is_empty()
-            || self.allowed_domains.iter().any(|p| domain_matches(p, &host))
+            || self
+                .allowed_domains
+                .iter()
+                .any(|p| domain_matches(p, &host))
     }
 }
 
@@ -299,7 +306,9 @@ impl Policy {
 fn domain_matches(pattern: &str, host: &str) -> bool {
     let pattern = pattern.to_ascii_lowercase();
     if let Some(base) = pattern.strip_prefix("*.") {
-        host.len() > base.len() && host.ends_with(base) && host[..host.len() - base.len()].ends_with('.')
+        host.len() > base.len()
+            && host.ends_with(base)
+            && host[..host.len() - base.len()].ends_with('.')
     } else {
         host == pattern
             || (host.len() > pattern.len()
@@ -311,7 +320,10 @@ fn domain_matches(pattern: &str, host: &str) -> bool {
 fn parse_ice_servers(value: Value) -> Result<Vec<IceServer>, PolicyError> {
     let key = "ice_servers";
     let Value::Array(items) = value else {
-        return Err(PolicyError::new(key, "expected a list of {urls, username, credential}"));
+        return Err(PolicyError::new(
+            key,
+            "expected a list of {urls, username, credential}",
+        ));
     };
     items
         .into_iter()
@@ -329,9 +341,15 @@ fn parse_ice_servers(value: Value) -> Result<Vec<IceServer>, PolicyError> {
                 }
             };
             let username = obj.remove("username").map(|v| typed(key, v)).transpose()?;
-            let credential = obj.remove("credential").map(|v| typed(key, v)).transpose()?;
+            let credential = obj
+                .remove("credential")
+                .map(|v| typed(key, v))
+                .transpose()?;
             if let Some(extra) = obj.keys().next() {
-                return Err(PolicyError::new(key, format!("entry {i} has unknown field `{extra}`")));
+                return Err(PolicyError::new(
+                    key,
+                    format!("entry {i} has unknown field `{extra}`"),
+                ));
             }
             Ok(IceServer {
                 urls,
@@ -345,7 +363,10 @@ fn parse_ice_servers(value: Value) -> Result<Vec<IceServer>, PolicyError> {
 fn validate_trackers(trackers: &[String]) -> Result<(), PolicyError> {
     let key = "trackers";
     if trackers.len() > MAX_TRACKERS {
-        return Err(PolicyError::new(key, format!("more than {MAX_TRACKERS} trackers")));
+        return Err(PolicyError::new(
+            key,
+            format!("more than {MAX_TRACKERS} trackers"),
+        ));
     }
     for t in trackers {
         if t.len() > MAX_STRING {
@@ -353,7 +374,10 @@ fn validate_trackers(trackers: &[String]) -> Result<(), PolicyError> {
         }
         let url = url::Url::parse(t).map_err(|e| PolicyError::new(key, format!("{t:?}: {e}")))?;
         if !matches!(url.scheme(), "ws" | "wss") || url.host_str().is_none() {
-            return Err(PolicyError::new(key, format!("{t:?} is not a ws:// or wss:// URL")));
+            return Err(PolicyError::new(
+                key,
+                format!("{t:?} is not a ws:// or wss:// URL"),
+            ));
         }
     }
     Ok(())
@@ -362,7 +386,10 @@ fn validate_trackers(trackers: &[String]) -> Result<(), PolicyError> {
 fn validate_ice_servers(servers: &[IceServer]) -> Result<(), PolicyError> {
     let key = "ice_servers";
     if servers.len() > MAX_ICE_SERVERS {
-        return Err(PolicyError::new(key, format!("more than {MAX_ICE_SERVERS} servers")));
+        return Err(PolicyError::new(
+            key,
+            format!("more than {MAX_ICE_SERVERS} servers"),
+        ));
     }
     for s in servers {
         if s.urls.is_empty() {
@@ -371,7 +398,10 @@ fn validate_ice_servers(servers: &[IceServer]) -> Result<(), PolicyError> {
         for u in &s.urls {
             let scheme = u.split(':').next().unwrap_or("");
             if u.len() > MAX_STRING || !matches!(scheme, "stun" | "stuns" | "turn" | "turns") {
-                return Err(PolicyError::new(key, format!("{u:?} is not a stun:/turn: URL")));
+                return Err(PolicyError::new(
+                    key,
+                    format!("{u:?} is not a stun:/turn: URL"),
+                ));
             }
             if scheme.starts_with("turn") && (s.username.is_none() || s.credential.is_none()) {
                 return Err(PolicyError::new(
@@ -386,7 +416,10 @@ fn validate_ice_servers(servers: &[IceServer]) -> Result<(), PolicyError> {
 
 fn validate_domains(key: &str, list: &[String]) -> Result<(), PolicyError> {
     if list.len() > MAX_DOMAINS {
-        return Err(PolicyError::new(key, format!("more than {MAX_DOMAINS} patterns")));
+        return Err(PolicyError::new(
+            key,
+            format!("more than {MAX_DOMAINS} patterns"),
+        ));
     }
     for pattern in list {
         let base = pattern.strip_prefix("*.").unwrap_or(pattern);
@@ -436,14 +469,26 @@ mod tests {
             (r#"{"min_size_bytes": -1}"#, "min_size_bytes"),
             (r#"{"trackers": ["http://x"]}"#, "trackers"),
             (r#"{"trackers": ["not a url"]}"#, "trackers"),
-            (r#"{"ice_servers": [{"urls": "turn:t.example"}]}"#, "ice_servers"),
+            (
+                r#"{"ice_servers": [{"urls": "turn:t.example"}]}"#,
+                "ice_servers",
+            ),
             (r#"{"ice_servers": [{"urls": "http://x"}]}"#, "ice_servers"),
-            (r#"{"ice_servers": [{"urls": "stun:x", "bogus": 1}]}"#, "ice_servers"),
-            (r#"{"allowed_domains": ["https://x.com/"]}"#, "allowed_domains"),
+            (
+                r#"{"ice_servers": [{"urls": "stun:x", "bogus": 1}]}"#,
+                "ice_servers",
+            ),
+            (
+                r#"{"allowed_domains": ["https://x.com/"]}"#,
+                "allowed_domains",
+            ),
             (r#"{"blocked_domains": ["a..b"]}"#, "blocked_domains"),
             (r#"{"trust_mode": "everyone"}"#, "trust_mode"),
             (r#"{"group_id": ""}"#, "group_id"),
-            (r#"{"origin_fallback_delay_ms": 99999999}"#, "origin_fallback_delay_ms"),
+            (
+                r#"{"origin_fallback_delay_ms": 99999999}"#,
+                "origin_fallback_delay_ms",
+            ),
             (r#"{"enable": true}"#, "enable"),
         ];
         for (json, key) in cases {

@@ -167,7 +167,9 @@ mod tests {
             Ok(Some(hello()))
         );
         assert_eq!(
-            parse_legacy_digest(&format!("md5=HUXZLQLMuI/KZ5KDcJPcOA==, sha-256={HELLO_B64}")),
+            parse_legacy_digest(&format!(
+                "md5=HUXZLQLMuI/KZ5KDcJPcOA==, sha-256={HELLO_B64}"
+            )),
             Ok(Some(hello()))
         );
         let unpadded = HELLO_B64.trim_end_matches('=');
@@ -175,8 +177,14 @@ mod tests {
             parse_legacy_digest(&format!("Sha-256={unpadded}")),
             Ok(Some(hello()))
         );
-        assert_eq!(parse_legacy_digest("MD5=HUXZLQLMuI/KZ5KDcJPcOA=="), Ok(None));
-        assert_eq!(parse_legacy_digest("SHA-256"), Err(DigestError::Entry("SHA-256".into())));
+        assert_eq!(
+            parse_legacy_digest("MD5=HUXZLQLMuI/KZ5KDcJPcOA=="),
+            Ok(None)
+        );
+        assert_eq!(
+            parse_legacy_digest("SHA-256"),
+            Err(DigestError::Entry("SHA-256".into()))
+        );
         assert_eq!(parse_legacy_digest("SHA-256=@@@"), Err(DigestError::Base64));
         assert_eq!(
             parse_legacy_digest("SHA-256=AAAA"),
@@ -193,10 +201,16 @@ mod tests {
     fn url_fragment() {
         let url = format!("https://example.com/a.iso#sha256={HELLO_HEX}");
         assert_eq!(parse_url_fragment(&url), Ok(Some(hello())));
-        let url = format!("https://example.com/a.iso#x=1&SHA256={}", HELLO_HEX.to_uppercase());
+        let url = format!(
+            "https://example.com/a.iso#x=1&SHA256={}",
+            HELLO_HEX.to_uppercase()
+        );
         assert_eq!(parse_url_fragment(&url), Ok(Some(hello())));
         assert_eq!(parse_url_fragment("https://example.com/a.iso"), Ok(None));
-        assert_eq!(parse_url_fragment("https://example.com/a.iso#top"), Ok(None));
+        assert_eq!(
+            parse_url_fragment("https://example.com/a.iso#top"),
+            Ok(None)
+        );
         assert!(matches!(
             parse_url_fragment("https://e.com/#sha256=abcd"),
             Err(DigestError::Hex(HexError::Length { .. }))

@@ -201,7 +201,7 @@ fn check_range(num_leaves: u32, index: u32, count: u32) -> Result<(), ProofError
     if num_leaves == 0 || !count.is_power_of_two() || count as u64 > padded {
         return Err(ProofError::BadCount(count));
     }
-    if index % count != 0 || index >= num_leaves {
+    if !index.is_multiple_of(count) || index >= num_leaves {
         return Err(ProofError::BadIndex { index, count });
     }
     Ok(())

@@ -113,7 +113,7 @@ fn check_hash_range(index: u32, count: u32) -> Result<(), WireError> {
     if !count.is_power_of_two() || count > MAX_HASHES_PER_MESSAGE {
         return Err(WireError::HashCount(count));
     }
-    if index % count != 0 {
+    if !index.is_multiple_of(count) {
         return Err(WireError::HashIndex { index, count });
     }
     Ok(())
@@ -134,6 +134,7 @@ impl Message {
                     return Err(WireError::UnsupportedVersion(version));
                 }
                 let flags = r.u8()?;
+                let node_id = r.u64()?;
                 let info_hash = InfoHash(r.array()?);
                 let size = r.u64()?;
                 let root = if flags & FLAG_ROOT != 0 {
@@ -147,6 +148,7 @@ impl Message {
                 }
                 let bitfield = r.take(len)?.to_vec();
                 Message::Handshake(Handshake {
+                    node_id,
                     info_hash,
                     size,
                     root,
@@ -234,6 +236,7 @@ impl Message {
                     flags |= FLAG_SERVES_HASHES;
                 }
                 out.push(flags);
+                out.extend_from_slice(&h.node_id.to_be_bytes());
                 out.extend_from_slice(&h.info_hash.0);
                 out.extend_from_slice(&h.size.to_be_bytes());
                 if let Some(root) = h.root {
@@ -318,14 +321,16 @@ mod tests {
     fn message() -> impl Strategy<Value = Message> {
         prop_oneof![
             (
+                any::<u64>(),
                 any::<[u8; 20]>(),
                 any::<u64>(),
                 proptest::option::of(hash()),
                 any::<bool>(),
                 proptest::collection::vec(any::<u8>(), 0..=MAX_BITFIELD_LEN)
             )
-                .prop_map(|(ih, size, root, serves_hashes, bitfield)| {
+                .prop_map(|(node_id, ih, size, root, serves_hashes, bitfield)| {
                     Message::Handshake(Handshake {
+                        node_id,
                         info_hash: InfoHash(ih),
                         size,
                         root,

@@ -14,6 +14,9 @@ pub const MAX_UNCLES: usize = 32;
 /// First message each side sends, exactly once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Handshake {
+    /// Random per engine: lets a crowd split origin work without talking about it,
+    /// and lets an engine notice it connected to itself.
+    pub node_id: u64,
     pub info_hash: InfoHash,
     /// Content size in bytes; both sides derive blocks and pieces from it.
     pub size: u64,
@@ -52,13 +55,28 @@ pub enum GoodbyeReason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
     Handshake(Handshake),
-    Have { piece: u32 },
-    Request { block: u32 },
-    Block { block: u32, data: Bytes },
-    Reject { block: u32, reason: RejectReason },
-    Cancel { block: u32 },
+    Have {
+        piece: u32,
+    },
+    Request {
+        block: u32,
+    },
+    Block {
+        block: u32,
+        data: Bytes,
+    },
+    Reject {
+        block: u32,
+        reason: RejectReason,
+    },
+    Cancel {
+        block: u32,
+    },
     /// Leaf hashes `[index, index + count)` with a proof up to the root.
-    HashRequest { index: u32, count: u32 },
+    HashRequest {
+        index: u32,
+        count: u32,
+    },
     Hashes {
         index: u32,
         count: u32,
@@ -67,9 +85,14 @@ pub enum Message {
         /// Uncles from the range's subtree up to the root, lowest first.
         uncles: Vec<Hash32>,
     },
-    HashReject { index: u32, count: u32 },
+    HashReject {
+        index: u32,
+        count: u32,
+    },
     KeepAlive,
-    Goodbye { reason: GoodbyeReason },
+    Goodbye {
+        reason: GoodbyeReason,
+    },
 }
 
 impl RejectReason {

@@ -1,0 +1,352 @@
+//! Simulated swarms: real engines over virtual time (see `swarmload_core::sim`).
+
+use std::time::Duration;
+
+use swarmload_core::engine::FailReason;
+use swarmload_core::sim::{
+    Behaviour, Knowledge, NodeSpec, OriginSpec, Outcome, Role, Scenario, fluid_bound, run,
+};
+
+const MB: u64 = 1 << 20;
+
+fn secs(d: Option<Duration>) -> f64 {
+    d.map_or(f64::INFINITY, |d| d.as_secs_f64())
+}
+
+/// Every honest downloader finished with exactly the right bytes, never declared a
+/// wrong byte deliverable, and none failed.
+fn assert_all_correct(sc: &Scenario, out: &Outcome) {
+    for (i, (spec, node)) in sc.nodes.iter().zip(&out.nodes).enumerate() {
+        if spec.role != Role::Downloader || spec.leave_at.is_some() {
+            continue;
+        }
+        assert_eq!(node.failed, None, "node {i} failed");
+        assert!(
+            node.completed_at.is_some(),
+            "node {i} did not finish: {node:?}"
+        );
+        assert!(node.content_ok, "node {i} stored wrong bytes");
+        assert!(!node.delivered_wrong, "node {i} delivered a wrong byte");
+        assert_eq!(
+            node.delivered, sc.size,
+            "node {i} did not deliver everything"
+        );
+    }
+}
+
+#[test]
+fn origin_alone_downloads_at_origin_speed() {
+    let mut sc = Scenario::new(16 * MB, 1);
+    sc.origin = Some(OriginSpec { rate: 8 * MB });
+    sc.nodes.push(NodeSpec::downloader(8 * MB, 64 * MB));
+    let out = run(&sc);
+    assert_all_correct(&sc, &out);
+    let n = &out.nodes[0];
+    assert_eq!(n.stats.bytes_from_origin, 16 * MB);
+    assert_eq!(n.stats.bytes_from_peers, 0);
+    let ideal = 16.0 / 8.0;
+    assert!(secs(n.completed_at) < ideal * 1.1, "{:?}", n.completed_at);
+}
+
+#[test]
+fn fast_seed_serves_and_the_origin_stays_nearly_idle() {
+    let mut sc = Scenario::new(16 * MB, 2);
+    sc.origin = Some(OriginSpec { rate: 4 * MB });
+    sc.nodes.push(NodeSpec::seed(16 * MB));
+    sc.nodes.push(NodeSpec::downloader(4 * MB, 32 * MB));
+    let out = run(&sc);
+    assert_all_correct(&sc, &out);
+    let n = &out.nodes[1];
+    // The origin starts at once (nothing waits for peers) and stops once the seed has
+    // shown for 300 ms that it is faster: about half a second of origin transfer.
+    assert!(n.stats.bytes_from_origin <= 2 * MB, "{:?}", n.stats);
+    assert!(n.stats.bytes_from_peers >= 14 * MB);
+    assert!(secs(n.completed_at) < 1.5, "{:?}", n.completed_at);
+}
+
+#[test]
+fn origin_takes_over_when_the_only_seed_leaves() {
+    let mut sc = Scenario::new(16 * MB, 3);
+    sc.origin = Some(OriginSpec { rate: 8 * MB });
+    sc.nodes
+        .push(NodeSpec::seed(4 * MB).leaving_at(Duration::from_millis(1500)));
+    sc.nodes.push(NodeSpec::downloader(4 * MB, 32 * MB));
+    let out = run(&sc);
+    assert_all_correct(&sc, &out);
+    let n = &out.nodes[1];
+    assert!(n.stats.bytes_from_peers >= 2 * MB, "{:?}", n.stats);
+    assert!(n.stats.bytes_from_origin >= 4 * MB, "{:?}", n.stats);
+}
+
+#[test]
+fn a_slow_swarm_does_not_slow_the_download() {
+    let mut sc = Scenario::new(16 * MB, 4);
+    sc.origin = Some(OriginSpec { rate: 8 * MB });
+    sc.nodes.push(NodeSpec::seed(100 * 1024));
+    sc.nodes.push(NodeSpec::downloader(4 * MB, 64 * MB));
+    let out = run(&sc);
+    assert_all_correct(&sc, &out);
+    let n = &out.nodes[1];
+    // The origin alone would take 2 s; the slow seed must not make it much worse.
+    assert!(
+        secs(n.completed_at) < 2.0 * 1.3,
+        "{:?} {:?}",
+        n.completed_at,
+        n.stats
+    );
+    assert!(n.stats.bytes_from_origin > 12 * MB, "{:?}", n.stats);
+}
+
+#[test]
+fn fast_peers_take_the_work_off_a_slow_origin() {
+    // The enterprise case: a slow WAN origin, fast LAN seeds. The origin works only
+    // until the seeds have proven themselves.
+    let mut sc = Scenario::new(32 * MB, 5);
+    sc.origin = Some(OriginSpec { rate: 4 * MB });
+    sc.nodes.push(NodeSpec::seed(16 * MB));
+    sc.nodes.push(NodeSpec::seed(16 * MB));
+    sc.nodes.push(NodeSpec::downloader(4 * MB, 64 * MB));
+    let out = run(&sc);
+    assert_all_correct(&sc, &out);
+    let s = &out.nodes[2].stats;
+    assert!(s.bytes_from_origin < 5 * MB / 2, "{s:?}");
+    assert_eq!(s.bytes_from_origin + s.bytes_from_peers, 32 * MB);
+}
+
+#[test]
+fn corrupt_blocks_ban_the_sender_and_are_fetched_again() {
+    let mut sc = Scenario::new(8 * MB, 6);
+    sc.origin = Some(OriginSpec { rate: MB });
+    sc.nodes
+        .push(NodeSpec::seed(8 * MB).behaving(Behaviour::CorruptBlocks));
+    sc.nodes.push(NodeSpec::seed(8 * MB));
+    sc.nodes.push(NodeSpec::downloader(4 * MB, 32 * MB));
+    sc.check_invariants = true;
+    let out = run(&sc);
+    assert_all_correct(&sc, &out);
+    let n = &out.nodes[2];
+    assert_eq!(n.banned, vec![0]);
+    assert!(n.stats.bad_blocks >= 1);
+    assert_eq!(n.stats.peers_banned, 1);
+}
+
+#[test]
+fn a_forged_root_is_exposed_by_an_origin_sample() {
+    let mut sc = Scenario::new(8 * MB, 7);
+    sc.origin = Some(OriginSpec { rate: 2 * MB });
+    sc.nodes
+        .push(NodeSpec::seed(8 * MB).behaving(Behaviour::FakeRoot));
+    sc.nodes
+        .push(NodeSpec::seed(8 * MB).joining_at(Duration::from_millis(100)));
+    sc.nodes.push(NodeSpec::downloader(4 * MB, 32 * MB));
+    sc.check_invariants = true;
+    let out = run(&sc);
+    assert_all_correct(&sc, &out);
+    let n = &out.nodes[2];
+    assert!(n.banned.contains(&0), "{n:?}");
+    assert!(!n.banned.contains(&1));
+    assert!(n.stats.roots_rejected >= 1);
+    assert_eq!(
+        n.delivery_resets, 0,
+        "nothing under the forged root was deliverable"
+    );
+}
+
+#[test]
+fn without_an_origin_the_final_digest_catches_a_forged_root() {
+    let mut sc = Scenario::new(4 * MB, 8);
+    sc.nodes
+        .push(NodeSpec::seed(8 * MB).behaving(Behaviour::FakeRoot));
+    sc.nodes
+        .push(NodeSpec::seed(8 * MB).joining_at(Duration::from_millis(100)));
+    sc.nodes.push(NodeSpec::downloader(4 * MB, 32 * MB));
+    sc.check_invariants = true;
+    let out = run(&sc);
+    assert_all_correct(&sc, &out);
+    let n = &out.nodes[2];
+    assert!(n.banned.contains(&0), "{n:?}");
+    assert_eq!(n.stats.roots_rejected, 1);
+    // The forged copy was downloaded, failed the SHA-256, and was thrown away.
+    assert!(n.stats.bytes_wasted >= 3 * MB, "{:?}", n.stats);
+    assert_eq!(n.delivery_resets, 0);
+}
+
+#[test]
+fn a_trusted_root_refuses_a_forged_seed_at_the_handshake() {
+    let mut sc = Scenario::new(4 * MB, 9);
+    sc.knowledge = Knowledge::Root;
+    sc.nodes
+        .push(NodeSpec::seed(8 * MB).behaving(Behaviour::FakeRoot));
+    sc.nodes.push(NodeSpec::seed(8 * MB));
+    sc.nodes.push(NodeSpec::downloader(4 * MB, 32 * MB));
+    let out = run(&sc);
+    assert_all_correct(&sc, &out);
+    let n = &out.nodes[2];
+    assert_eq!(n.banned, vec![0]);
+    assert_eq!(n.stats.bytes_wasted, 0, "{:?}", n.stats);
+}
+
+#[test]
+fn a_silent_peer_times_out_and_others_take_its_blocks() {
+    let mut sc = Scenario::new(8 * MB, 10);
+    sc.nodes
+        .push(NodeSpec::seed(8 * MB).behaving(Behaviour::Silent));
+    sc.nodes.push(NodeSpec::seed(MB));
+    sc.nodes.push(NodeSpec::downloader(4 * MB, 32 * MB));
+    sc.check_invariants = true;
+    let out = run(&sc);
+    assert_all_correct(&sc, &out);
+    let n = &out.nodes[2];
+    assert!(n.stats.request_timeouts > 0);
+    assert!(secs(n.completed_at) < 12.0, "{:?}", n.completed_at);
+}
+
+#[test]
+fn peers_leaving_mid_transfer_do_not_break_anything() {
+    let mut sc = Scenario::new(16 * MB, 11);
+    sc.origin = Some(OriginSpec { rate: 2 * MB });
+    for k in 0..4 {
+        sc.nodes
+            .push(NodeSpec::seed(2 * MB).leaving_at(Duration::from_millis(300 + 400 * k)));
+    }
+    for _ in 0..3 {
+        sc.nodes.push(NodeSpec::downloader(2 * MB, 16 * MB));
+    }
+    sc.nodes
+        .push(NodeSpec::downloader(2 * MB, 16 * MB).leaving_at(Duration::from_millis(900)));
+    sc.check_invariants = true;
+    let out = run(&sc);
+    assert_all_correct(&sc, &out);
+}
+
+#[test]
+fn delivery_progresses_in_order_while_the_swarm_works() {
+    let mut sc = Scenario::new(32 * MB, 12);
+    sc.knowledge = Knowledge::Root;
+    for _ in 0..4 {
+        sc.nodes.push(NodeSpec::seed(2 * MB));
+    }
+    sc.nodes.push(NodeSpec::downloader(2 * MB, 64 * MB));
+    let out = run(&sc);
+    assert_all_correct(&sc, &out);
+    let n = &out.nodes[4];
+    let done = secs(n.completed_at);
+    // Halfway through, at least a third of the file is deliverable: bytes reach the
+    // user as they come, not all at the end.
+    let at_half = n
+        .delivery_log
+        .iter()
+        .take_while(|(t, _)| t.as_secs_f64() <= done / 2.0)
+        .map(|(_, upto)| *upto)
+        .max()
+        .unwrap_or(0);
+    assert!(
+        at_half >= sc.size / 3,
+        "{at_half} of {} at {done}/2",
+        sc.size
+    );
+    assert!(
+        n.delivery_log.windows(2).all(|w| w[0].1 < w[1].1),
+        "deliverable offsets only grow"
+    );
+}
+
+#[test]
+fn the_upload_cap_is_respected() {
+    let mut sc = Scenario::new(4 * MB, 13);
+    sc.config.max_upload_rate = MB;
+    sc.nodes.push(NodeSpec::seed(64 * MB));
+    sc.nodes.push(NodeSpec::downloader(4 * MB, 64 * MB));
+    let out = run(&sc);
+    assert_all_correct(&sc, &out);
+    // 4 MB at 1 MB/s, less the initial burst allowance.
+    assert!(
+        secs(out.nodes[1].completed_at) > 3.5,
+        "{:?}",
+        out.nodes[1].completed_at
+    );
+}
+
+#[test]
+fn an_origin_that_lies_fails_the_download_visibly() {
+    // The trusted SHA-256 names other bytes than the origin serves: with no peers,
+    // the download must fail, not complete.
+    let mut sc = Scenario::new(2 * MB, 14);
+    sc.origin = Some(OriginSpec { rate: 8 * MB });
+    sc.nodes.push(NodeSpec::downloader(4 * MB, 64 * MB));
+    sc.lying_origin = true;
+    let out = run(&sc);
+    let n = &out.nodes[0];
+    assert!(
+        matches!(n.failed, Some(FailReason::DigestMismatch { .. })),
+        "{n:?}"
+    );
+    assert!(n.completed_at.is_none());
+    assert!(n.delivered < sc.size, "the last block was held back");
+}
+
+#[test]
+fn simulations_are_deterministic() {
+    let mut sc = Scenario::new(8 * MB, 15);
+    sc.origin = Some(OriginSpec { rate: 4 * MB });
+    sc.nodes.push(NodeSpec::seed(2 * MB));
+    for _ in 0..3 {
+        sc.nodes.push(NodeSpec::downloader(MB, 8 * MB));
+    }
+    let a = run(&sc);
+    let b = run(&sc);
+    let times = |o: &Outcome| o.nodes.iter().map(|n| n.completed_at).collect::<Vec<_>>();
+    assert_eq!(times(&a), times(&b));
+    assert_eq!(a.events, b.events);
+}
+
+/// Flash crowd (Kumar & Ross 2006): N downloaders start together, the origin is the
+/// only source of data; the last one must finish within 1.3x of the fluid bound
+/// `max(F/u_origin, F/d_min, N·F/(u_origin + Σu_peers))`.
+fn flash_crowd(origin: u64, seed: u64) -> (f64, f64, u64) {
+    let size = 32 * MB;
+    let n = 16;
+    let (up, down) = (4 * MB, 16 * MB);
+    let mut sc = Scenario::new(size, seed);
+    // Swarming before anyone holds the whole file needs the hash tree up front
+    // (published with the content); otherwise peers help once one has finished.
+    sc.knowledge = Knowledge::Leaves;
+    sc.origin = Some(OriginSpec { rate: origin });
+    for _ in 0..n {
+        sc.nodes.push(NodeSpec::downloader(up, down));
+    }
+    let out = run(&sc);
+    assert_all_correct(&sc, &out);
+    let bound = fluid_bound(size, origin, &vec![down; n], &vec![up; n]);
+    let last = secs(out.last_completion(&sc));
+    println!(
+        "flash crowd, origin {} MB/s: last {last:.2} s, bound {bound:.2} s, ratio {:.3}, origin sent {:.1} copies",
+        origin / MB,
+        last / bound,
+        out.origin_bytes_sent as f64 / size as f64
+    );
+    (last, bound, out.origin_bytes_sent)
+}
+
+/// A slow origin (the WAN): the bound is F/u_origin, every block should leave the
+/// origin about once.
+#[test]
+fn flash_crowd_behind_a_slow_origin_is_within_1_3x_of_the_fluid_bound() {
+    let (last, bound, origin_sent) = flash_crowd(4 * MB, 16);
+    assert!(
+        last <= 1.3 * bound,
+        "last {last:.2} s vs bound {bound:.2} s"
+    );
+    assert!(origin_sent < 32 * MB * 3 / 2, "origin sent {origin_sent}");
+}
+
+/// A fast origin: the bound is N·F/(u_origin + Σu); the origin's spare capacity
+/// must be used too, so it sends several copies.
+#[test]
+fn flash_crowd_behind_a_fast_origin_is_within_1_3x_of_the_fluid_bound() {
+    let (last, bound, _) = flash_crowd(16 * MB, 17);
+    assert!(
+        last <= 1.3 * bound,
+        "last {last:.2} s vs bound {bound:.2} s"
+    );
+}

@@ -1,5 +1,5 @@
 //! `swarmload-host hash` against digests from independent implementations
-//! (Python's hashlib and libtorrent; see `vectors/generate.py`).
+//! (Python's hashlib and libtorrent; see `wasm-core/tests/vectors/generate.py`).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -23,13 +23,18 @@ fn host() -> Command {
 #[test]
 fn digests_match_the_reference_vectors() {
     let vectors: Value =
-        serde_json::from_str(include_str!("vectors/reference.json")).unwrap();
+        serde_json::from_str(include_str!("../../wasm-core/tests/vectors/reference.json")).unwrap();
     let dir = tempdir("vectors");
     for v in vectors.as_array().unwrap() {
         let size = v["size"].as_u64().unwrap() as usize;
         let path = dir.join(format!("f{size}"));
         std::fs::write(&path, content(size)).unwrap();
-        let out = host().arg("hash").arg("--json").arg(&path).output().unwrap();
+        let out = host()
+            .arg("hash")
+            .arg("--json")
+            .arg(&path)
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{out:?}");
         let got: Value = serde_json::from_slice(&out.stdout).unwrap();
         for key in ["sha256", "repr_digest", "root", "info_hash", "size"] {
@@ -47,7 +52,13 @@ fn text_output_names_every_digest() {
     let out = host().arg("hash").arg(&path).output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    for label in ["sha256:", "Repr-Digest: sha-256=:", "root:", "info hash:", "size:        16385 bytes"] {
+    for label in [
+        "sha256:",
+        "Repr-Digest: sha-256=:",
+        "root:",
+        "info hash:",
+        "size:        16385 bytes",
+    ] {
         assert!(text.contains(label), "{label} missing from:\n{text}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
@@ -72,7 +83,10 @@ fn empty_file_has_no_root() {
 
 #[test]
 fn missing_or_unreadable_files_fail_clearly() {
-    let out = host().args(["hash", "/nonexistent/file.iso"]).output().unwrap();
+    let out = host()
+        .args(["hash", "/nonexistent/file.iso"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(out.stdout.is_empty());
     let err = String::from_utf8(out.stderr).unwrap();
@@ -80,7 +94,11 @@ fn missing_or_unreadable_files_fail_clearly() {
 
     let out = host().args(["hash", "/"]).output().unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8(out.stderr).unwrap().contains("not a regular file"));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("not a regular file")
+    );
 
     let out = host().args(["hash"]).output().unwrap();
     assert!(!out.status.success(), "a missing argument is a usage error");

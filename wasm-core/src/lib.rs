@@ -14,4 +14,5 @@ pub mod engine;
 pub mod policy;
 pub mod sim;
 pub mod trusted_digest;
+pub mod wasm;
 pub mod wire;

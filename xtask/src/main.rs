@@ -1,1 +1,193 @@
-fn main() {}
+//! `cargo xtask …`: the one entry point for building, testing and benchmarking.
+//!
+//! - `cargo xtask test`: installs what is missing, then fmt, clippy, tests (native
+//!   and wasm in headless Chromium) and a short fuzz run.
+//! - `cargo xtask bench core`: the core's performance table.
+//! - `cargo xtask build`: release host and the wasm package.
+//! - `cargo xtask fuzz TARGET SECONDS`: a longer fuzz run of one target.
+
+mod bench;
+mod tools;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+pub type Result<T = ()> = std::result::Result<T, String>;
+
+/// Fuzz targets in `fuzz/fuzz_targets`.
+const FUZZ_TARGETS: &[&str] = &[
+    "wire_decode",
+    "trusted_digest",
+    "policy_json",
+    "merkle_proof",
+    "engine_peer",
+];
+/// Seconds each target runs in `cargo xtask test`.
+const TEST_FUZZ_SECONDS: u32 = 20;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["test"] => test(),
+        ["bench", "core"] => bench::core(),
+        ["build"] => build(),
+        ["fuzz", target, seconds] => seconds
+            .parse()
+            .map_err(|_| format!("not a number of seconds: {seconds}"))
+            .and_then(|s| {
+                tools::ensure_fuzz()?;
+                fuzz(target, s)
+            }),
+        _ => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask test | bench core | build | fuzz TARGET SECONDS";
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Runs a command from the workspace root, failing with its description.
+pub fn run(cmd: &mut Command) -> Result {
+    cmd.current_dir(root());
+    let shown = format!("{cmd:?}");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot start {shown}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{shown} failed ({status})"))
+    }
+}
+
+pub fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn step(name: &str, f: impl FnOnce() -> Result) -> Result {
+    println!("\n==> {name}");
+    let start = Instant::now();
+    f()?;
+    println!("==> {name}: ok ({:.0} s)", start.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn test() -> Result {
+    let start = Instant::now();
+    step("install missing tools", tools::ensure_all)?;
+    step("rustfmt", || {
+        run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+        run(cargo().args(["fmt", "--manifest-path", "fuzz/Cargo.toml", "--", "--check"]))
+    })?;
+    step("clippy", || {
+        run(cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))?;
+        run(cargo().args([
+            "clippy",
+            "-p",
+            "swarmload-core",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--lib",
+            "--test",
+            "wasm_browser",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
+    step("tests", || run(cargo().args(["test", "--workspace"])))?;
+    step("wasm tests in headless Chromium", wasm_tests)?;
+    step("fuzz (short)", || {
+        for t in FUZZ_TARGETS {
+            fuzz(t, TEST_FUZZ_SECONDS)?;
+        }
+        Ok(())
+    })?;
+    println!(
+        "\nall checks passed in {:.1} min",
+        start.elapsed().as_secs_f64() / 60.0
+    );
+    Ok(())
+}
+
+fn wasm_tests() -> Result {
+    run(cargo()
+        .args([
+            "test",
+            "-p",
+            "swarmload-core",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--test",
+            "wasm_browser",
+        ])
+        .env("CHROMEDRIVER", tools::CHROMEDRIVER)
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "300"))
+}
+
+fn fuzz(target: &str, seconds: u32) -> Result {
+    if !FUZZ_TARGETS.contains(&target) {
+        return Err(format!(
+            "unknown fuzz target {target}; one of {FUZZ_TARGETS:?}"
+        ));
+    }
+    let corpus = root().join("target/fuzz-corpus").join(target);
+    std::fs::create_dir_all(&corpus).map_err(|e| format!("{}: {e}", corpus.display()))?;
+    let mut cmd = tools::nightly_cargo();
+    cmd.args(["fuzz", "run", "--fuzz-dir", "fuzz"]);
+    if !tools::has_nightly() {
+        // Sanitizers need nightly; without it the fuzzer still finds panics.
+        cmd.args(["--sanitizer", "none"]);
+    }
+    cmd.arg(target)
+        .arg(&corpus)
+        .arg("--")
+        .arg(format!("-max_total_time={seconds}"))
+        .arg("-rss_limit_mb=4096")
+        .arg("-print_final_stats=1");
+    run(&mut cmd)
+}
+
+fn build() -> Result {
+    tools::ensure_wasm()?;
+    run(cargo().args(["build", "--release", "-p", "swarmload-host"]))?;
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "swarmload-core",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]))?;
+    let out = root().join("target/wasm-pkg");
+    run(Command::new("wasm-bindgen")
+        .args(["--target", "web", "--out-dir"])
+        .arg(&out)
+        .arg("target/wasm32-unknown-unknown/release/swarmload_core.wasm"))?;
+    println!(
+        "host: target/release/swarmload-host\nwasm: {}",
+        out.display()
+    );
+    Ok(())
+}

@@ -35,6 +35,7 @@ const MAX_IN_ORDER_BYTES: u64 = 64 * 1024 * 1024;
 /// at most this many blocks, or this much transfer time, remain.
 const ENDGAME_BLOCKS: u32 = 32;
 const ENDGAME_TIME: f64 = 0.25;
+const MAX_ENDGAME_BLOCKS: u32 = 512;
 /// Origin work in a crowd is divided in chunks of this many blocks (64 KiB): small,
 /// so the unique pieces each downloader holds at the end of injection spread fast.
 const OWNERSHIP_CHUNK_BLOCKS: u32 = 4;
@@ -286,6 +287,7 @@ impl Engine {
                 .map(|p| p.id)
                 .collect();
             self.peer_starved = false;
+            self.update_endgame();
             for id in ids {
                 self.fill_peer(id);
             }
@@ -381,25 +383,43 @@ impl Engine {
             (None, Some(r)) => return Some((r, false)),
             (None, None) => {}
         }
-        let missing = n - self.have.count();
-        let endgame = ENDGAME_BLOCKS
-            .max((self.total_rate.rate(self.now) * ENDGAME_TIME / BLOCK_SIZE as f64) as u32);
-        if self.picker.is_empty() && missing <= endgame {
-            return (self.cursor..n)
-                .filter(|&b| !self.have.contains(b))
-                .take(endgame as usize)
-                .find(|&b| {
-                    let r = self.requests[b as usize];
-                    r > 0
-                        && r < MAX_DUPLICATE_REQUESTS
-                        && !self.origin_requested.contains(b)
-                        && self.leaves.is_proven(b)
-                        && peer.pieces.contains(self.geo.piece_of(b))
-                        && !peer.inflight.iter().any(|f| f.block == b)
-                })
-                .map(|b| (b, false));
+        // Endgame: every missing block is out; ask a second peer for the slow ones.
+        self.endgame
+            .iter()
+            .copied()
+            .find(|&b| {
+                let r = self.requests[b as usize];
+                !self.have.contains(b)
+                    && r > 0
+                    && r < MAX_DUPLICATE_REQUESTS
+                    && !self.origin_requested.contains(b)
+                    && self.leaves.is_proven(b)
+                    && peer.pieces.contains(self.geo.piece_of(b))
+                    && !peer.inflight.iter().any(|f| f.block == b)
+            })
+            .map(|b| (b, false))
+    }
+
+    /// Enters endgame when every missing block is requested and few remain: lists
+    /// them once, so picks scan the short list instead of the whole file.
+    fn update_endgame(&mut self) {
+        let missing = self.geo.num_blocks() - self.have.count();
+        let threshold = ENDGAME_BLOCKS
+            .max((self.total_rate.rate(self.now) * ENDGAME_TIME / BLOCK_SIZE as f64) as u32)
+            .min(MAX_ENDGAME_BLOCKS);
+        if !self.picker.is_empty() || missing > threshold {
+            self.endgame.clear();
+            return;
         }
-        None
+        if self.endgame.is_empty() {
+            let have = &self.have;
+            self.endgame = (self.cursor..self.geo.num_blocks())
+                .filter(|&b| !have.contains(b))
+                .collect();
+        } else {
+            let have = &self.have;
+            self.endgame.retain(|&b| !have.contains(b));
+        }
     }
 
     fn request_hashes(&mut self) {

@@ -334,6 +334,8 @@ pub struct Engine {
     origin_requested: BitSet,
     /// Set during scheduling when a peer had room but nothing to ask for.
     peer_starved: bool,
+    /// Missing blocks, all requested, while in endgame.
+    endgame: Vec<u32>,
     first_peer_block: Option<Time>,
     /// Origin chunks this engine fetches within a crowd, and the crowd (node ids of
     /// downloading peers) that division was made for.
@@ -443,6 +445,7 @@ impl Engine {
             requests: vec![0; n as usize],
             origin_requested: BitSet::new(n),
             peer_starved: false,
+            endgame: Vec::new(),
             first_peer_block: None,
             owned: BitSet::new(0),
             owned_among: Vec::new(),

@@ -88,21 +88,17 @@ impl Engine {
         }
     }
 
+    /// The next peer after the last one served that has a queued request.
     fn next_uploader(&mut self) -> Option<PeerId> {
-        let n = self.peers.len() as u64;
-        if n == 0 {
-            return None;
-        }
-        for k in 0..n {
-            let idx = (self.upload_turn + k) % n;
-            if let Some(p) = self.peers.values().nth(idx as usize)
-                && !p.upload_queue.is_empty()
-            {
-                self.upload_turn = idx + 1;
-                return Some(p.id);
-            }
-        }
-        None
+        let after = PeerId(self.upload_turn);
+        let found = self
+            .peers
+            .range(after..)
+            .chain(self.peers.range(..after))
+            .find(|(_, p)| !p.upload_queue.is_empty())
+            .map(|(id, _)| *id)?;
+        self.upload_turn = found.0.wrapping_add(1);
+        Some(found)
     }
 
     pub(super) fn on_block_read(&mut self, block: u32, data: Bytes) {

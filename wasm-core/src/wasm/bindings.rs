@@ -1,0 +1,129 @@
+//! `#[wasm_bindgen]` classes: the incremental hasher and the engine.
+
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use super::dto::{JsAction, JsConfig, JsEvent, JsMeta, JsStats, time_from_ms, time_to_ms};
+use crate::content::ContentHasher;
+use crate::engine::Engine;
+use crate::policy::Policy;
+
+fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsError> {
+    serde_wasm_bindgen::to_value(v).map_err(|e| JsError::new(&e.to_string()))
+}
+
+#[derive(Serialize)]
+struct JsDigests {
+    sha256: String,
+    repr_digest: String,
+    root: Option<String>,
+    info_hash: String,
+    size: u64,
+}
+
+/// Incremental SHA-256 plus BEP 52 root. Feed it in chunks (16 KiB to 1 MiB): one
+/// giant call never leaves V8's baseline tier and runs several times slower.
+#[wasm_bindgen]
+pub struct WasmHasher {
+    inner: ContentHasher,
+}
+
+#[wasm_bindgen]
+impl WasmHasher {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> WasmHasher {
+        WasmHasher {
+            inner: ContentHasher::new(),
+        }
+    }
+
+    pub fn update(&mut self, chunk: &[u8]) {
+        self.inner.update(chunk);
+    }
+
+    /// `{sha256, repr_digest, root, info_hash, size}`; `root` is null for no bytes.
+    pub fn finish(self) -> Result<JsValue, JsError> {
+        let d = self.inner.finish();
+        to_js(&JsDigests {
+            sha256: d.sha256.to_hex(),
+            repr_digest: d.sha256.repr_digest_header(),
+            root: (d.size > 0).then(|| d.root.to_hex()),
+            info_hash: d.info_hash().to_hex(),
+            size: d.size,
+        })
+    }
+}
+
+impl Default for WasmHasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One download (or seed) driven from JavaScript: feed events, drain actions.
+#[wasm_bindgen]
+pub struct WasmEngine {
+    inner: Engine,
+}
+
+#[wasm_bindgen]
+impl WasmEngine {
+    /// `meta`: `{sha256, size, root?}`; `config`: see `JsConfig` (all optional).
+    #[wasm_bindgen(constructor)]
+    pub fn new(meta: JsValue, config: JsValue) -> Result<WasmEngine, JsError> {
+        let meta: JsMeta = serde_wasm_bindgen::from_value(meta)?;
+        let config: JsConfig = if config.is_undefined() || config.is_null() {
+            JsConfig::default()
+        } else {
+            serde_wasm_bindgen::from_value(config)?
+        };
+        let mut config = config.into_config();
+        if config.rng_seed == crate::engine::EngineConfig::default().rng_seed {
+            let mut seed = [0u8; 8];
+            getrandom::fill(&mut seed).map_err(|e| JsError::new(&e.to_string()))?;
+            config.rng_seed = u64::from_le_bytes(seed);
+        }
+        let inner = Engine::download(meta.into_meta()?, config)?;
+        Ok(WasmEngine { inner })
+    }
+
+    /// Feeds one event (`{type: "peer_message", peer, data}` and so on).
+    pub fn handle(&mut self, now_ms: f64, event: JsValue) -> Result<(), JsError> {
+        let event: JsEvent = serde_wasm_bindgen::from_value(event)?;
+        self.inner.handle(time_from_ms(now_ms), event.into_event()?);
+        Ok(())
+    }
+
+    /// The next action, or `undefined` when there is none.
+    pub fn poll_action(&mut self) -> Result<JsValue, JsError> {
+        match self.inner.poll_action() {
+            Some(a) => to_js(&JsAction::from(a)),
+            None => Ok(JsValue::UNDEFINED),
+        }
+    }
+
+    /// When `handle_timeout` is next due, in ms, or `undefined`.
+    pub fn poll_timeout(&self) -> Option<f64> {
+        self.inner.poll_timeout().map(time_to_ms)
+    }
+
+    pub fn handle_timeout(&mut self, now_ms: f64) {
+        self.inner.handle_timeout(time_from_ms(now_ms));
+    }
+
+    pub fn stats(&self) -> Result<JsValue, JsError> {
+        to_js(&JsStats::from(self.inner.stats()))
+    }
+
+    pub fn info_hash(&self) -> String {
+        self.inner.info_hash().to_hex()
+    }
+}
+
+/// Validates a policy JSON document; returns the resolved policy or throws an error
+/// naming the bad key.
+#[wasm_bindgen]
+pub fn resolve_policy(json: &str) -> Result<JsValue, JsError> {
+    let policy = Policy::from_json(json)?;
+    to_js(&policy)
+}

@@ -1,0 +1,141 @@
+//! Installs what `cargo xtask test` needs on a bare machine, and skips what is there.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::{Result, cargo, root, run};
+
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
+
+pub fn ensure_all() -> Result {
+    ensure_wasm()?;
+    ensure_chromium()?;
+    ensure_fuzz()
+}
+
+fn output(cmd: &mut Command) -> Option<String> {
+    let out = cmd.output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The wasm32 target and the wasm-bindgen CLI at exactly the version in Cargo.lock.
+pub fn ensure_wasm() -> Result {
+    let installed =
+        output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
+    if !installed
+        .lines()
+        .any(|l| l.trim() == "wasm32-unknown-unknown")
+    {
+        run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
+    }
+    let want = locked_version("wasm-bindgen")?;
+    let have = output(Command::new("wasm-bindgen").arg("--version")).unwrap_or_default();
+    if have.split_whitespace().nth(1) != Some(want.as_str()) {
+        println!("installing wasm-bindgen-cli {want} (have: {})", have.trim());
+        run(cargo().args([
+            "install",
+            "--locked",
+            "wasm-bindgen-cli",
+            "--version",
+            &want,
+        ]))?;
+    }
+    Ok(())
+}
+
+/// Debian's Chromium and ChromeDriver, for the browser tests.
+pub fn ensure_chromium() -> Result {
+    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
+        return Ok(());
+    }
+    let root_user = output(Command::new("id").arg("-u")).is_some_and(|u| u.trim() == "0");
+    let apt = |args: &[&str]| {
+        let mut cmd = if root_user {
+            Command::new("apt-get")
+        } else {
+            let mut c = Command::new("sudo");
+            c.args(["-n", "apt-get"]);
+            c
+        };
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        run(&mut cmd)
+    };
+    apt(&["update"])?;
+    apt(&[
+        "install",
+        "-y",
+        "--no-install-recommends",
+        "chromium",
+        "chromium-driver",
+    ])
+}
+
+/// cargo-fuzz at a pinned version.
+pub fn ensure_fuzz() -> Result {
+    let have = output(cargo().args(["fuzz", "--version"])).unwrap_or_default();
+    if !have.contains(CARGO_FUZZ_VERSION) {
+        run(cargo().args([
+            "install",
+            "--locked",
+            "cargo-fuzz",
+            "--version",
+            CARGO_FUZZ_VERSION,
+        ]))?;
+    }
+    Ok(())
+}
+
+/// `cargo` able to run `cargo fuzz`: the nightly toolchain if rustup has one, else
+/// the stable one with nightly features unlocked.
+pub fn has_nightly() -> bool {
+    output(Command::new("rustup").args(["toolchain", "list"]))
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("nightly"))
+}
+
+pub fn nightly_cargo() -> Command {
+    // Variables the outer `cargo run` set would pin the inner build to stable.
+    let clean = |mut c: Command| {
+        for var in [
+            "CARGO",
+            "RUSTC",
+            "RUSTDOC",
+            "RUSTUP_TOOLCHAIN",
+            "RUSTC_WRAPPER",
+        ] {
+            c.env_remove(var);
+        }
+        c
+    };
+    if has_nightly() {
+        let mut c = clean(Command::new("cargo"));
+        c.arg("+nightly");
+        c
+    } else {
+        let mut c = clean(Command::new("cargo"));
+        c.env("RUSTC_BOOTSTRAP", "1");
+        c
+    }
+}
+
+/// The version of a package in the workspace's Cargo.lock.
+pub fn locked_version(package: &str) -> Result<String> {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock"))
+        .map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
+    let needle = format!("name = \"{package}\"\n");
+    let at = lock
+        .find(&needle)
+        .ok_or_else(|| format!("{package} is not in Cargo.lock"))?;
+    lock[at + needle.len()..]
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("version = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .map(str::to_string)
+        .ok_or_else(|| format!("no version for {package} in Cargo.lock"))
+}

@@ -22,7 +22,9 @@ fuzz_target!(|data: &[u8]| {
         root: with_root.then_some(d.root),
         leaves: None,
     };
-    let Ok(down) = Engine::download(meta, EngineConfig::default()) else { return };
+    let Ok(down) = Engine::download(meta, EngineConfig::default()) else {
+        return;
+    };
     let Ok(seed) = Engine::seed(d.sha256, SIZE as u64, leaves, EngineConfig::default()) else {
         return;
     };
@@ -50,9 +52,16 @@ fuzz_target!(|data: &[u8]| {
                     request: 1,
                     error: OriginError::Retryable("fuzz".into()),
                 },
-                6 => Event::BlockRead { block: op as u32 % 7, data: body },
+                6 => Event::BlockRead {
+                    block: op as u32 % 7,
+                    data: body,
+                },
                 _ => Event::ContentDigest {
-                    sha256: if op & 16 == 0 { d.sha256 } else { Hash32([op; 32]) },
+                    sha256: if op & 16 == 0 {
+                        d.sha256
+                    } else {
+                        Hash32([op; 32])
+                    },
                 },
             };
             engine.handle(t, ev);

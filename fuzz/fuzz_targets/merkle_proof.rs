@@ -29,7 +29,9 @@ fuzz_target!(|data: &[u8]| {
     let _ = verify_leaf_range(&root, num_leaves, index, count, &hashes, &uncles);
 
     if num_leaves > 0 {
-        let leaves: Vec<Hash32> = (0..num_leaves).map(|i| hash_block(&i.to_le_bytes())).collect();
+        let leaves: Vec<Hash32> = (0..num_leaves)
+            .map(|i| hash_block(&i.to_le_bytes()))
+            .collect();
         let tree = MerkleTree::from_leaves(leaves);
         if let Ok((h, u)) = tree.proof(index, count) {
             assert!(verify_leaf_range(&tree.root(), num_leaves, index, count, &h, &u).is_ok());

@@ -79,6 +79,33 @@ fn origin_takes_over_when_the_only_seed_leaves() {
 }
 
 #[test]
+fn a_fallback_delay_holds_the_origin_back_until_it_expires() {
+    // No peer ever comes: the origin starts after the delay, not before.
+    let mut sc = Scenario::new(8 * MB, 21);
+    sc.origin = Some(OriginSpec { rate: 8 * MB });
+    sc.config.origin_fallback_delay = Duration::from_secs(2);
+    sc.nodes.push(NodeSpec::downloader(4 * MB, 64 * MB));
+    let out = run(&sc);
+    assert_all_correct(&sc, &out);
+    let n = &out.nodes[0];
+    let first = n.first_delivery_at.unwrap();
+    assert!(first >= Duration::from_secs(2), "{first:?}");
+    assert!(secs(n.completed_at) < 2.0 + 1.0 + 0.2);
+
+    // A seed that turns up within the delay gets the work; the origin is only sampled.
+    let mut sc = Scenario::new(8 * MB, 22);
+    sc.origin = Some(OriginSpec { rate: 8 * MB });
+    sc.config.origin_fallback_delay = Duration::from_secs(2);
+    sc.nodes
+        .push(NodeSpec::seed(8 * MB).joining_at(Duration::from_millis(500)));
+    sc.nodes.push(NodeSpec::downloader(4 * MB, 64 * MB));
+    let out = run(&sc);
+    assert_all_correct(&sc, &out);
+    let s = &out.nodes[1].stats;
+    assert!(s.bytes_from_origin <= 64 * 1024, "{s:?}");
+}
+
+#[test]
 fn a_slow_swarm_does_not_slow_the_download() {
     let mut sc = Scenario::new(16 * MB, 4);
     sc.origin = Some(OriginSpec { rate: 8 * MB });

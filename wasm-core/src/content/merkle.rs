@@ -177,6 +177,20 @@ impl MerkleTree {
         }
     }
 
+    /// One layer of the tree, `level` steps above the leaves, without padding nodes
+    /// (`None` above the root).
+    pub fn layer(&self, level: u32) -> Option<&[Hash32]> {
+        self.layers.get(level as usize).map(Vec::as_slice)
+    }
+
+    /// The BEP 52 piece layer for pieces of `blocks_per_piece` blocks (a power of two):
+    /// the root of each piece's subtree, one per piece. BEP 52 gives a file of a
+    /// single piece no piece layer; its root is its only entry here.
+    pub fn piece_layer(&self, blocks_per_piece: u32) -> Vec<Hash32> {
+        let level = blocks_per_piece.trailing_zeros().min(self.depth());
+        self.layers[level as usize].clone()
+    }
+
     /// Leaf hashes of a range (only the real ones) and its uncles up to the root.
     pub fn proof(&self, index: u32, count: u32) -> Result<(Vec<Hash32>, Vec<Hash32>), ProofError> {
         check_range(self.num_leaves(), index, count)?;
@@ -322,6 +336,29 @@ mod tests {
                 count *= 2;
             }
         }
+    }
+
+    #[test]
+    fn piece_layers_hash_each_piece_subtree() {
+        let l = leaves(10);
+        let tree = MerkleTree::from_leaves(l.clone());
+        let layer = tree.piece_layer(4);
+        assert_eq!(layer.len(), 3);
+        let pad1 = pad_hash(1);
+        assert_eq!(
+            layer[2],
+            hash_pair(&hash_pair(&l[8], &l[9]), &pad1),
+            "the last piece is padded like the tree"
+        );
+        assert_eq!(layer[0], root_of_leaves(&l[0..4]));
+        // Folding the piece layer, padded with padding subtrees, gives the root.
+        let p2 = pad_hash(2);
+        assert_eq!(
+            tree.root(),
+            hash_pair(&hash_pair(&layer[0], &layer[1]), &hash_pair(&layer[2], &p2))
+        );
+        assert_eq!(tree.piece_layer(1), l);
+        assert_eq!(tree.piece_layer(64), vec![tree.root()]);
     }
 
     #[test]

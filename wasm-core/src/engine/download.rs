@@ -495,7 +495,10 @@ impl Engine {
         }
         let supplied = self.peers_can_supply();
         let started = self.started.unwrap_or(now);
-        if !supplied && now < started + self.cfg.origin_fallback_delay {
+        // Within the configured delay the origin waits for peers; if some came, it
+        // fills only what they lack until they prove slow.
+        let within_delay = now < started + self.cfg.origin_fallback_delay;
+        if !supplied && within_delay {
             return;
         }
         self.maybe_sample_root();
@@ -529,7 +532,11 @@ impl Engine {
             // Alone with seeds: the origin fills what they lack, and works on until
             // they have shown they are fast.
             plan.push((OriginPass::Gaps, max));
-            if self.swarm_too_slow() != Some(false) {
+            let assist = match self.swarm_too_slow() {
+                Some(slow) => slow,
+                None => !within_delay,
+            };
+            if assist {
                 plan.push((OriginPass::Any, max));
             }
         }

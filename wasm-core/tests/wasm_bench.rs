@@ -54,6 +54,19 @@ fn wasm_single_digest_speed() {
     timed(&data[..32 << 20], flat);
     let f = (0..3).map(|_| timed(&data, flat)).fold(0.0, f64::max);
     let l = (0..3).map(|_| timed(&data, leaves)).fold(0.0, f64::max);
+    let simd = |d: &[u8]| {
+        for four in d.chunks_exact(64 * 1024) {
+            let b = 16 * 1024;
+            let _ = swarmload_core::content::hash_four_blocks([
+                &four[..b],
+                &four[b..2 * b],
+                &four[2 * b..3 * b],
+                &four[3 * b..],
+            ]);
+        }
+    };
+    let s4 = (0..3).map(|_| timed(&data, simd)).fold(0.0, f64::max);
+    console_log!("RESULT wasm-simd4 {:.0} MB/s", s4);
     console_log!("RESULT wasm-sha256 {:.0} MB/s", f);
     console_log!("RESULT wasm-leaves {:.0} MB/s", l);
 }

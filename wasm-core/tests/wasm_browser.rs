@@ -42,6 +42,27 @@ fn digests_equal_the_native_reference() {
 }
 
 #[wasm_bindgen_test]
+fn simd_leaves_equal_scalar_sha256() {
+    use sha2::Digest;
+    let block = 16 * 1024;
+    for seed in 0..8usize {
+        let data: Vec<u8> = (0..4 * block)
+            .map(|i| (i * 7 + seed * 131 + i / 777) as u8)
+            .collect();
+        let four = swarmload_core::content::hash_four_blocks([
+            &data[..block],
+            &data[block..2 * block],
+            &data[2 * block..3 * block],
+            &data[3 * block..],
+        ]);
+        for (i, h) in four.iter().enumerate() {
+            let want: [u8; 32] = sha2::Sha256::digest(&data[i * block..(i + 1) * block]).into();
+            assert_eq!(*h, want, "seed {seed} lane {i}");
+        }
+    }
+}
+
+#[wasm_bindgen_test]
 fn a_simulated_swarm_completes_inside_wasm() {
     const MB: u64 = 1 << 20;
     let mut sc = Scenario::new(4 * MB, 3);

@@ -19,8 +19,15 @@ impl ContentDigests {
     }
 }
 
-/// Hashes 16 KiB leaves and folds them into the BEP 52 root. Whole leaves in the input
-/// are hashed in place; only a partial leaf is buffered.
+/// Leaves are hashed this many bytes at a time: four leaves where SIMD hashes four at
+/// once (wasm), else one.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+const STAGE: usize = 4 * BLOCK_SIZE as usize;
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+const STAGE: usize = BLOCK_SIZE as usize;
+
+/// Hashes 16 KiB leaves and folds them into the BEP 52 root. Whole stages in the
+/// input are hashed in place; only a partial stage is buffered.
 #[derive(Debug, Clone)]
 pub struct LeafHasher {
     partial: Vec<u8>,
@@ -32,7 +39,7 @@ pub struct LeafHasher {
 impl LeafHasher {
     pub fn new() -> Self {
         LeafHasher {
-            partial: Vec::with_capacity(BLOCK_SIZE as usize),
+            partial: Vec::with_capacity(STAGE),
             root: RootBuilder::new(),
             keep: None,
             size: 0,
@@ -55,24 +62,46 @@ impl LeafHasher {
     }
 
     pub fn update(&mut self, mut data: &[u8]) {
-        const BLOCK: usize = BLOCK_SIZE as usize;
         self.size += data.len() as u64;
         if !self.partial.is_empty() {
-            let take = (BLOCK - self.partial.len()).min(data.len());
+            let take = (STAGE - self.partial.len()).min(data.len());
             self.partial.extend_from_slice(&data[..take]);
             data = &data[take..];
-            if self.partial.len() == BLOCK {
-                let leaf = hash_block(&self.partial);
+            if self.partial.len() == STAGE {
+                let staged = std::mem::take(&mut self.partial);
+                self.hash_whole(&staged);
+                self.partial = staged;
                 self.partial.clear();
+            }
+        }
+        let whole = data.len() - data.len() % STAGE;
+        self.hash_whole(&data[..whole]);
+        self.partial.extend_from_slice(&data[whole..]);
+    }
+
+    /// Hashes whole leaves: `data` is a multiple of `STAGE` bytes.
+    fn hash_whole(&mut self, data: &[u8]) {
+        const BLOCK: usize = BLOCK_SIZE as usize;
+        for stage in data.chunks_exact(STAGE) {
+            // In wasm, four leaves at a time go through the SIMD hasher.
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            {
+                let four = super::simd4::hash_four_blocks([
+                    &stage[..BLOCK],
+                    &stage[BLOCK..2 * BLOCK],
+                    &stage[2 * BLOCK..3 * BLOCK],
+                    &stage[3 * BLOCK..],
+                ]);
+                for leaf in four {
+                    self.push_leaf(Hash32(leaf));
+                }
+            }
+            #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+            for block in stage.chunks_exact(BLOCK) {
+                let leaf = hash_block(block);
                 self.push_leaf(leaf);
             }
         }
-        while data.len() >= BLOCK {
-            let leaf = hash_block(&data[..BLOCK]);
-            self.push_leaf(leaf);
-            data = &data[BLOCK..];
-        }
-        self.partial.extend_from_slice(data);
     }
 
     pub fn size(&self) -> u64 {
@@ -81,8 +110,9 @@ impl LeafHasher {
 
     /// The root and, if kept, the leaves.
     pub fn finish(mut self) -> (Hash32, Option<Vec<Hash32>>) {
-        if !self.partial.is_empty() {
-            let leaf = hash_block(&self.partial);
+        let staged = std::mem::take(&mut self.partial);
+        for block in staged.chunks(BLOCK_SIZE as usize) {
+            let leaf = hash_block(block);
             self.push_leaf(leaf);
         }
         (self.root.root(), self.keep)

@@ -5,6 +5,8 @@ mod digest;
 mod geometry;
 mod hasher;
 mod merkle;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd4;
 
 pub use digest::{Hash32, HexError, InfoHash};
 pub use geometry::{BLOCK_SIZE, Geometry, GeometryError, MAX_PIECES, MAX_SIZE};
@@ -13,3 +15,5 @@ pub use merkle::{
     MAX_HASHES_PER_MESSAGE, MerkleTree, ProofError, RootBuilder, hash_block, hash_pair, pad_hash,
     root_of_leaves, verify_leaf_range,
 };
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub use simd4::hash_four_blocks;

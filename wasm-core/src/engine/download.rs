@@ -628,8 +628,7 @@ impl Engine {
             .iter()
             .filter(|r| r.pass == OriginPass::Owned)
             .filter(|r| {
-                let first = ((r.next_offset - r.partial.len() as u64) / BLOCK_SIZE as u64) as u32;
-                (first..r.end).any(|b| !owned.contains(b / OWNERSHIP_CHUNK_BLOCKS))
+                (r.first_incomplete()..r.end).any(|b| !owned.contains(b / OWNERSHIP_CHUNK_BLOCKS))
             })
             .map(|r| r.id)
             .collect();
@@ -688,7 +687,7 @@ impl Engine {
         let geo = self.geo;
         let picker = &self.picker;
         let supplied_most = |r: &OriginRequest| {
-            let first = ((r.next_offset - r.partial.len() as u64) / BLOCK_SIZE as u64) as u32;
+            let first = r.first_incomplete();
             let remaining = r.end.saturating_sub(first);
             let supplied = (first..r.end)
                 .filter(|&b| picker.availability(geo.piece_of(b)) > 0)
@@ -699,15 +698,10 @@ impl Engine {
             .origin
             .requests
             .iter()
-            .filter(|r| self.origin.sample != Some(r.id) && supplied_most(r))
+            .filter(|r| supplied_most(r))
             .map(|r| r.id)
             .collect();
-        for id in victims {
-            if let Some(req) = self.origin.remove(id) {
-                self.emit(Action::CancelOrigin { request: id });
-                self.release_origin_request(req);
-            }
-        }
+        self.cancel_origin_ranges(|r| victims.contains(&r.id));
     }
 
     fn issue_origin(&mut self, start: u32, end: u32, pass: OriginPass) -> u64 {
@@ -775,7 +769,7 @@ impl Engine {
         req.partial.extend_from_slice(&data);
         let mut done = Vec::new();
         while !req.partial.is_empty() {
-            let block = ((req.next_offset - req.partial.len() as u64) / BLOCK_SIZE as u64) as u32;
+            let block = req.first_incomplete();
             let len = geo.block_len(block) as usize;
             if req.partial.len() < len {
                 break;
@@ -828,11 +822,8 @@ impl Engine {
 
     /// Returns the blocks of a request that never arrived to the pool.
     fn release_origin_request(&mut self, req: OriginRequest) {
-        // `partial` holds the start of the first incomplete block.
-        let first_incomplete =
-            ((req.next_offset - req.partial.len() as u64) / BLOCK_SIZE as u64) as u32;
         self.stats.bytes_wasted += req.partial.len() as u64;
-        for b in first_incomplete.max(req.start)..req.end {
+        for b in req.first_incomplete().max(req.start)..req.end {
             self.origin_requested.remove(b);
             self.release_request(b);
         }

@@ -22,6 +22,13 @@ pub struct OriginRequest {
     pub pass: super::download::OriginPass,
 }
 
+impl OriginRequest {
+    /// The first block not yet fully received; `partial` holds its start.
+    pub fn first_incomplete(&self) -> u32 {
+        ((self.next_offset - self.partial.len() as u64) / crate::content::BLOCK_SIZE as u64) as u32
+    }
+}
+
 #[derive(Debug)]
 pub struct OriginSource {
     pub enabled: bool,

@@ -313,6 +313,20 @@ fn an_origin_that_lies_fails_the_download_visibly() {
 }
 
 #[test]
+fn a_crowd_that_knows_only_the_sha256_still_finishes() {
+    // Without a root nobody can verify a peer's block until someone completes; each
+    // downloader must then get everything it cannot verify from the origin.
+    let mut sc = Scenario::new(8 * MB, 23);
+    sc.origin = Some(OriginSpec { rate: 8 * MB });
+    for _ in 0..4 {
+        sc.nodes.push(NodeSpec::downloader(2 * MB, 16 * MB));
+    }
+    sc.check_invariants = true;
+    let out = run(&sc);
+    assert_all_correct(&sc, &out);
+}
+
+#[test]
 fn simulations_are_deterministic() {
     let mut sc = Scenario::new(8 * MB, 15);
     sc.origin = Some(OriginSpec { rate: 4 * MB });

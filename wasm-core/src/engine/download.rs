@@ -474,14 +474,19 @@ impl Engine {
 
     // ---- the origin ------------------------------------------------------------------
 
-    /// Peers that hold data we can verify and use.
-    fn peers_can_supply(&self) -> bool {
-        let can_verify = self.leaves.all_proven()
+    /// Whether blocks from peers can be checked: we hold every proven leaf, or a peer
+    /// under our root can prove them.
+    fn can_verify_peer_blocks(&self) -> bool {
+        self.leaves.all_proven()
             || self
                 .peers
                 .values()
-                .any(|p| p.counted && p.can_serve_hashes());
-        can_verify
+                .any(|p| p.counted && p.can_serve_hashes())
+    }
+
+    /// Peers that hold data we can verify and use.
+    fn peers_can_supply(&self) -> bool {
+        self.can_verify_peer_blocks()
             && self
                 .peers
                 .values()
@@ -509,7 +514,9 @@ impl Engine {
         }
         let max = self.origin.max_connections as usize;
         let missing = self.geo.num_blocks() - self.have.count();
-        let crowd = self.refresh_ownership();
+        // Sharing the origin's work only makes sense with peers whose blocks can be
+        // checked; without a root, each downloader needs everything from the origin.
+        let crowd = self.refresh_ownership() && self.can_verify_peer_blocks();
         // Which blocks the origin may take, most wanted first, and with how many
         // connections at most.
         let mut plan: Vec<(OriginPass, usize)> = Vec::with_capacity(3);
@@ -602,7 +609,7 @@ impl Engine {
         let mut fellows: Vec<u64> = self
             .peers
             .values()
-            .filter(|p| p.handshaken && !p.is_complete())
+            .filter(|p| p.counted && !p.is_complete())
             .map(|p| p.node_id)
             .collect();
         fellows.sort_unstable();

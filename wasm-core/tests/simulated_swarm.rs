@@ -327,6 +327,28 @@ fn a_crowd_that_knows_only_the_sha256_still_finishes() {
 }
 
 #[test]
+fn a_crowd_member_that_cannot_reach_the_origin_does_not_hold_the_others_up() {
+    // It owns a share of the origin work it can never do; after waiting for it, the
+    // others fetch its share themselves, and it gets everything from them.
+    let mut sc = Scenario::new(8 * MB, 24);
+    sc.knowledge = Knowledge::Leaves;
+    sc.origin = Some(OriginSpec { rate: 8 * MB });
+    sc.nodes
+        .push(NodeSpec::downloader(2 * MB, 16 * MB).without_origin());
+    for _ in 0..3 {
+        sc.nodes.push(NodeSpec::downloader(2 * MB, 16 * MB));
+    }
+    sc.check_invariants = true;
+    let out = run(&sc);
+    assert_all_correct(&sc, &out);
+    assert_eq!(out.nodes[0].stats.bytes_from_origin, 0);
+    // One second of origin transfer, the owner's grace period, and the rest.
+    let last = secs(out.last_completion(&sc));
+    println!("crowd with an unreachable origin member: last done at {last:.2} s");
+    assert!(last < 12.0, "{last}");
+}
+
+#[test]
 fn simulations_are_deterministic() {
     let mut sc = Scenario::new(8 * MB, 15);
     sc.origin = Some(OriginSpec { rate: 4 * MB });

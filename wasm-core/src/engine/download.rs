@@ -39,6 +39,10 @@ const MAX_ENDGAME_BLOCKS: u32 = 512;
 /// Origin work in a crowd is divided in chunks of this many blocks (64 KiB): small,
 /// so the unique pieces each downloader holds at the end of injection spread fast.
 const OWNERSHIP_CHUNK_BLOCKS: u32 = 4;
+/// How long a crowd waits at least for a chunk's owner before fetching it itself,
+/// and at most.
+const OWNER_PATIENCE: Duration = Duration::from_secs(5);
+const MAX_OWNER_PATIENCE: Duration = Duration::from_secs(60);
 /// The origin duplicates blocks still out at peers only for this many last blocks.
 const ORIGIN_ENDGAME_BLOCKS: u32 = 64;
 /// Below this aggregate peer rate (bytes/s) the origin always helps, even when its
@@ -109,6 +113,7 @@ impl Engine {
     pub(super) fn accept_block(&mut self, block: u32, leaf: Hash32, data: Bytes) {
         let len = data.len() as u64;
         self.have.insert(block);
+        self.origin_preferred.remove(block);
         self.stats.blocks_have += 1;
         self.last_progress = self.now;
         self.total_rate.record(self.now, len);
@@ -126,7 +131,9 @@ impl Engine {
             let to: Vec<PeerId> = self
                 .peers
                 .values()
-                .filter(|p| p.handshaken && !p.pieces.contains(piece))
+                // Our handshake went out on connect, so even a peer whose handshake has
+                // not arrived yet must hear this: its copy of our bitfield is older.
+                .filter(|p| !p.pieces.contains(piece))
                 .map(|p| p.id)
                 .collect();
             for id in to {
@@ -349,11 +356,13 @@ impl Engine {
     /// Endgame duplicates last.
     fn pick_block(&self, peer: &Peer) -> Option<(u32, bool)> {
         let n = self.geo.num_blocks();
+        let origin_takes = |b: u32| self.origin_preferred.contains(b) && self.origin.usable();
         let wanted = |b: u32| {
             !self.have.contains(b)
                 && self.requests[b as usize] == 0
                 && self.leaves.is_proven(b)
                 && peer.pieces.contains(self.geo.piece_of(b))
+                && !origin_takes(b)
         };
         // A peer far slower than the whole download would hold up the bytes the user
         // waits for; it gets blocks further ahead instead.
@@ -509,7 +518,7 @@ impl Engine {
         self.maybe_sample_root();
         // Nothing to fetch last time and nothing changed since: skip the scan, but look
         // again now and then, since whether the swarm is too slow changes with time.
-        if self.origin.idle && now.since(self.origin.idle_at) < Duration::from_millis(250) {
+        if self.origin.idle && now.since(self.origin.idle_at) < super::timers::ORIGIN_RECHECK {
             return;
         }
         let max = self.origin.max_connections as usize;
@@ -530,8 +539,22 @@ impl Engine {
             // once the swarm holds everything, the origin's spare capacity helps
             // everyone finish (in order, for steady delivery).
             plan.push((OriginPass::Owned, max));
-            if !self.gaps_remain() {
+            let gaps = self.gap_blocks();
+            if gaps == 0 {
+                self.origin.others_gaps_since = None;
                 plan.push((OriginPass::Any, max));
+            } else if self.origin_out_of_owned_work() {
+                // Only others' chunks are missing. Give their owners time, about twice
+                // what the rest of the crowd's origin work should take, then fetch
+                // them too: an owner may have lost its origin, or stalled.
+                let since = *self.origin.others_gaps_since.get_or_insert(now);
+                let crowd_rate = self.origin.peak_rate.max(16_384.0)
+                    * (self.owned_among.len() + 1) as f64;
+                let expected = gaps as f64 * BLOCK_SIZE as f64 / crowd_rate;
+                let patience = OWNER_PATIENCE + Duration::from_secs_f64(2.0 * expected);
+                if now.since(since) >= patience.min(MAX_OWNER_PATIENCE) {
+                    plan.push((OriginPass::Gaps, 1));
+                }
             }
         } else if !supplied {
             plan.push((OriginPass::Any, max));
@@ -581,12 +604,18 @@ impl Engine {
 
     fn origin_wants(&self, pass: OriginPass, block: u32) -> bool {
         let unclaimed = !self.have.contains(block) && self.requests[block as usize] == 0;
-        let gap = || self.picker.availability(self.geo.piece_of(block)) == 0;
+        // Blocks peers failed to deliver count as gaps: no peer can be relied on.
+        let gap = || {
+            self.picker.availability(self.geo.piece_of(block)) == 0
+                || self.origin_preferred.contains(block)
+        };
         match pass {
             OriginPass::Any => unclaimed,
             OriginPass::Gaps => unclaimed && gap(),
             OriginPass::Owned => {
-                unclaimed && gap() && self.owned.contains(block / OWNERSHIP_CHUNK_BLOCKS)
+                unclaimed
+                    && (self.origin_preferred.contains(block)
+                        || (gap() && self.owned.contains(block / OWNERSHIP_CHUNK_BLOCKS)))
             }
             OriginPass::Endgame => {
                 !self.have.contains(block)
@@ -597,9 +626,25 @@ impl Engine {
     }
 
     /// Whether some block we lack is held by no connected peer.
+    /// Blocks we lack that no connected peer has.
+    fn gap_blocks(&self) -> u32 {
+        (self.cursor..self.geo.num_blocks())
+            .filter(|&b| {
+                !self.have.contains(b) && self.picker.availability(self.geo.piece_of(b)) == 0
+            })
+            .count() as u32
+    }
+
     fn gaps_remain(&self) -> bool {
         (self.cursor..self.geo.num_blocks())
             .any(|b| !self.have.contains(b) && self.picker.availability(self.geo.piece_of(b)) == 0)
+    }
+
+    /// No open origin range, and nothing left in our own chunks to fetch.
+    fn origin_out_of_owned_work(&self) -> bool {
+        self.origin.requests.is_empty()
+            && !(self.cursor..self.geo.num_blocks())
+                .any(|b| self.origin_wants(OriginPass::Owned, b))
     }
 
     /// Recomputes which origin chunks this engine owns among the downloaders it sees

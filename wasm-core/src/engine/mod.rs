@@ -183,6 +183,8 @@ pub enum DisconnectReason {
     WrongContent,
     /// Nothing received for the idle timeout.
     Idle,
+    /// Took requests and let them all time out, round after round.
+    Unresponsive,
     /// The peer said goodbye.
     Goodbye,
     /// The same peer id connected twice, or a banned peer came back.
@@ -332,6 +334,8 @@ pub struct Engine {
     requests: Vec<u8>,
     /// Blocks inside an open origin range.
     origin_requested: BitSet,
+    /// Blocks a peer failed to deliver in time: the origin takes them.
+    origin_preferred: BitSet,
     /// Set during scheduling when a peer had room but nothing to ask for.
     peer_starved: bool,
     /// Missing blocks, all requested, while in endgame.
@@ -444,6 +448,7 @@ impl Engine {
             from_peer: BitSet::new(n),
             requests: vec![0; n as usize],
             origin_requested: BitSet::new(n),
+            origin_preferred: BitSet::new(n),
             peer_starved: false,
             endgame: Vec::new(),
             first_peer_block: None,
@@ -598,6 +603,9 @@ impl Engine {
         self.state = EngineState::Failed;
         for r in std::mem::take(&mut self.origin.requests) {
             self.emit(Action::CancelOrigin { request: r.id });
+        }
+        for p in 0..self.geo.num_pieces() {
+            self.picker.remove(p);
         }
         self.emit(Action::Failed { reason });
     }

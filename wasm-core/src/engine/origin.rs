@@ -43,6 +43,8 @@ pub struct OriginSource {
     /// Nothing was found to fetch; skip planning until something changes.
     pub idle: bool,
     pub idle_at: Time,
+    /// Since when only other crowd members' chunks have been missing.
+    pub others_gaps_since: Option<Time>,
     /// A one-block fetch checking a peer-supplied root is in flight.
     pub sample: Option<u64>,
 }
@@ -63,6 +65,7 @@ impl OriginSource {
             retry_at: None,
             idle: false,
             idle_at: Time::ZERO,
+            others_gaps_since: None,
             sample: None,
         }
     }

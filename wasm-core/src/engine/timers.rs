@@ -8,6 +8,12 @@ use super::{
     Time,
 };
 
+/// How often an idle origin reconsiders what to fetch.
+pub(super) const ORIGIN_RECHECK: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Requests lost in a row after which a peer is disconnected.
+const UNRESPONSIVE_TIMEOUTS: u32 = 12;
+
 impl Engine {
     /// The next time `handle_timeout` has work to do, if any.
     pub fn poll_timeout(&self) -> Option<Time> {
@@ -37,6 +43,10 @@ impl Engine {
             at(self.last_progress + self.cfg.stall_timeout);
             if let Some(t) = self.origin.retry_at {
                 at(t);
+            }
+            if self.origin.idle && self.origin.usable() {
+                // Nothing was worth fetching; look again soon (peers may have stalled).
+                at(self.origin.idle_at + ORIGIN_RECHECK);
             }
             if let Some(started) = self.started
                 && !self.cfg.origin_fallback_delay.is_zero()
@@ -100,12 +110,16 @@ impl Engine {
             peer.take_inflight(block);
             expired.push(block);
         }
+        let mut unresponsive = false;
         if !expired.is_empty() {
             peer.timeouts_in_row += expired.len() as u32;
             peer.window = (peer.window / 2).max(super::peer::MIN_WINDOW);
             if peer.timeouts_in_row >= 3 {
                 peer.snubbed_until = Some(now + SNUB_TIME);
             }
+            // Rounds of lost requests and nothing else: it takes requests and never
+            // answers. Let it go (not banned: it may just be overloaded).
+            unresponsive = peer.timeouts_in_row >= UNRESPONSIVE_TIMEOUTS;
         }
         let hash_expired = peer
             .hash_request
@@ -119,8 +133,17 @@ impl Engine {
         let keepalive = now >= peer.last_sent + self.cfg.keepalive_interval;
         for block in expired {
             self.stats.request_timeouts += 1;
+            // A block a peer failed to deliver goes to the origin, if there is one,
+            // rather than round to another peer that may stall the same way.
+            if self.origin.usable() {
+                self.origin_preferred.insert(block);
+            }
             self.release_request(block);
             self.send(id, &Message::Cancel { block });
+        }
+        if unresponsive {
+            self.disconnect(id, DisconnectReason::Unresponsive);
+            return;
         }
         if keepalive {
             self.send(id, &Message::KeepAlive);

@@ -40,6 +40,8 @@ pub struct NodeSpec {
     pub download: u64,
     pub join_at: Duration,
     pub leave_at: Option<Duration>,
+    /// This node cannot reach the origin (a firewall, a broken proxy).
+    pub origin_unreachable: bool,
 }
 
 impl NodeSpec {
@@ -51,6 +53,7 @@ impl NodeSpec {
             download: upload,
             join_at: Duration::ZERO,
             leave_at: None,
+            origin_unreachable: false,
         }
     }
 
@@ -62,7 +65,13 @@ impl NodeSpec {
             download,
             join_at: Duration::ZERO,
             leave_at: None,
+            origin_unreachable: false,
         }
+    }
+
+    pub fn without_origin(mut self) -> Self {
+        self.origin_unreachable = true;
+        self
     }
 
     pub fn behaving(mut self, b: Behaviour) -> Self {
@@ -462,7 +471,7 @@ impl Sim<'_> {
         let spec = self.nodes[node].spec.clone();
         let mut cfg = self.sc.config.clone();
         cfg.rng_seed = self.sc.seed.wrapping_mul(1000).wrapping_add(node as u64);
-        cfg.origin_enabled = self.sc.origin.is_some();
+        cfg.origin_enabled = self.sc.origin.is_some() && !spec.origin_unreachable;
         let (engine, store) = match (spec.role, spec.behaviour) {
             (Role::Seed, Behaviour::FakeRoot) => (
                 Engine::seed(

@@ -413,3 +413,22 @@ fn flash_crowd_behind_a_fast_origin_is_within_1_3x_of_the_fluid_bound() {
         "last {last:.2} s vs bound {bound:.2} s"
     );
 }
+
+/// Random mixes of honest, corrupting, forging, silent and departing peers, with or
+/// without an origin: every honest downloader that stays finishes with the right
+/// bytes, and the engines' bookkeeping is recounted after every event.
+/// (`cargo run --release -p swarmload-core --example chaos` runs many more.)
+#[test]
+fn random_swarms_always_deliver_the_right_bytes() {
+    for seed in 0..48 {
+        let sc = swarmload_core::sim::random_scenario(seed, 4 * MB);
+        let out = run(&sc);
+        for i in swarmload_core::sim::must_finish(&sc) {
+            let n = &out.nodes[i];
+            assert!(
+                n.completed_at.is_some() && n.content_ok && !n.delivered_wrong,
+                "seed {seed} node {i}: {n:?}\n{sc:?}"
+            );
+        }
+    }
+}

@@ -548,8 +548,8 @@ impl Engine {
                 // what the rest of the crowd's origin work should take, then fetch
                 // them too: an owner may have lost its origin, or stalled.
                 let since = *self.origin.others_gaps_since.get_or_insert(now);
-                let crowd_rate = self.origin.peak_rate.max(16_384.0)
-                    * (self.owned_among.len() + 1) as f64;
+                let crowd_rate =
+                    self.origin.peak_rate.max(16_384.0) * (self.owned_among.len() + 1) as f64;
                 let expected = gaps as f64 * BLOCK_SIZE as f64 / crowd_rate;
                 let patience = OWNER_PATIENCE + Duration::from_secs_f64(2.0 * expected);
                 if now.since(since) >= patience.min(MAX_OWNER_PATIENCE) {

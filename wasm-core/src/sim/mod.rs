@@ -10,8 +10,10 @@
 //! Same scenario, same seed: same result, to the microsecond.
 
 mod network;
+mod random;
 mod scenario;
 
+pub use random::{must_finish, random_scenario};
 pub use scenario::{
     Behaviour, Knowledge, NodeOutcome, NodeSpec, OriginSpec, Outcome, Role, Scenario, run,
 };

@@ -127,8 +127,18 @@ impl Link {
     }
 
     /// When a message of `bytes` entering the link at `now` has fully crossed it.
+    /// Control-sized messages skip the queue.
     pub fn transmit(&mut self, now: Time, bytes: usize) -> Time {
-        if bytes < CONTROL_SIZE || self.rate == 0 {
+        if bytes < CONTROL_SIZE {
+            return now;
+        }
+        self.transmit_queued(now, bytes)
+    }
+
+    /// Like `transmit`, but always behind what is queued: for streams whose order
+    /// must hold whatever the size of each piece (an HTTP response).
+    pub fn transmit_queued(&mut self, now: Time, bytes: usize) -> Time {
+        if self.rate == 0 {
             return now;
         }
         let start = self.free_at.max(now);

@@ -219,6 +219,8 @@ struct Sim<'a> {
     now: Time,
     streams: VecDeque<Stream>,
     cancelled: BTreeSet<(usize, u64)>,
+    /// Latest delivery time per (sender, receiver) channel, to keep channels ordered.
+    channel_clock: std::collections::BTreeMap<(usize, usize), Time>,
     origin_busy: bool,
     origin_sent: u64,
     events: u64,
@@ -289,6 +291,7 @@ pub fn run(sc: &Scenario) -> Outcome {
         now: Time::ZERO,
         streams: VecDeque::new(),
         cancelled: BTreeSet::new(),
+        channel_clock: std::collections::BTreeMap::new(),
         origin_busy: false,
         origin_sent: 0,
         events: 0,
@@ -388,7 +391,11 @@ impl Sim<'_> {
                 }
             }
             SimEvent::ArriveDownlink { from, to, data } => {
+                // A data channel is ordered: nothing overtakes an earlier message.
                 let at = self.nodes[to].down.transmit(self.now, data.len());
+                let last = self.channel_clock.entry((from, to)).or_insert(Time::ZERO);
+                let at = at.max(*last);
+                *last = at;
                 self.queue.push(at, SimEvent::Deliver { from, to, data });
             }
             SimEvent::Deliver { from, to, data } => {
@@ -428,7 +435,8 @@ impl Sim<'_> {
                 offset,
                 data,
             } => {
-                let at = self.nodes[to].down.transmit(self.now, data.len());
+                // An HTTP response arrives in order, however small its last piece.
+                let at = self.nodes[to].down.transmit_queued(self.now, data.len());
                 self.queue.push(
                     at,
                     SimEvent::OriginDeliver {

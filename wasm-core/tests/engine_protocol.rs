@@ -463,3 +463,35 @@ fn a_wrong_final_digest_from_the_origin_alone_fails_visibly() {
     );
     assert_eq!(delivered, 10 * BLOCK_SIZE as u64);
 }
+
+#[test]
+fn a_root_announced_after_the_handshake_lets_the_download_start() {
+    let f = fixture();
+    let mut e = downloader(&f, false);
+    connect(&mut e);
+    let mut hs = handshake(&f, true);
+    if let Message::Handshake(h) = &mut hs {
+        h.root = None;
+        h.serves_hashes = false;
+    }
+    let out = sent(&feed(&mut e, 1, &hs));
+    assert!(
+        !out.iter()
+            .any(|m| matches!(m, Message::HashRequest { .. } | Message::Request { .. })),
+        "no root yet, so nothing can be verified: {out:?}"
+    );
+    let out = sent(&feed(
+        &mut e,
+        2,
+        &Message::Root {
+            root: f.tree.root(),
+            serves_hashes: true,
+        },
+    ));
+    assert!(
+        out.iter()
+            .any(|m| matches!(m, Message::HashRequest { index: 0, .. })),
+        "{out:?}"
+    );
+    assert_eq!(e.root().map(|(r, _)| r), Some(f.tree.root()));
+}

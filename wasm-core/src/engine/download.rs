@@ -304,6 +304,7 @@ impl Engine {
             self.plan_origin();
         }
         if self.state != EngineState::Failed {
+            self.announce_root();
             self.pump_uploads();
         }
     }

@@ -171,6 +171,13 @@ impl Engine {
             ) => self.on_hashes(id, index, count, hashes, uncles),
             (true, Message::HashReject { index, count }) => self.on_hash_reject(id, index, count),
             (true, Message::KeepAlive) => {}
+            (
+                true,
+                Message::Root {
+                    root,
+                    serves_hashes,
+                },
+            ) => self.on_root_message(id, root, serves_hashes),
             (true, Message::Goodbye { .. }) => self.disconnect(id, DisconnectReason::Goodbye),
         }
     }
@@ -216,6 +223,55 @@ impl Engine {
         }
         self.count(id);
         self.origin.idle = false;
+    }
+
+    /// A peer names the root it now holds the content under.
+    fn on_root_message(&mut self, id: PeerId, root: Hash32, serves_hashes: bool) {
+        let complete = self.peers.get(&id).is_some_and(|p| p.pieces.is_full());
+        let contradicts_trusted =
+            self.roots.trust() == Some(RootTrust::Trusted) && self.roots.current() != Some(root);
+        if complete && (self.roots.is_bad(&root) || contradicts_trusted) {
+            self.ban(id, "serves content under a root proven wrong".into());
+            return;
+        }
+        let Some(mut peer) = self.peers.remove(&id) else {
+            return;
+        };
+        // Recount under the new root: the peer may move onto, or off, our tree.
+        self.uncount(&mut peer);
+        peer.root = Some(root);
+        peer.serves_hashes = serves_hashes;
+        self.peers.insert(id, peer);
+        if self.roots.vote(id, root) {
+            self.on_root_adopted();
+        }
+        self.count(id);
+        self.origin.idle = false;
+    }
+
+    /// Tells peers the root once we have reason to believe it (completion, or an
+    /// origin confirmation), if our handshake could not.
+    pub(super) fn announce_root(&mut self) {
+        let believed = self
+            .roots
+            .deliverable()
+            .then(|| self.roots.current())
+            .flatten();
+        let serves_hashes = self.leaves.tree().is_some();
+        if believed.is_none() || (believed, serves_hashes) == self.announced_root {
+            return;
+        }
+        self.announced_root = (believed, serves_hashes);
+        if let Some(root) = believed {
+            let msg = Message::Root {
+                root,
+                serves_hashes,
+            };
+            let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+            for id in ids {
+                self.send(id, &msg);
+            }
+        }
     }
 
     fn on_have(&mut self, id: PeerId, piece: u32) {
@@ -436,5 +492,6 @@ fn kind(m: &Message) -> &'static str {
         Message::HashReject { .. } => "hash reject",
         Message::KeepAlive => "keep-alive",
         Message::Goodbye { .. } => "goodbye",
+        Message::Root { .. } => "root",
     }
 }

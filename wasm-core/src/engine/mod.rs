@@ -360,6 +360,8 @@ pub struct Engine {
     leaves: LeafStore,
     roots: RootBook,
     hash_requests: BTreeMap<u32, PeerId>,
+    /// The root (and whether we serve hashes) peers last heard from us.
+    announced_root: (Option<Hash32>, bool),
 
     origin: OriginSource,
     upload_bucket: TokenBucket,
@@ -465,6 +467,7 @@ impl Engine {
             leaves: LeafStore::new(&geo),
             roots: RootBook::default(),
             hash_requests: BTreeMap::new(),
+            announced_root: (None, false),
             origin: OriginSource::new(cfg.origin_enabled, cfg.origin_connections),
             upload_bucket: TokenBucket::new(cfg.max_upload_rate, Time::ZERO),
             download_bucket: TokenBucket::new(cfg.max_download_rate, Time::ZERO),

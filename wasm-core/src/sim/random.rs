@@ -81,10 +81,16 @@ pub fn random_scenario(seed: u64, max_size: u64) -> Scenario {
     sc
 }
 
-/// The honest downloaders that stay to the end: these must finish correctly.
+/// The honest downloaders that stay to the end and can reach an honest source: these
+/// must finish correctly. One that cannot reach the origin needs an honest peer that
+/// stays: a seed, or a downloader that can reach the origin (it finishes, then serves).
 pub fn must_finish(sc: &Scenario) -> impl Iterator<Item = usize> + '_ {
-    sc.nodes.iter().enumerate().filter_map(|(i, n)| {
-        (n.role == Role::Downloader && n.leave_at.is_none() && n.behaviour == Behaviour::Honest)
-            .then_some(i)
+    let honest_stays = |n: &NodeSpec| n.behaviour == Behaviour::Honest && n.leave_at.is_none();
+    let peer_source = sc.nodes.iter().any(|n| {
+        honest_stays(n) && (n.role == Role::Seed || (sc.origin.is_some() && !n.origin_unreachable))
+    });
+    sc.nodes.iter().enumerate().filter_map(move |(i, n)| {
+        let reachable = (sc.origin.is_some() && !n.origin_unreachable) || peer_source;
+        (n.role == Role::Downloader && honest_stays(n) && reachable).then_some(i)
     })
 }

@@ -22,6 +22,7 @@ const T_HASHES: u8 = 0x07;
 const T_HASH_REJECT: u8 = 0x08;
 const T_KEEP_ALIVE: u8 = 0x09;
 const T_GOODBYE: u8 = 0x0a;
+const T_ROOT: u8 = 0x0b;
 
 const FLAG_ROOT: u8 = 0x01;
 const FLAG_SERVES_HASHES: u8 = 0x02;
@@ -213,6 +214,13 @@ impl Message {
             T_GOODBYE => Message::Goodbye {
                 reason: GoodbyeReason::from_code(r.u8()?),
             },
+            T_ROOT => {
+                let flags = r.u8()?;
+                Message::Root {
+                    root: Hash32(r.array()?),
+                    serves_hashes: flags & FLAG_SERVES_HASHES != 0,
+                }
+            }
             other => return Err(WireError::UnknownType(other)),
         };
         r.finish()?;
@@ -282,6 +290,18 @@ impl Message {
             Message::Goodbye { reason } => {
                 out.push(T_GOODBYE);
                 out.push(reason.code());
+            }
+            Message::Root {
+                root,
+                serves_hashes,
+            } => {
+                out.push(T_ROOT);
+                out.push(if *serves_hashes {
+                    FLAG_SERVES_HASHES
+                } else {
+                    0
+                });
+                out.extend_from_slice(&root.0);
             }
         }
         Bytes::from(out)
@@ -372,6 +392,10 @@ mod tests {
             Just(Message::KeepAlive),
             any::<u8>().prop_map(|c| Message::Goodbye {
                 reason: GoodbyeReason::from_code(c)
+            }),
+            (hash(), any::<bool>()).prop_map(|(root, serves_hashes)| Message::Root {
+                root,
+                serves_hashes
             }),
         ]
     }

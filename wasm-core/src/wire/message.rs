@@ -93,6 +93,12 @@ pub enum Message {
     Goodbye {
         reason: GoodbyeReason,
     },
+    /// The sender now holds the content under this root (it finished, or confirmed
+    /// the root against the origin) after its handshake went out without it.
+    Root {
+        root: Hash32,
+        serves_hashes: bool,
+    },
 }
 
 impl RejectReason {

@@ -199,6 +199,36 @@ fn without_an_origin_the_final_digest_catches_a_forged_root() {
 }
 
 #[test]
+fn a_forged_root_seen_first_never_gets_honest_peers_banned() {
+    // The forger is the first to name a root, then leaves. Downloaders must not blame
+    // honest peers for blocks that merely fail the forged tree, and must move on to
+    // the root the remaining seed names.
+    let mut sc = Scenario::new(4 * MB, 25);
+    sc.nodes.push(
+        NodeSpec::seed(8 * MB)
+            .behaving(Behaviour::FakeRoot)
+            .leaving_at(Duration::from_millis(600)),
+    );
+    sc.nodes
+        .push(NodeSpec::seed(2 * MB).joining_at(Duration::from_millis(100)));
+    for _ in 0..3 {
+        sc.nodes
+            .push(NodeSpec::downloader(2 * MB, 16 * MB).joining_at(Duration::from_millis(50)));
+    }
+    sc.check_invariants = true;
+    let out = run(&sc);
+    assert_all_correct(&sc, &out);
+    for (i, n) in out.nodes.iter().enumerate().skip(2) {
+        assert!(
+            n.banned.iter().all(|b| *b == 0),
+            "node {i} banned an honest peer: {:?} {:?}",
+            n.banned,
+            n.ban_reasons
+        );
+    }
+}
+
+#[test]
 fn a_trusted_root_refuses_a_forged_seed_at_the_handshake() {
     let mut sc = Scenario::new(4 * MB, 9);
     sc.knowledge = Knowledge::Root;

@@ -61,6 +61,7 @@ impl Engine {
         self.roots.forget_peer(id);
         self.stats.peers_connected = self.peers.len() as u32;
         self.origin.idle = false;
+        self.rebalance_roots();
     }
 
     pub(super) fn disconnect(&mut self, id: PeerId, reason: DisconnectReason) {
@@ -91,6 +92,7 @@ impl Engine {
     /// Adds a peer's pieces to availability if it holds content under our root.
     pub(super) fn count(&mut self, id: PeerId) {
         let current = self.roots.current();
+        let believed = self.roots.deliverable();
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
@@ -99,7 +101,14 @@ impl Engine {
         if peer.counted || !peer.handshaken || current.is_none() {
             return;
         }
-        if peer.root.is_some() && peer.root != current {
+        // Under a mere candidate only peers that name it are used: if one of them
+        // sends a block that fails, it lied about its own root and is banned. A peer
+        // that names no root is used once the root is confirmed or trusted.
+        let usable = match peer.root {
+            Some(r) => Some(r) == current,
+            None => believed,
+        };
+        if !usable {
             return;
         }
         peer.counted = true;
@@ -222,6 +231,7 @@ impl Engine {
             self.on_root_adopted();
         }
         self.count(id);
+        self.rebalance_roots();
         self.origin.idle = false;
     }
 
@@ -246,7 +256,17 @@ impl Engine {
             self.on_root_adopted();
         }
         self.count(id);
+        self.rebalance_roots();
         self.origin.idle = false;
+    }
+
+    /// Moves to a better-supported candidate root if the current one is unchecked and
+    /// outvoted, discarding what came from peers under the old one (it was checked
+    /// only against that root). Nobody is banned: no root has been proven wrong.
+    pub(super) fn rebalance_roots(&mut self) {
+        if self.roots.rebalance() {
+            self.replace_root_state();
+        }
     }
 
     /// Tells peers the root once we have reason to believe it (completion, or an
@@ -260,6 +280,13 @@ impl Engine {
         let serves_hashes = self.leaves.tree().is_some();
         if believed.is_none() || (believed, serves_hashes) == self.announced_root {
             return;
+        }
+        if believed != self.announced_root.0 {
+            // Peers that name no root become usable now that the root is believed.
+            let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+            for id in ids {
+                self.count(id);
+            }
         }
         self.announced_root = (believed, serves_hashes);
         if let Some(root) = believed {
@@ -439,8 +466,17 @@ impl Engine {
     /// block that came from peers, and moves to the next candidate.
     pub(super) fn reject_root(&mut self) {
         self.stats.roots_rejected += 1;
-        let delivered_from_peers = (0..self.deliver_cursor).any(|b| self.from_peer.contains(b));
         let vouchers = self.roots.reject_current();
+        self.replace_root_state();
+        for id in vouchers {
+            self.ban(id, "vouched for a root proven wrong".into());
+        }
+    }
+
+    /// The current root changed: everything learnt under the old one from peers (its
+    /// proofs, the blocks they sent, who counts) is dropped and rebuilt.
+    fn replace_root_state(&mut self) {
+        let delivered_from_peers = (0..self.deliver_cursor).any(|b| self.from_peer.contains(b));
         let ids: Vec<PeerId> = self.peers.keys().copied().collect();
         for id in ids {
             let Some(mut p) = self.peers.remove(&id) else {
@@ -455,9 +491,6 @@ impl Engine {
             self.peers.insert(id, p);
         }
         self.hash_requests.clear();
-        for id in vouchers {
-            self.ban(id, "vouched for a root proven wrong".into());
-        }
         self.leaves.forget_proofs();
         let peer_blocks: Vec<u32> = self.from_peer.iter().collect();
         for b in peer_blocks {

@@ -106,6 +106,29 @@ impl RootBook {
         voters
     }
 
+    /// An unchecked candidate gives way to another candidate that more connected peers
+    /// name (or to any, once nobody names it). Returns true if the current root
+    /// changed. Checked or trusted roots never move this way.
+    pub fn rebalance(&mut self) -> bool {
+        let Some((root, RootTrust::Candidate)) = self.current else {
+            return false;
+        };
+        let mine = self.votes.get(&root).map_or(0, Vec::len);
+        let best = self
+            .votes
+            .iter()
+            .filter(|(r, v)| **r != root && !v.is_empty())
+            .max_by_key(|(r, v)| (v.len(), **r))
+            .map(|(r, v)| (*r, v.len()));
+        match best {
+            Some((other, n)) if n > mine => {
+                self.current = Some((other, RootTrust::Candidate));
+                true
+            }
+            _ => false,
+        }
+    }
+
     pub fn forget_peer(&mut self, peer: PeerId) {
         for voters in self.votes.values_mut() {
             voters.retain(|p| *p != peer);

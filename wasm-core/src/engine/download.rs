@@ -126,20 +126,7 @@ impl Engine {
         }
         self.piece_missing[piece as usize] -= 1;
         self.refresh_piece(piece);
-        if self.piece_missing[piece as usize] == 0 && self.pieces_have.insert(piece) {
-            let have = Message::Have { piece };
-            let to: Vec<PeerId> = self
-                .peers
-                .values()
-                // Our handshake went out on connect, so even a peer whose handshake has
-                // not arrived yet must hear this: its copy of our bitfield is older.
-                .filter(|p| !p.pieces.contains(piece))
-                .map(|p| p.id)
-                .collect();
-            for id in to {
-                self.send(id, &have);
-            }
-        }
+        self.announce_piece(piece);
         self.emit(Action::Write {
             offset: self.geo.block_offset(block),
             data,
@@ -155,6 +142,35 @@ impl Engine {
                 self.release_origin_request(req);
             }
             self.emit(Action::VerifyContent);
+        }
+    }
+
+    /// Whether we would hand this block to a peer: we hold it, it is still intact on
+    /// disk, and if a peer gave it to us, we believe the root it was checked against.
+    /// We pass on only what we would show our own user.
+    pub(super) fn servable(&self, block: u32) -> bool {
+        self.have.contains(block)
+            && !self.unservable.contains(block)
+            && (!self.from_peer.contains(block) || self.roots.deliverable())
+    }
+
+    /// Tells every peer about a piece once all of it is servable.
+    pub(super) fn announce_piece(&mut self, piece: u32) {
+        if self.piece_missing[piece as usize] != 0
+            || self.pieces_announced.contains(piece)
+            || !self.geo.piece_blocks(piece).all(|b| self.servable(b))
+        {
+            return;
+        }
+        self.pieces_announced.insert(piece);
+        // Every connected peer hears it: one whose handshake has not arrived yet
+        // holds an older copy of our bitfield, and one that seems to have the piece
+        // may have had to throw it away (a root it trusted fell) and now needs to
+        // know who has it.
+        let have = Message::Have { piece };
+        let to: Vec<PeerId> = self.peers.keys().copied().collect();
+        for id in to {
+            self.send(id, &have);
         }
     }
 
@@ -189,7 +205,7 @@ impl Engine {
         if self.requests[block as usize] == 0 {
             self.piece_unrequested[piece as usize] += 1;
         }
-        self.pieces_have.remove(piece);
+        self.pieces_announced.remove(piece);
         self.refresh_piece(piece);
         self.cursor = self.cursor.min(block);
         self.in_order_hint = self.in_order_hint.min(block);

@@ -84,9 +84,9 @@ impl LeafStore {
         self.tree = Some(MerkleTree::from_leaves(self.leaves.clone()));
     }
 
-    /// Verifies a hash range against `root`. On success, returns the blocks whose
-    /// computed leaf disagrees with the proven one (evidence against the root or the
-    /// origin), and records every leaf as proven.
+    /// Verifies a hash range against `root`. Returns the blocks whose computed leaf
+    /// disagrees with the proven one (evidence against the root or the origin); only
+    /// when there are none are the leaves recorded as proven.
     pub fn accept_range(
         &mut self,
         root: &Hash32,
@@ -96,12 +96,20 @@ impl LeafStore {
         uncles: &[Hash32],
     ) -> Result<Vec<u32>, ProofError> {
         verify_leaf_range(root, self.num_leaves(), index, count, hashes, uncles)?;
-        let mut conflicts = Vec::new();
+        let conflicts: Vec<u32> = hashes
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (index + i as u32, h))
+            .filter(|(b, h)| self.computed.contains(*b) && self.leaves[*b as usize] != **h)
+            .map(|(b, _)| b)
+            .collect();
+        if !conflicts.is_empty() {
+            // The root contradicts bytes we hashed ourselves: record nothing, so the
+            // leaves of what we hold stay those of the bytes we hold.
+            return Ok(conflicts);
+        }
         for (i, h) in hashes.iter().enumerate() {
             let block = index + i as u32;
-            if self.computed.contains(block) && self.leaves[block as usize] != *h {
-                conflicts.push(block);
-            }
             self.leaves[block as usize] = *h;
             self.proven.insert(block);
         }

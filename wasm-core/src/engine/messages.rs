@@ -34,7 +34,7 @@ impl Engine {
                 .then(|| self.roots.current())
                 .flatten(),
             serves_hashes: self.leaves.tree().is_some(),
-            bitfield: self.pieces_have.to_bytes(),
+            bitfield: self.pieces_announced.to_bytes(),
         };
         self.send(id, &Message::Handshake(hs));
     }
@@ -251,6 +251,8 @@ impl Engine {
         self.uncount(&mut peer);
         peer.root = Some(root);
         peer.serves_hashes = serves_hashes;
+        // It may have refused proofs before it held the whole tree.
+        peer.hashes_refused = false;
         self.peers.insert(id, peer);
         if self.roots.vote(id, root) {
             self.on_root_adopted();
@@ -282,10 +284,14 @@ impl Engine {
             return;
         }
         if believed != self.announced_root.0 {
-            // Peers that name no root become usable now that the root is believed.
+            // Peers that name no root become usable now that the root is believed,
+            // and what we got from peers under it becomes ours to serve.
             let ids: Vec<PeerId> = self.peers.keys().copied().collect();
             for id in ids {
                 self.count(id);
+            }
+            for piece in 0..self.geo.num_pieces() {
+                self.announce_piece(piece);
             }
         }
         self.announced_root = (believed, serves_hashes);
@@ -312,9 +318,15 @@ impl Engine {
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
-        if peer.pieces.insert(piece) && peer.counted {
-            self.picker.increment(piece);
-            self.origin.idle = false;
+        if peer.pieces.insert(piece) {
+            if peer.pieces.is_full() {
+                // Complete now, so it holds every leaf and can prove any of them.
+                peer.hashes_refused = false;
+            }
+            if peer.counted {
+                self.picker.increment(piece);
+                self.origin.idle = false;
+            }
         }
     }
 
@@ -468,8 +480,13 @@ impl Engine {
         self.stats.roots_rejected += 1;
         let vouchers = self.roots.reject_current();
         self.replace_root_state();
+        // A complete peer under a wrong root lies: an honest one checked the SHA-256.
+        // A partial one may just have been fooled as we were; it is no longer used
+        // (its root is not ours) and may come back with the right one.
         for id in vouchers {
-            self.ban(id, "vouched for a root proven wrong".into());
+            if self.peers.get(&id).is_some_and(|p| p.is_complete()) {
+                self.ban(id, "vouched for a root proven wrong".into());
+            }
         }
     }
 
@@ -488,6 +505,7 @@ impl Engine {
             }
             p.in_order_inflight = 0;
             p.hash_request = None;
+            p.hashes_refused = false;
             self.peers.insert(id, p);
         }
         self.hash_requests.clear();

@@ -347,7 +347,8 @@ pub struct Engine {
     owned_among: Vec<u64>,
     piece_missing: Vec<u32>,
     piece_unrequested: Vec<u32>,
-    pieces_have: BitSet,
+    /// Pieces we hold entirely and serve: announced in our bitfield and `have`s.
+    pieces_announced: BitSet,
     picker: PiecePicker,
     /// First block not held: the in-order window starts here.
     cursor: u32,
@@ -418,7 +419,7 @@ impl Engine {
         for p in 0..e.geo.num_pieces() {
             e.piece_missing[p as usize] = 0;
             e.piece_unrequested[p as usize] = 0;
-            e.pieces_have.insert(p);
+            e.pieces_announced.insert(p);
         }
         e.cursor = e.geo.num_blocks();
         e.in_order_hint = e.geo.num_blocks();
@@ -458,7 +459,7 @@ impl Engine {
             owned_among: Vec::new(),
             piece_unrequested: piece_missing.clone(),
             piece_missing,
-            pieces_have: BitSet::new(geo.num_pieces()),
+            pieces_announced: BitSet::new(geo.num_pieces()),
             picker: PiecePicker::new(geo.num_pieces()),
             cursor: 0,
             in_order_hint: 0,

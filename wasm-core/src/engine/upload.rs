@@ -20,7 +20,7 @@ impl Engine {
         }
         let reject = if !self.cfg.upload_enabled {
             Some(RejectReason::UploadDisabled)
-        } else if !self.have.contains(block) || self.unservable.contains(block) {
+        } else if !self.servable(block) {
             Some(RejectReason::NotHeld)
         } else {
             None
@@ -62,7 +62,7 @@ impl Engine {
             else {
                 continue;
             };
-            if !self.have.contains(block) || self.unservable.contains(block) {
+            if !self.servable(block) {
                 self.send(
                     id,
                     &Message::Reject {

@@ -94,6 +94,25 @@ fn connect(e: &mut Engine) -> Vec<Action> {
     drain(e)
 }
 
+/// A downloader that has met a full seed and holds the proofs of the first blocks.
+fn ready_downloader(f: &Fixture) -> Engine {
+    let mut e = downloader(f, true);
+    connect(&mut e);
+    feed(&mut e, 1, &handshake(f, true));
+    let (hashes, uncles) = f.tree.proof(0, 16).unwrap();
+    feed(
+        &mut e,
+        2,
+        &Message::Hashes {
+            index: 0,
+            count: 16,
+            hashes,
+            uncles,
+        },
+    );
+    e
+}
+
 fn disconnect_reason(actions: &[Action]) -> Option<&DisconnectReason> {
     actions.iter().find_map(|a| match a {
         Action::Disconnect { peer, reason } if *peer == PEER => Some(reason),
@@ -204,20 +223,7 @@ fn another_file_or_a_bad_bitfield_is_refused() {
 #[test]
 fn a_forged_block_bans_its_sender_and_is_never_written() {
     let f = fixture();
-    let mut e = downloader(&f, true);
-    connect(&mut e);
-    feed(&mut e, 1, &handshake(&f, true));
-    let (hashes, uncles) = f.tree.proof(0, 16).unwrap();
-    feed(
-        &mut e,
-        2,
-        &Message::Hashes {
-            index: 0,
-            count: 16,
-            hashes,
-            uncles,
-        },
-    );
+    let mut e = ready_downloader(&f);
     let mut forged = f.content[..BLOCK_SIZE as usize].to_vec();
     forged[100] ^= 1;
     let out = feed(
@@ -266,20 +272,7 @@ fn a_bad_proof_bans_and_a_good_block_is_written_verified() {
         Some(DisconnectReason::Banned(why)) if why.contains("proof")
     ));
 
-    let mut e = downloader(&f, true);
-    connect(&mut e);
-    feed(&mut e, 1, &handshake(&f, true));
-    let (hashes, uncles) = f.tree.proof(0, 16).unwrap();
-    feed(
-        &mut e,
-        2,
-        &Message::Hashes {
-            index: 0,
-            count: 16,
-            hashes,
-            uncles,
-        },
-    );
+    let mut e = ready_downloader(&f);
     let data = Bytes::copy_from_slice(&f.content[..BLOCK_SIZE as usize]);
     let out = feed(
         &mut e,

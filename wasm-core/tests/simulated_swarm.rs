@@ -379,6 +379,29 @@ fn a_crowd_member_that_cannot_reach_the_origin_does_not_hold_the_others_up() {
 }
 
 #[test]
+fn a_crowd_of_silent_members_cannot_starve_an_honest_downloader() {
+    // Three downloaders take requests and never answer; they also own most of the
+    // crowd's origin work. The honest one drops them and fetches from the origin.
+    let mut sc = Scenario::new(10 * MB, 26);
+    sc.knowledge = Knowledge::Leaves;
+    sc.origin = Some(OriginSpec { rate: 6 * MB });
+    sc.nodes
+        .push(NodeSpec::downloader(MB + MB / 3, 16 * MB).joining_at(Duration::from_millis(2229)));
+    for (join, up) in [(1772, MB), (2539, 2 * MB), (1921, 2 * MB)] {
+        sc.nodes.push(
+            NodeSpec::downloader(up, 16 * MB)
+                .behaving(Behaviour::Silent)
+                .joining_at(Duration::from_millis(join)),
+        );
+    }
+    sc.check_invariants = true;
+    let out = run(&sc);
+    assert_all_correct(&sc, &out);
+    // Ten megabytes at six per second, and a few request timeouts' worth of waiting.
+    assert!(secs(out.nodes[0].completed_at) < 2.3 + 10.0 / 6.0 + 10.0);
+}
+
+#[test]
 fn simulations_are_deterministic() {
     let mut sc = Scenario::new(8 * MB, 15);
     sc.origin = Some(OriginSpec { rate: 4 * MB });
@@ -458,6 +481,25 @@ fn random_swarms_always_deliver_the_right_bytes() {
             assert!(
                 n.completed_at.is_some() && n.content_ok && !n.delivered_wrong,
                 "seed {seed} node {i}: {n:?}\n{sc:?}"
+            );
+        }
+    }
+}
+
+/// Random swarms that once exposed bugs: honest peers banned under a forged candidate
+/// root (3188), proofs overwriting the leaves of held bytes and proof requests never
+/// repeated (4192, 4461), fooled peers passing on forged blocks (4330), and a peer
+/// never told that a seed had pieces it lost (4232).
+#[test]
+fn random_swarms_that_once_failed_now_finish() {
+    for seed in [3188, 4192, 4232, 4330, 4461] {
+        let sc = swarmload_core::sim::random_scenario(seed, 12 * MB);
+        let out = run(&sc);
+        for i in swarmload_core::sim::must_finish(&sc) {
+            let n = &out.nodes[i];
+            assert!(
+                n.completed_at.is_some() && n.content_ok && !n.delivered_wrong,
+                "seed {seed} node {i}: {n:?}"
             );
         }
     }

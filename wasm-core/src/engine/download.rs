@@ -223,10 +223,16 @@ impl Engine {
             self.unhave(b);
         }
         if delivered {
-            self.deliver_cursor = 0;
-            self.delivered_upto = 0;
-            self.emit(Action::DeliveryReset);
+            self.reset_delivery();
         }
+    }
+
+    /// Bytes already declared deliverable can no longer be vouched for: delivery
+    /// starts again from zero.
+    pub(super) fn reset_delivery(&mut self) {
+        self.deliver_cursor = 0;
+        self.delivered_upto = 0;
+        self.emit(Action::DeliveryReset);
     }
 
     /// Moves the in-order cursor and the delivery point, announcing new deliverable
@@ -546,17 +552,18 @@ impl Engine {
         // Which blocks the origin may take, most wanted first, and with how many
         // connections at most.
         let mut plan: Vec<(OriginPass, usize)> = Vec::with_capacity(3);
-        if crowd && self.gaps_remain() {
-            // Ranges taken before the crowd showed up would duplicate what others own.
-            self.cancel_origin_ranges(|r| r.pass == OriginPass::Any);
-        }
         if crowd {
+            let gaps = self.gap_blocks();
+            if gaps > 0 {
+                // Ranges taken before the crowd showed up would duplicate what
+                // others own.
+                self.cancel_origin_ranges(|r| r.pass == OriginPass::Any);
+            }
             // The origin is shared by the whole crowd: first each downloader fetches
             // the part it owns, so every block crosses from the origin about once;
             // once the swarm holds everything, the origin's spare capacity helps
             // everyone finish (in order, for steady delivery).
             plan.push((OriginPass::Owned, max));
-            let gaps = self.gap_blocks();
             if gaps == 0 {
                 self.origin.others_gaps_since = None;
                 plan.push((OriginPass::Any, max));
@@ -650,11 +657,6 @@ impl Engine {
                 !self.have.contains(b) && self.picker.availability(self.geo.piece_of(b)) == 0
             })
             .count() as u32
-    }
-
-    fn gaps_remain(&self) -> bool {
-        (self.cursor..self.geo.num_blocks())
-            .any(|b| !self.have.contains(b) && self.picker.availability(self.geo.piece_of(b)) == 0)
     }
 
     /// No open origin range, and nothing left in our own chunks to fetch.

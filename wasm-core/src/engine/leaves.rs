@@ -79,9 +79,7 @@ impl LeafStore {
     pub fn install_trusted(&mut self, leaves: Vec<Hash32>) {
         debug_assert_eq!(leaves.len(), self.leaves.len());
         self.leaves = leaves;
-        self.proven = BitSet::full(self.num_leaves());
-        self.chunks_proven = BitSet::full(self.num_chunks());
-        self.tree = Some(MerkleTree::from_leaves(self.leaves.clone()));
+        self.seal();
     }
 
     /// Verifies a hash range against `root`. Returns the blocks whose computed leaf

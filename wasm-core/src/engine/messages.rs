@@ -515,9 +515,7 @@ impl Engine {
             self.unhave(b);
         }
         if delivered_from_peers {
-            self.deliver_cursor = 0;
-            self.delivered_upto = 0;
-            self.emit(Action::DeliveryReset);
+            self.reset_delivery();
         }
         for p in 0..self.geo.num_pieces() {
             self.refresh_piece(p);

@@ -42,7 +42,6 @@ pub struct Peer {
     pub last_recv: Time,
     pub last_sent: Time,
     pub bytes_received: u64,
-    pub bytes_sent: u64,
     /// Spreads this peer's rarest-first picks over equally rare pieces.
     pub salt: u64,
 }
@@ -69,7 +68,6 @@ impl Peer {
             last_recv: now,
             last_sent: now,
             bytes_received: 0,
-            bytes_sent: 0,
             salt,
         }
     }

@@ -87,22 +87,9 @@ impl TokenBucket {
         }
     }
 
-    /// Whether `bytes` may go now; takes them if so. A bucket in credit may go into debt
-    /// by one message, so a block larger than the remaining tokens is not stuck forever.
-    pub fn try_take(&mut self, now: Time, bytes: u64) -> bool {
-        if self.unlimited() {
-            return true;
-        }
-        self.refill(now);
-        if self.tokens > 0.0 {
-            self.tokens -= bytes as f64;
-            true
-        } else {
-            false
-        }
-    }
-
-    /// Takes bytes that already arrived (origin data), possibly into debt.
+    /// Takes bytes, possibly into debt: callers send while `in_credit`, so one message
+    /// larger than the remaining tokens is never stuck, and data that already arrived
+    /// (origin bytes) is always accounted.
     pub fn charge(&mut self, now: Time, bytes: u64) {
         if !self.unlimited() {
             self.refill(now);
@@ -153,7 +140,8 @@ mod tests {
         let mut now = t0;
         for step in 0..1000 {
             now = Time::from_millis(step);
-            while b.try_take(now, 1000) {
+            while b.in_credit(now) {
+                b.charge(now, 1000);
                 sent += 1000;
             }
         }
@@ -161,6 +149,8 @@ mod tests {
         assert!(sent <= 100_000 + 64 * 1024 + 1000, "{sent}");
         assert!(sent >= 100_000, "{sent}");
         assert!(b.ready_at(now).is_some());
-        assert!(TokenBucket::new(0, t0).try_take(t0, u64::MAX));
+        let mut unlimited = TokenBucket::new(0, t0);
+        unlimited.charge(t0, u64::MAX);
+        assert!(unlimited.in_credit(t0));
     }
 }

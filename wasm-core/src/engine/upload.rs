@@ -124,10 +124,9 @@ impl Engine {
             return;
         }
         for id in waiters {
-            let Some(peer) = self.peers.get_mut(&id) else {
+            if !self.peers.contains_key(&id) {
                 continue;
-            };
-            peer.bytes_sent += data.len() as u64;
+            }
             self.stats.bytes_uploaded += data.len() as u64;
             self.send(
                 id,

@@ -208,6 +208,21 @@ pub enum FailReason {
     OriginFailed(String),
 }
 
+/// One line a user can read; every driver reports failures with it.
+impl std::fmt::Display for FailReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FailReason::DigestMismatch { expected, actual } => {
+                write!(f, "digest mismatch: expected {expected}, got {actual}")
+            }
+            FailReason::OriginContentMismatch => f.write_str("the origin serves other content"),
+            FailReason::ContentChanged => f.write_str("the content changed on the origin"),
+            FailReason::Stalled => f.write_str("no progress"),
+            FailReason::OriginFailed(why) => write!(f, "origin failed: {why}"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     Send {

@@ -7,8 +7,7 @@ use serde_bytes::ByteBuf;
 
 use crate::content::{Hash32, HexError};
 use crate::engine::{
-    Action, ContentMeta, DisconnectReason, EngineConfig, Event, FailReason, OriginError, PeerId,
-    Stats, Time,
+    Action, ContentMeta, DisconnectReason, EngineConfig, Event, OriginError, PeerId, Stats, Time,
 };
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -223,21 +222,9 @@ impl From<Action> for JsAction {
             Action::VerifyContent => JsAction::VerifyContent,
             Action::Completed => JsAction::Completed,
             Action::Failed { reason } => JsAction::Failed {
-                reason: fail_text(&reason),
+                reason: reason.to_string(),
             },
         }
-    }
-}
-
-fn fail_text(r: &FailReason) -> String {
-    match r {
-        FailReason::DigestMismatch { expected, actual } => {
-            format!("digest mismatch: expected {expected}, got {actual}")
-        }
-        FailReason::OriginContentMismatch => "the origin serves other content".into(),
-        FailReason::ContentChanged => "the content changed on the origin".into(),
-        FailReason::Stalled => "no progress".into(),
-        FailReason::OriginFailed(why) => format!("origin failed: {why}"),
     }
 }
 

@@ -167,11 +167,7 @@ impl Engine {
         // holds an older copy of our bitfield, and one that seems to have the piece
         // may have had to throw it away (a root it trusted fell) and now needs to
         // know who has it.
-        let have = Message::Have { piece };
-        let to: Vec<PeerId> = self.peers.keys().copied().collect();
-        for id in to {
-            self.send(id, &have);
-        }
+        self.broadcast(&Message::Have { piece });
     }
 
     /// A block arrived: withdraw the other requests for it (endgame duplicates).

@@ -296,14 +296,10 @@ impl Engine {
         }
         self.announced_root = (believed, serves_hashes);
         if let Some(root) = believed {
-            let msg = Message::Root {
+            self.broadcast(&Message::Root {
                 root,
                 serves_hashes,
-            };
-            let ids: Vec<PeerId> = self.peers.keys().copied().collect();
-            for id in ids {
-                self.send(id, &msg);
-            }
+            });
         }
     }
 

@@ -611,6 +611,19 @@ impl Engine {
         });
     }
 
+    /// Sends one message to every connected peer, encoded once.
+    fn broadcast(&mut self, msg: &crate::wire::Message) {
+        let data = msg.encode();
+        let now = self.now;
+        for (id, p) in self.peers.iter_mut() {
+            p.last_sent = now;
+            self.actions.push_back(Action::Send {
+                peer: *id,
+                data: data.clone(),
+            });
+        }
+    }
+
     fn emit(&mut self, action: Action) {
         self.actions.push_back(action);
     }

@@ -2,7 +2,7 @@
 //! malformed, out-of-place and hostile messages (a typed disconnect, never a panic).
 
 use bytes::Bytes;
-use swarmload_core::content::{BLOCK_SIZE, ContentHasher, Hash32, MerkleTree};
+use swarmload_core::content::{BLOCK_SIZE, ContentHasher, Hash32, MerkleTree, hash_block};
 use swarmload_core::engine::{
     Action, ContentMeta, DisconnectReason, Engine, EngineConfig, EngineState, Event, PeerId, Time,
 };
@@ -282,7 +282,13 @@ fn a_bad_proof_bans_and_a_good_block_is_written_verified() {
             data: data.clone(),
         },
     );
-    assert!(out.contains(&Action::Write { offset: 0, data }));
+    let leaf = hash_block(&data);
+    assert!(out.contains(&Action::Write {
+        block: 0,
+        offset: 0,
+        data,
+        leaf
+    }));
     assert!(e.has_block(0));
 }
 

@@ -128,8 +128,10 @@ impl Engine {
         self.refresh_piece(piece);
         self.announce_piece(piece);
         self.emit(Action::Write {
+            block,
             offset: self.geo.block_offset(block),
             data,
+            leaf,
         });
         self.advance_cursors();
         if self.have.is_full() && self.state == EngineState::Downloading {
@@ -275,7 +277,9 @@ impl Engine {
         if self.state != EngineState::Verifying {
             return;
         }
-        if sha256 == self.sha256 {
+        // An unverified download has no other gate: what was stored is the content.
+        let expected = *self.sha256.get_or_insert(sha256);
+        if sha256 == expected {
             let root = self.leaves.current_root();
             self.roots.settle(root);
             self.leaves.seal();
@@ -294,7 +298,7 @@ impl Engine {
             self.reject_root();
         } else {
             self.fail(FailReason::DigestMismatch {
-                expected: self.sha256,
+                expected,
                 actual: sha256,
             });
         }

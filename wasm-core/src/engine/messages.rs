@@ -18,13 +18,21 @@ impl Engine {
             });
             return;
         }
+        let Some(sha256) = self.sha256 else {
+            // Nothing names the content yet: no peer can share it.
+            self.emit(Action::Disconnect {
+                peer: id,
+                reason: DisconnectReason::WrongContent,
+            });
+            return;
+        };
         let salt = self.rng.next();
         let peer = Peer::new(id, self.geo.num_pieces(), self.now, salt);
         self.peers.insert(id, peer);
         self.stats.peers_connected = self.peers.len() as u32;
         let hs = Handshake {
             node_id: self.node_id,
-            info_hash: self.sha256.info_hash(),
+            info_hash: sha256.info_hash(),
             size: self.geo.size(),
             // Only a root we have reason to believe is passed on, so an unchecked
             // candidate cannot spread through downloaders.
@@ -196,7 +204,7 @@ impl Engine {
             self.disconnect(id, DisconnectReason::Refused);
             return;
         }
-        if hs.info_hash != self.sha256.info_hash() || hs.size != self.geo.size() {
+        if Some(hs.info_hash) != self.info_hash() || hs.size != self.geo.size() {
             self.disconnect(id, DisconnectReason::WrongContent);
             return;
         }

@@ -240,11 +240,16 @@ pub enum Action {
     CancelOrigin {
         request: u64,
     },
-    /// Store bytes at `offset`. Peer bytes are already verified against the root;
-    /// origin bytes are checked against proven leaves where known and by the final gate.
+    /// Store block `block` (bytes at `offset`, whose SHA-256 is `leaf`). Peer bytes
+    /// are already verified against the root; origin bytes are checked against proven
+    /// leaves where known and by the final gate. Drivers that persist progress record
+    /// `(block, leaf)` once the bytes are written, and give it back to
+    /// [`Engine::restore_blocks`] on resume.
     Write {
+        block: u32,
         offset: u64,
         data: Bytes,
+        leaf: Hash32,
     },
     /// Read a block back to serve it; answer with `BlockRead`.
     ReadBlock {
@@ -331,7 +336,9 @@ impl Rng {
 pub struct Engine {
     node_id: u64,
     geo: Geometry,
-    sha256: Hash32,
+    /// The final gate; `None` for an origin-only download with no trusted digest,
+    /// whose SHA-256 is learned at the end.
+    sha256: Option<Hash32>,
     cfg: EngineConfig,
     state: EngineState,
     now: Time,
@@ -403,7 +410,7 @@ const MAX_DUPLICATE_REQUESTS: u8 = 2;
 impl Engine {
     /// An engine that downloads `meta` (and serves what it has as it goes).
     pub fn download(meta: ContentMeta, cfg: EngineConfig) -> Result<Engine, EngineError> {
-        let mut e = Engine::blank(meta.sha256, meta.size, cfg)?;
+        let mut e = Engine::blank(Some(meta.sha256), meta.size, cfg)?;
         match (meta.root, meta.leaves) {
             (root, Some(leaves)) => {
                 e.install_trusted_leaves(leaves, root)?;
@@ -426,7 +433,7 @@ impl Engine {
         mut cfg: EngineConfig,
     ) -> Result<Engine, EngineError> {
         cfg.origin_enabled = false;
-        let mut e = Engine::blank(sha256, size, cfg)?;
+        let mut e = Engine::blank(Some(sha256), size, cfg)?;
         e.install_trusted_leaves(leaves, None)?;
         for b in 0..e.geo.num_blocks() {
             e.have.insert(b);
@@ -445,7 +452,54 @@ impl Engine {
         Ok(e)
     }
 
-    fn blank(sha256: Hash32, size: u64, cfg: EngineConfig) -> Result<Engine, EngineError> {
+    /// An origin-only download of content whose SHA-256 no trusted source gives. No
+    /// peer can take part (there is nothing to name the swarm by or to check the
+    /// whole against); the digest of what was stored is learned at the end, see
+    /// [`Engine::sha256`].
+    pub fn download_unverified(size: u64, cfg: EngineConfig) -> Result<Engine, EngineError> {
+        let mut e = Engine::blank(None, size, cfg)?;
+        for p in 0..e.geo.num_pieces() {
+            e.refresh_piece(p);
+        }
+        Ok(e)
+    }
+
+    /// Takes back blocks stored by an earlier run of the same download, each with the
+    /// leaf hash the driver recorded when it wrote it (and checked again against the
+    /// stored bytes). Call it before the first event. Blocks that contradict a
+    /// trusted leaf layer are left out and fetched again. They count as origin
+    /// bytes: the final gate vouches for them. Returns how many blocks were taken.
+    pub fn restore_blocks(&mut self, held: impl IntoIterator<Item = (u32, Hash32)>) -> u32 {
+        if self.state != EngineState::Downloading {
+            return 0;
+        }
+        let mut taken = 0;
+        for (block, leaf) in held {
+            if block >= self.geo.num_blocks() || self.have.contains(block) {
+                continue;
+            }
+            if self.leaves.is_proven(block) && self.leaves.leaf(block) != leaf {
+                continue;
+            }
+            self.have.insert(block);
+            self.stats.blocks_have += 1;
+            self.leaves.record_computed(block, leaf);
+            let piece = self.geo.piece_of(block);
+            self.piece_missing[piece as usize] -= 1;
+            self.piece_unrequested[piece as usize] -= 1;
+            self.refresh_piece(piece);
+            self.announce_piece(piece);
+            taken += 1;
+        }
+        self.advance_cursors();
+        if self.have.is_full() {
+            self.state = EngineState::Verifying;
+            self.emit(Action::VerifyContent);
+        }
+        taken
+    }
+
+    fn blank(sha256: Option<Hash32>, size: u64, cfg: EngineConfig) -> Result<Engine, EngineError> {
         let geo = Geometry::new(size)?;
         let mut rng = Rng(cfg.rng_seed);
         let n = geo.num_blocks();
@@ -535,12 +589,15 @@ impl Engine {
         &self.stats
     }
 
-    pub fn sha256(&self) -> Hash32 {
+    /// The trusted SHA-256, or for an unverified download the one learned at the
+    /// end (`None` until then).
+    pub fn sha256(&self) -> Option<Hash32> {
         self.sha256
     }
 
-    pub fn info_hash(&self) -> InfoHash {
-        self.sha256.info_hash()
+    /// The swarm's name; `None` while the SHA-256 is unknown.
+    pub fn info_hash(&self) -> Option<InfoHash> {
+        self.sha256.map(|h| h.info_hash())
     }
 
     /// The root the engine currently works under and how far it is trusted.

@@ -665,7 +665,7 @@ impl Sim<'_> {
                 // A cancel that overtakes its own request keeps it from starting.
                 self.cancelled.insert((node, request));
             }
-            Action::Write { offset, data } => {
+            Action::Write { offset, data, .. } => {
                 let store = &mut self.nodes[node].store;
                 store[offset as usize..offset as usize + data.len()].copy_from_slice(&data);
             }

@@ -115,8 +115,12 @@ impl WasmEngine {
         to_js(&JsStats::from(self.inner.stats()))
     }
 
+    /// The swarm's info hash (hex); empty while the content's SHA-256 is unknown.
     pub fn info_hash(&self) -> String {
-        self.inner.info_hash().to_hex()
+        self.inner
+            .info_hash()
+            .map(|h| h.to_hex())
+            .unwrap_or_default()
     }
 }
 

@@ -76,9 +76,12 @@ pub enum JsAction {
     CancelOrigin {
         request: u64,
     },
+    /// `leaf` (hex) is what a driver records to resume later.
     Write {
+        block: u32,
         offset: u64,
         data: ByteBuf,
+        leaf: String,
     },
     ReadBlock {
         block: u32,
@@ -212,9 +215,16 @@ impl From<Action> for JsAction {
                 end: range.end,
             },
             Action::CancelOrigin { request } => JsAction::CancelOrigin { request },
-            Action::Write { offset, data } => JsAction::Write {
+            Action::Write {
+                block,
+                offset,
+                data,
+                leaf,
+            } => JsAction::Write {
+                block,
                 offset,
                 data: ByteBuf::from(data.to_vec()),
+                leaf: leaf.to_hex(),
             },
             Action::ReadBlock { block, offset, len } => JsAction::ReadBlock { block, offset, len },
             Action::Deliverable { upto } => JsAction::Deliverable { upto },

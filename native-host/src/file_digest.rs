@@ -35,6 +35,19 @@ pub enum FileDigestError {
 
 /// Hashes a file; the root of an empty file is `None` (BEP 52 gives it none).
 pub fn digest_file(path: &Path) -> Result<(ContentDigests, Option<Hash32>), FileDigestError> {
+    digest_file_inner(path, false).map(|(d, root, _)| (d, root))
+}
+
+/// Hashes a file and keeps its leaf layer (32 bytes per 16 KiB block).
+pub fn digest_file_with_leaves(
+    path: &Path,
+) -> Result<(ContentDigests, Vec<Hash32>), FileDigestError> {
+    digest_file_inner(path, true).map(|(d, _, leaves)| (d, leaves.unwrap_or_default()))
+}
+
+type Digested = (ContentDigests, Option<Hash32>, Option<Vec<Hash32>>);
+
+fn digest_file_inner(path: &Path, keep_leaves: bool) -> Result<Digested, FileDigestError> {
     let mut file = File::open(path).map_err(|source| FileDigestError::Open {
         path: path.to_path_buf(),
         source,
@@ -52,7 +65,11 @@ pub fn digest_file(path: &Path) -> Result<(ContentDigests, Option<Hash32>), File
     let (to_leaves, leaves_rx) = mpsc::sync_channel::<Vec<u8>>(BUFFERS);
     let (recycle, free) = mpsc::sync_channel::<Vec<u8>>(BUFFERS);
     let leaf_thread = thread::spawn(move || {
-        let mut leaves = LeafHasher::new();
+        let mut leaves = if keep_leaves {
+            LeafHasher::keeping_leaves()
+        } else {
+            LeafHasher::new()
+        };
         for buf in leaves_rx {
             leaves.update(&buf);
             // The reader may have finished; a closed pool just drops the buffer.
@@ -95,13 +112,13 @@ pub fn digest_file(path: &Path) -> Result<(ContentDigests, Option<Hash32>), File
     let leaves = leaf_thread.join().map_err(|_| FileDigestError::Worker)?;
     read_result?;
     let size = leaves.size();
-    let (root, _) = leaves.finish();
+    let (root, layer) = leaves.finish();
     let digests = ContentDigests {
         sha256: Hash32(flat.finalize().into()),
         root,
         size,
     };
-    Ok((digests, (size > 0).then_some(root)))
+    Ok((digests, (size > 0).then_some(root), layer))
 }
 
 /// Fills `buf` unless the file ends first; returns the bytes read.

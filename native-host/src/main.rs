@@ -1,10 +1,10 @@
 //! `swarmload-host`: the native side of Swarmload.
 //!
-//! This build carries the `hash` command; the downloader, seeder and native-messaging
-//! host arrive on top of the same core.
+//! Started by a browser (native messaging), it serves the extension over stdin and
+//! stdout. From a shell it is a downloader (`get`), reports what it holds (`status`)
+//! and prints the digests an origin publishes (`hash`).
 
-mod file_digest;
-mod hash_command;
+use swarmload_host::{get_command, hash_command, status_command};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,6 +20,37 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Download URL: from peers that have the same bytes and from the origin,
+    /// verified before it is saved. Run the same command again to resume.
+    Get {
+        url: String,
+        /// Where to save (default: the current directory, named by the server).
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+        /// The SHA-256 the content must have (64 hex digits).
+        #[arg(long)]
+        sha256: Option<String>,
+        /// A WebTorrent tracker (ws:// or wss://) to find peers on; repeatable.
+        #[arg(long = "tracker")]
+        trackers: Vec<String>,
+        /// Parallel connections to the origin (1 to 16; default 4).
+        #[arg(long)]
+        connections: Option<u32>,
+        /// Where partial downloads, the seeding cache and the log live (default:
+        /// $SWARMLOAD_HOME, else the platform data directory).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+        /// Do not keep the file in the seeding cache.
+        #[arg(long)]
+        no_seed: bool,
+    },
+    /// List partial downloads and the content in the seeding cache.
+    Status {
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+    },
     /// Print the digests that name a file: SHA-256, the Repr-Digest header value,
     /// the BEP 52 Merkle root, the swarm's info hash, and the size.
     Hash {
@@ -33,8 +64,29 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Hash { file, json } => hash_command::run(&file, json),
+    let result: Result<(), Box<dyn std::error::Error>> = match cli.command {
+        Command::Get {
+            url,
+            output,
+            sha256,
+            trackers,
+            connections,
+            state_dir,
+            no_seed,
+        } => get_command::run(get_command::GetArgs {
+            url,
+            output,
+            sha256,
+            trackers,
+            connections,
+            state_dir,
+            no_seed,
+        })
+        .map_err(Into::into),
+        Command::Status { json, state_dir } => {
+            status_command::run(state_dir.as_deref(), json).map_err(Into::into)
+        }
+        Command::Hash { file, json } => hash_command::run(&file, json).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

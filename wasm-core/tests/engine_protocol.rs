@@ -287,7 +287,7 @@ fn a_bad_proof_bans_and_a_good_block_is_written_verified() {
         block: 0,
         offset: 0,
         data,
-        leaf
+        leaf: Some(leaf)
     }));
     assert!(e.has_block(0));
 }

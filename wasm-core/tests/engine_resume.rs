@@ -40,6 +40,8 @@ fn block_range(b: u32) -> Range<usize> {
 struct Run {
     fetched: Vec<Range<u64>>,
     written: Vec<u32>,
+    /// Blocks written without a computed leaf.
+    lazy: usize,
     end: Option<Action>,
     store: Vec<u8>,
 }
@@ -50,6 +52,7 @@ fn run_to_end(e: &mut Engine, origin: &[u8], mut store: Vec<u8>) -> Run {
     let mut run = Run {
         fetched: Vec::new(),
         written: Vec::new(),
+        lazy: 0,
         end: None,
         store: Vec::new(),
     };
@@ -75,7 +78,10 @@ fn run_to_end(e: &mut Engine, origin: &[u8], mut store: Vec<u8>) -> Run {
                     data,
                     leaf,
                 } => {
-                    assert_eq!(leaf, hash_block(&data), "the leaf names the written bytes");
+                    if let Some(leaf) = leaf {
+                        assert_eq!(leaf, hash_block(&data), "the leaf names the written bytes");
+                    }
+                    run.lazy += usize::from(leaf.is_none());
                     run.written.push(block);
                     store[offset as usize..offset as usize + data.len()].copy_from_slice(&data);
                 }
@@ -140,7 +146,7 @@ fn a_resumed_download_fetches_only_the_blocks_it_lacks() {
         }
         let taken = e.restore_blocks(
             held.iter()
-                .map(|&b| (b, hash_block(&c.bytes[block_range(b)]))),
+                .map(|&b| (b, Some(hash_block(&c.bytes[block_range(b)])))),
         );
         assert_eq!(taken, held.len() as u32);
         assert_eq!(e.stats().blocks_have, held.len() as u32);
@@ -173,10 +179,10 @@ fn restored_blocks_that_contradict_a_trusted_leaf_layer_are_fetched_again() {
         leaves: Some(c.tree.leaves().to_vec()),
     };
     let mut e = Engine::download(meta, origin_only()).unwrap();
-    let good = (0..5).map(|b| (b, hash_block(&c.bytes[block_range(b)])));
-    let bad = (5..8).map(|b| (b, Hash32([b as u8; 32])));
+    let good = (0..5).map(|b| (b, Some(hash_block(&c.bytes[block_range(b)]))));
+    let bad = (5..8).map(|b| (b, Some(Hash32([b as u8; 32]))));
     // Out-of-range and repeated entries from a damaged record are ignored.
-    let junk = [(BLOCKS, Hash32([0; 32])), (0, Hash32([1; 32]))];
+    let junk = [(BLOCKS, Some(Hash32([0; 32]))), (0, Some(Hash32([1; 32])))];
     assert_eq!(e.restore_blocks(good.chain(bad).chain(junk)), 5);
     let mut store = vec![0u8; SIZE];
     store[..5 * BLOCK_SIZE as usize].copy_from_slice(&c.bytes[..5 * BLOCK_SIZE as usize]);
@@ -195,7 +201,7 @@ fn a_download_restored_whole_goes_straight_to_the_final_check() {
         leaves: None,
     };
     let mut e = Engine::download(meta, origin_only()).unwrap();
-    let all = (0..BLOCKS).map(|b| (b, hash_block(&c.bytes[block_range(b)])));
+    let all = (0..BLOCKS).map(|b| (b, Some(hash_block(&c.bytes[block_range(b)]))));
     assert_eq!(e.restore_blocks(all), BLOCKS);
     assert_eq!(e.state(), EngineState::Verifying);
     let run = run_to_end(&mut e, &c.bytes, c.bytes.clone());
@@ -228,4 +234,46 @@ fn an_unverified_download_learns_its_digest_and_takes_no_peer() {
     assert_eq!(e.info_hash(), Some(c.sha256.info_hash()));
     assert_eq!(e.state(), EngineState::Seeding);
     assert_eq!(run.written.len(), BLOCKS as usize);
+}
+
+#[test]
+fn a_lazy_origin_only_download_hashes_nothing_but_the_whole() {
+    let c = content();
+    let meta = ContentMeta {
+        sha256: c.sha256,
+        size: SIZE as u64,
+        root: None,
+        leaves: None,
+    };
+    let cfg = EngineConfig {
+        lazy_leaves: true,
+        ..origin_only()
+    };
+    let mut e = Engine::download(meta.clone(), cfg.clone()).unwrap();
+    let run = run_to_end(&mut e, &c.bytes, vec![0u8; SIZE]);
+    assert_eq!(run.end, Some(Action::Completed));
+    assert_eq!(run.store, c.bytes);
+    assert_eq!(run.lazy, BLOCKS as usize, "no block was hashed on its own");
+    assert_eq!(
+        e.leaf_layer(),
+        None,
+        "the leaf layer is unknown, not made up"
+    );
+    assert_eq!(e.state(), EngineState::Seeding);
+
+    // Resumed from blocks recorded without leaves, it still finishes.
+    let mut e = Engine::download(meta.clone(), cfg.clone()).unwrap();
+    assert_eq!(e.restore_blocks((0..20).map(|b| (b, None))), 20);
+    let mut store = vec![0u8; SIZE];
+    store[..20 * BLOCK_SIZE as usize].copy_from_slice(&c.bytes[..20 * BLOCK_SIZE as usize]);
+    let run = run_to_end(&mut e, &c.bytes, store);
+    assert_eq!(run.end, Some(Action::Completed));
+    assert_eq!(fetched_blocks(&run), (20..BLOCKS).collect::<Vec<_>>());
+
+    // A wrong byte among the lazily kept blocks is still caught by the final gate.
+    let mut e = Engine::download(meta, cfg).unwrap();
+    let mut origin = c.bytes.clone();
+    origin[5] ^= 1;
+    let run = run_to_end(&mut e, &origin, vec![0u8; SIZE]);
+    assert!(matches!(run.end, Some(Action::Failed { .. })));
 }

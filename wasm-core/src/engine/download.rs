@@ -109,19 +109,29 @@ impl Engine {
         self.advance_cursors();
     }
 
-    /// Stores a verified (peer) or origin block.
-    pub(super) fn accept_block(&mut self, block: u32, leaf: Hash32, data: Bytes) {
+    /// Stores a verified (peer) or origin block. `own` tells whether the request it
+    /// answers is still counted in `requests` (the caller releases it afterwards).
+    pub(super) fn accept_block(
+        &mut self,
+        block: u32,
+        leaf: Option<Hash32>,
+        data: Bytes,
+        own: bool,
+    ) {
         let len = data.len() as u64;
         self.have.insert(block);
         self.origin_preferred.remove(block);
         self.stats.blocks_have += 1;
         self.last_progress = self.now;
         self.total_rate.record(self.now, len);
-        self.leaves.record_computed(block, leaf);
+        if let Some(leaf) = leaf {
+            self.leaves.record_computed(block, leaf);
+        }
         let piece = self.geo.piece_of(block);
-        if self.requests[block as usize] == 0 {
+        let requests = self.requests[block as usize];
+        if requests == 0 {
             self.piece_unrequested[piece as usize] -= 1;
-        } else {
+        } else if requests > u8::from(own) {
             self.cancel_duplicates(block);
         }
         self.piece_missing[piece as usize] -= 1;
@@ -280,9 +290,13 @@ impl Engine {
         // An unverified download has no other gate: what was stored is the content.
         let expected = *self.sha256.get_or_insert(sha256);
         if sha256 == expected {
-            let root = self.leaves.current_root();
-            self.roots.settle(root);
-            self.leaves.seal();
+            // A lazy origin-only download does not know every leaf: no tree then,
+            // the content is indexed before anyone serves it.
+            if self.leaves.all_known() {
+                let root = self.leaves.current_root();
+                self.roots.settle(root);
+                self.leaves.seal();
+            }
             self.state = EngineState::Seeding;
             self.last_progress = self.now;
             self.advance_cursors();
@@ -836,25 +850,41 @@ impl Engine {
             );
             return;
         }
-        req.next_offset += data.len() as u64;
-        req.partial.extend_from_slice(&data);
+        let received = data.len() as u64;
+        let mut data = data;
         let mut done = Vec::new();
-        while !req.partial.is_empty() {
-            let block = req.first_incomplete();
+        // Complete a block begun by an earlier chunk; whole blocks inside this chunk
+        // are sliced out of it without a copy; a tail is kept for the next chunk.
+        let mut at = offset - req.partial.len() as u64;
+        if !req.partial.is_empty() {
+            let block = (at / BLOCK_SIZE as u64) as u32;
+            let need = geo.block_len(block) as usize - req.partial.len();
+            let take = need.min(data.len());
+            req.partial.extend_from_slice(&data[..take]);
+            data = data.slice(take..);
+            if take == need {
+                done.push((block, req.partial.split().freeze()));
+                at += geo.block_len(block) as u64;
+            }
+        }
+        while !data.is_empty() {
+            let block = (at / BLOCK_SIZE as u64) as u32;
             let len = geo.block_len(block) as usize;
-            if req.partial.len() < len {
+            if data.len() < len {
+                req.partial.extend_from_slice(&data);
                 break;
             }
-            let bytes = req.partial.split_to(len).freeze();
-            done.push((block, bytes));
+            done.push((block, data.split_to(len)));
+            at += len as u64;
         }
+        req.next_offset += received;
         let finished = req.next_offset == end_offset;
         if !done.is_empty() {
             self.origin.failures_in_row = 0;
         }
-        self.origin.rate.record(now, data.len() as u64);
+        self.origin.rate.record(now, received);
         self.origin.peak_rate = self.origin.peak_rate.max(self.origin.rate.rate(now));
-        self.download_bucket.charge(now, data.len() as u64);
+        self.download_bucket.charge(now, received);
         if finished {
             self.origin.remove(id);
             self.origin.failures_in_row = 0;
@@ -862,8 +892,9 @@ impl Engine {
         }
         for (block, bytes) in done {
             self.origin_requested.remove(block);
-            self.release_request(block);
+            // Held first, then released (see `on_block`): no rescan per block.
             self.accept_origin_block(block, bytes);
+            self.release_request(block);
             if self.state == EngineState::Failed {
                 return;
             }
@@ -873,6 +904,11 @@ impl Engine {
     fn accept_origin_block(&mut self, block: u32, data: Bytes) {
         if self.have.contains(block) || !self.downloading() {
             self.stats.bytes_wasted += data.len() as u64;
+            return;
+        }
+        if self.cfg.lazy_leaves && self.peers.is_empty() && !self.leaves.is_proven(block) {
+            self.stats.bytes_from_origin += data.len() as u64;
+            self.accept_block(block, None, data, true);
             return;
         }
         let leaf = hash_block(&data);
@@ -888,7 +924,7 @@ impl Engine {
             }
         }
         self.stats.bytes_from_origin += data.len() as u64;
-        self.accept_block(block, leaf, data);
+        self.accept_block(block, Some(leaf), data, true);
     }
 
     /// Returns the blocks of a request that never arrived to the pool.

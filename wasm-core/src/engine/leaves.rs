@@ -67,6 +67,12 @@ impl LeafStore {
         self.proven.contains(block)
     }
 
+    /// Whether every leaf is known, proven or computed.
+    pub fn all_known(&self) -> bool {
+        self.proven.is_full()
+            || (0..self.num_leaves()).all(|b| self.proven.contains(b) || self.computed.contains(b))
+    }
+
     pub fn is_computed(&self, block: u32) -> bool {
         self.computed.contains(block)
     }

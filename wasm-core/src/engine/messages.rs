@@ -26,6 +26,8 @@ impl Engine {
             });
             return;
         };
+        // From now on every block's leaf may be asked for.
+        self.cfg.lazy_leaves = false;
         let salt = self.rng.next();
         let peer = Peer::new(id, self.geo.num_pieces(), self.now, salt);
         self.peers.insert(id, peer);
@@ -353,16 +355,19 @@ impl Engine {
         peer.snubbed_until = None;
         let max_window = self.cfg.max_window;
         peer.resize_window(now, self.cfg.pipeline_target, max_window);
-        if asked {
-            self.release_request(block);
-        }
         if self.have.contains(block) || !self.downloading() || !self.leaves.is_proven(block) {
             // A late duplicate, or a block we never asked for and cannot check.
+            if asked {
+                self.release_request(block);
+            }
             self.stats.bytes_wasted += data.len() as u64;
             return;
         }
         let leaf = hash_block(&data);
         if leaf != self.leaves.leaf(block) {
+            if asked {
+                self.release_request(block);
+            }
             self.stats.bad_blocks += 1;
             self.stats.bytes_wasted += data.len() as u64;
             self.ban(id, format!("block {block} failed its Merkle check"));
@@ -371,7 +376,13 @@ impl Engine {
         self.stats.bytes_from_peers += data.len() as u64;
         self.first_peer_block.get_or_insert(self.now);
         self.from_peer.insert(block);
-        self.accept_block(block, leaf, data);
+        self.accept_block(block, Some(leaf), data, asked);
+        // Released after the block is held: releasing a missing block sends the
+        // in-order scan back to it, and rescanning the window for every arriving
+        // block would cost quadratic time.
+        if asked {
+            self.release_request(block);
+        }
     }
 
     fn on_reject(&mut self, id: PeerId, block: u32, reason: RejectReason) {

@@ -86,6 +86,12 @@ pub struct EngineConfig {
     pub stall_timeout: Duration,
     /// Seeds random choices; fixed seeds make simulations reproducible.
     pub rng_seed: u64,
+    /// Hash origin blocks only where a proven leaf must be checked, while no peer is
+    /// connected. An origin-only download then hashes its bytes once (the final
+    /// SHA-256) instead of twice; the price is that the leaf layer of what it got
+    /// alone stays unknown (see [`Engine::leaf_layer`]), so a seeder must index the
+    /// file before serving it. Off again for good once a peer connects.
+    pub lazy_leaves: bool,
 }
 
 impl Default for EngineConfig {
@@ -104,6 +110,7 @@ impl Default for EngineConfig {
             idle_timeout: Duration::from_secs(120),
             stall_timeout: Duration::from_secs(120),
             rng_seed: 0x5eed,
+            lazy_leaves: false,
         }
     }
 }
@@ -240,16 +247,17 @@ pub enum Action {
     CancelOrigin {
         request: u64,
     },
-    /// Store block `block` (bytes at `offset`, whose SHA-256 is `leaf`). Peer bytes
-    /// are already verified against the root; origin bytes are checked against proven
-    /// leaves where known and by the final gate. Drivers that persist progress record
-    /// `(block, leaf)` once the bytes are written, and give it back to
-    /// [`Engine::restore_blocks`] on resume.
+    /// Store block `block` (bytes at `offset`, whose SHA-256 is `leaf` where it was
+    /// computed; see [`EngineConfig::lazy_leaves`]). Peer bytes are already verified
+    /// against the root; origin bytes are checked against proven leaves where known
+    /// and by the final gate. Drivers that persist progress record the block once
+    /// its bytes are written, and give it back to [`Engine::restore_blocks`] on
+    /// resume.
     Write {
         block: u32,
         offset: u64,
         data: Bytes,
-        leaf: Hash32,
+        leaf: Option<Hash32>,
     },
     /// Read a block back to serve it; answer with `BlockRead`.
     ReadBlock {
@@ -469,7 +477,7 @@ impl Engine {
     /// stored bytes). Call it before the first event. Blocks that contradict a
     /// trusted leaf layer are left out and fetched again. They count as origin
     /// bytes: the final gate vouches for them. Returns how many blocks were taken.
-    pub fn restore_blocks(&mut self, held: impl IntoIterator<Item = (u32, Hash32)>) -> u32 {
+    pub fn restore_blocks(&mut self, held: impl IntoIterator<Item = (u32, Option<Hash32>)>) -> u32 {
         if self.state != EngineState::Downloading {
             return 0;
         }
@@ -478,12 +486,14 @@ impl Engine {
             if block >= self.geo.num_blocks() || self.have.contains(block) {
                 continue;
             }
-            if self.leaves.is_proven(block) && self.leaves.leaf(block) != leaf {
-                continue;
+            if let Some(leaf) = leaf {
+                if self.leaves.is_proven(block) && self.leaves.leaf(block) != leaf {
+                    continue;
+                }
+                self.leaves.record_computed(block, leaf);
             }
             self.have.insert(block);
             self.stats.blocks_have += 1;
-            self.leaves.record_computed(block, leaf);
             let piece = self.geo.piece_of(block);
             self.piece_missing[piece as usize] -= 1;
             self.piece_unrequested[piece as usize] -= 1;
@@ -618,7 +628,8 @@ impl Engine {
         self.banned.contains(&peer)
     }
 
-    /// The full leaf layer, once the content is complete and verified.
+    /// The full leaf layer, once the content is complete and verified (and every
+    /// leaf is known: not so after a lazy origin-only download).
     pub fn leaf_layer(&self) -> Option<&[Hash32]> {
         self.leaves.tree().map(|t| t.leaves())
     }

@@ -76,12 +76,12 @@ pub enum JsAction {
     CancelOrigin {
         request: u64,
     },
-    /// `leaf` (hex) is what a driver records to resume later.
+    /// `leaf` (hex, when computed) is what a driver records to resume later.
     Write {
         block: u32,
         offset: u64,
         data: ByteBuf,
-        leaf: String,
+        leaf: Option<String>,
     },
     ReadBlock {
         block: u32,
@@ -224,7 +224,7 @@ impl From<Action> for JsAction {
                 block,
                 offset,
                 data: ByteBuf::from(data.to_vec()),
-                leaf: leaf.to_hex(),
+                leaf: leaf.map(|l| l.to_hex()),
             },
             Action::ReadBlock { block, offset, len } => JsAction::ReadBlock { block, offset, len },
             Action::Deliverable { upto } => JsAction::Deliverable { upto },

@@ -1,0 +1,431 @@
+//! One download driven to its end: the core engine, the origin fetchers, the file and
+//! its journal, the whole-file check, and peers when a peer source supplies them.
+//!
+//! The driver owns the engine and is its only caller. Everything that happens (origin
+//! bytes, a peer's message, a timer) becomes an engine event; every engine action is
+//! carried out here, in order.
+
+pub mod verifier;
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::OpenOptions;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use reqwest::header::HeaderMap;
+use serde::Serialize;
+use swarmload_core::content::{Hash32, InfoHash};
+use swarmload_core::engine::{
+    Action, BitSet, ContentMeta, DisconnectReason, Engine, EngineConfig, EngineError, Event,
+    FailReason, PeerId, Stats, Time,
+};
+use swarmload_core::policy::Policy;
+use tokio::sync::{mpsc, watch};
+
+use crate::origin::{Fetcher, OriginInfo, Pacer};
+use crate::store::journal::BlockDigest;
+use crate::store::partial::Partial;
+use verifier::Verifier;
+
+/// Where peers come from. The driver hands it what the engine sends; the source
+/// feeds `PeerConnected`, `PeerMessage` and `PeerGone` events into the channel it
+/// is given. Downloads with no swarm use [`NoPeers`].
+pub trait PeerSource: Send {
+    /// The swarm's name is known: find peers and report them on `events`.
+    fn start(&mut self, info_hash: InfoHash, events: mpsc::Sender<Event>);
+    fn send(&mut self, peer: PeerId, data: Bytes);
+    fn disconnect(&mut self, peer: PeerId, reason: &DisconnectReason);
+}
+
+/// No swarm: the origin alone.
+pub struct NoPeers;
+
+impl PeerSource for NoPeers {
+    fn start(&mut self, _: InfoHash, _: mpsc::Sender<Event>) {}
+    fn send(&mut self, _: PeerId, _: Bytes) {}
+    fn disconnect(&mut self, _: PeerId, _: &DisconnectReason) {}
+}
+
+pub struct Job {
+    pub client: reqwest::Client,
+    pub info: Arc<OriginInfo>,
+    /// Request headers every origin request carries (from the browser, say).
+    pub headers: HeaderMap,
+    /// The trusted SHA-256, if any source gave one.
+    pub expected: Option<Hash32>,
+    pub connections: u32,
+    /// No swarm will take part: skip per-block leaves (see
+    /// `EngineConfig::lazy_leaves`).
+    pub origin_only: bool,
+    pub partial: Partial,
+    pub policy: Policy,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Checking blocks an earlier run stored.
+    #[default]
+    Checking,
+    Downloading,
+    /// Every block stored; the whole-file SHA-256 is being compared.
+    Verifying,
+    Complete,
+    Failed,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Progress {
+    pub size: u64,
+    pub have_bytes: u64,
+    pub from_origin: u64,
+    pub from_peers: u64,
+    /// Bytes kept from an earlier run.
+    pub resumed_bytes: u64,
+    pub bytes_per_sec: f64,
+    /// Bytes `[0, deliverable)` are final and may be streamed to the user.
+    pub deliverable: u64,
+    /// Bumped whenever bytes already declared deliverable must be discarded.
+    pub delivery_generation: u32,
+    pub peers: u32,
+    pub phase: Phase,
+    /// Why the download failed, once it has.
+    pub error: Option<String>,
+}
+
+pub struct Finished {
+    pub sha256: Hash32,
+    /// The leaf layer, where the engine computed every leaf.
+    pub leaves: Option<Vec<Hash32>>,
+    pub stats: Stats,
+    pub data_path: PathBuf,
+    pub partial: Partial,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    #[error("{0}")]
+    Failed(FailReason),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Engine(#[from] EngineError),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl DownloadError {
+    /// Whether the stored bytes are worthless (another version, or a digest that
+    /// does not match): the next attempt must start from nothing.
+    pub fn discards_partial(&self) -> bool {
+        matches!(
+            self,
+            DownloadError::Failed(
+                FailReason::ContentChanged
+                    | FailReason::DigestMismatch { .. }
+                    | FailReason::OriginContentMismatch
+            )
+        )
+    }
+}
+
+fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> DownloadError + '_ {
+    move |source| DownloadError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Runs `job` until the content is complete and verified, it fails, or `cancel`
+/// turns true. Progress is published on `progress`.
+pub async fn run(
+    job: Job,
+    progress: watch::Sender<Progress>,
+    mut cancel: watch::Receiver<bool>,
+    mut peers: Box<dyn PeerSource>,
+) -> Result<Finished, DownloadError> {
+    let Job {
+        client,
+        info,
+        headers,
+        expected,
+        connections,
+        origin_only,
+        partial,
+        policy,
+    } = job;
+    let size = info.size;
+    let data_path = partial.record.data_path.clone();
+    let mut cfg = EngineConfig::from_policy(&policy, random_seed());
+    // Parallel ranges need Range support, and something that tells versions apart:
+    // a validator for If-Range, or a digest that the whole must match.
+    let parallel = info.ranges && (info.has_validator() || expected.is_some());
+    cfg.origin_connections = if parallel { connections.max(1) } else { 1 };
+    cfg.lazy_leaves = origin_only;
+    let mut engine = match expected {
+        Some(sha256) => Engine::download(
+            ContentMeta {
+                sha256,
+                size,
+                root: None,
+                leaves: None,
+            },
+            cfg,
+        )?,
+        None => Engine::download_unverified(size, cfg)?,
+    };
+    let geo = *engine.geometry();
+
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&data_path)
+        .map_err(io_err(&data_path))?;
+    // Reading back and hashing what an earlier run stored takes a moment for large
+    // files; it happens before any byte is fetched.
+    let held = {
+        let (journal, data) = (partial.journal_path(), data_path.clone());
+        tokio::task::spawn_blocking(move || {
+            crate::store::partial::held_blocks(&journal, &data, &geo)
+        })
+        .await
+        .unwrap_or_default()
+    };
+    if held.is_empty() {
+        // Nothing kept: start from an empty file of the right size (sparse).
+        file.set_len(0).map_err(io_err(&data_path))?;
+    }
+    file.set_len(size).map_err(io_err(&data_path))?;
+    let mut journal = partial.journal().map_err(|e| DownloadError::Io {
+        path: partial.journal_path(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    let mut written = BitSet::new(geo.num_blocks());
+    for (b, _) in &held {
+        written.insert(*b);
+    }
+    let verify_file = file.try_clone().map_err(io_err(&data_path))?;
+    let mut verifier = Verifier::start(verify_file, size);
+    let mut prefix = 0u32;
+    advance_prefix(&written, &mut prefix, &geo, &mut verifier);
+    let restored = engine.restore_blocks(held);
+    let resumed_bytes: u64 = (0..geo.num_blocks())
+        .filter(|b| engine.has_block(*b))
+        .map(|b| geo.block_len(b) as u64)
+        .sum();
+    if restored > 0 {
+        tracing::info!(restored, resumed_bytes, "resuming from stored blocks");
+    }
+
+    let fetcher = Fetcher::new(
+        client,
+        info.clone(),
+        headers,
+        Pacer::new(policy.max_download_bytes_per_sec),
+    );
+    let (tx, mut rx) = mpsc::channel::<Event>(16);
+    if let Some(ih) = engine.info_hash() {
+        peers.start(ih, tx.clone());
+    }
+    let epoch = Instant::now();
+    let now = move || Time::from_micros(epoch.elapsed().as_micros() as u64);
+    let mut fetches: HashMap<u64, tokio::task::JoinHandle<()>> = HashMap::new();
+    let mut local: VecDeque<Event> = VecDeque::new();
+    let mut state = Progress {
+        size,
+        resumed_bytes,
+        phase: Phase::Downloading,
+        ..Progress::default()
+    };
+    engine.handle_timeout(now());
+
+    let outcome = loop {
+        let mut end = None;
+        while let Some(action) = engine.poll_action() {
+            match action {
+                Action::Send { peer, data } => peers.send(peer, data),
+                Action::Disconnect { peer, reason } => peers.disconnect(peer, &reason),
+                Action::FetchOrigin { request, range } => {
+                    fetches.insert(request, fetcher.spawn(request, range, tx.clone()));
+                }
+                Action::CancelOrigin { request } => {
+                    if let Some(h) = fetches.remove(&request) {
+                        h.abort();
+                    }
+                }
+                Action::Write {
+                    block,
+                    offset,
+                    data,
+                    leaf,
+                } => {
+                    file.write_all_at(&data, offset)
+                        .map_err(io_err(&data_path))?;
+                    let digest = match leaf {
+                        Some(l) => BlockDigest::Leaf(l),
+                        None => BlockDigest::Crc32(crc32fast::hash(&data)),
+                    };
+                    journal
+                        .record(block, &digest)
+                        .map_err(io_err(&partial.journal_path()))?;
+                    if !written.insert(block) || verifier.covers(offset) {
+                        // Bytes already hashed were replaced.
+                        verifier.reset();
+                    }
+                    if block < prefix {
+                        prefix = 0;
+                    }
+                    verifier.written(offset, &data);
+                    advance_prefix(&written, &mut prefix, &geo, &mut verifier);
+                }
+                Action::ReadBlock { block, offset, len } => {
+                    let mut buf = vec![0u8; len as usize];
+                    local.push_back(match file.read_exact_at(&mut buf, offset) {
+                        Ok(()) => Event::BlockRead {
+                            block,
+                            data: Bytes::from(buf),
+                        },
+                        Err(_) => Event::BlockReadFailed { block },
+                    });
+                }
+                Action::Deliverable { upto } => state.deliverable = upto,
+                Action::DeliveryReset => {
+                    state.deliverable = 0;
+                    state.delivery_generation += 1;
+                    verifier.reset();
+                    prefix = 0;
+                    advance_prefix(&written, &mut prefix, &geo, &mut verifier);
+                }
+                Action::VerifyContent => {
+                    state.phase = Phase::Verifying;
+                    progress.send_replace(state.clone());
+                    let sha256 = verifier.finish().await.map_err(io_err(&data_path))?;
+                    prefix = 0;
+                    advance_prefix(&written, &mut prefix, &geo, &mut verifier);
+                    local.push_back(Event::ContentDigest { sha256 });
+                }
+                Action::Completed => end = Some(Ok(())),
+                Action::Failed { reason } => end = Some(Err(reason)),
+            }
+        }
+        journal.flush().map_err(io_err(&partial.journal_path()))?;
+        let stats = engine.stats();
+        state.have_bytes = held_bytes(&engine, stats.blocks_have);
+        state.from_origin = stats.bytes_from_origin;
+        state.from_peers = stats.bytes_from_peers;
+        state.peers = stats.peers_connected;
+        state.bytes_per_sec = engine.download_rate();
+        if let Some(end) = end {
+            break end;
+        }
+        progress.send_replace(state.clone());
+
+        if let Some(ev) = local.pop_front() {
+            engine.handle(now(), ev);
+            continue;
+        }
+        let deadline = engine.poll_timeout().map(|t| {
+            let wait = t.since(now());
+            tokio::time::Instant::now() + wait
+        });
+        tokio::select! {
+            ev = rx.recv() => {
+                let Some(ev) = ev else { continue };
+                engine.handle(now(), ev);
+                // Take what else is waiting before acting, so one pass of actions
+                // covers a burst of events.
+                for _ in 0..64 {
+                    match rx.try_recv() {
+                        Ok(ev) => engine.handle(now(), ev),
+                        Err(_) => break,
+                    }
+                }
+            }
+            _ = sleep_until(deadline) => engine.handle_timeout(now()),
+            _ = cancel.changed() => {
+                for (_, h) in fetches.drain() {
+                    h.abort();
+                }
+                return Err(DownloadError::Cancelled);
+            }
+        }
+    };
+    for (_, h) in fetches.drain() {
+        h.abort();
+    }
+    match outcome {
+        Ok(()) => {
+            state.phase = Phase::Complete;
+            state.deliverable = size;
+            progress.send_replace(state);
+            let sha256 = engine
+                .sha256()
+                .ok_or(DownloadError::Failed(FailReason::Stalled))?;
+            Ok(Finished {
+                sha256,
+                leaves: engine.leaf_layer().map(<[Hash32]>::to_vec),
+                stats: engine.stats().clone(),
+                data_path,
+                partial,
+            })
+        }
+        Err(reason) => {
+            state.phase = Phase::Failed;
+            state.error = Some(reason.to_string());
+            progress.send_replace(state);
+            Err(DownloadError::Failed(reason))
+        }
+    }
+}
+
+/// Bytes held: whole blocks, the last one counted at its true length.
+fn held_bytes(engine: &Engine, blocks: u32) -> u64 {
+    let geo = engine.geometry();
+    let full = blocks as u64 * swarmload_core::content::BLOCK_SIZE as u64;
+    if engine.has_block(geo.last_block()) {
+        full - (swarmload_core::content::BLOCK_SIZE - geo.block_len(geo.last_block())) as u64
+    } else {
+        full
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Moves the contiguous written prefix and lets the verifier hash up to it.
+fn advance_prefix(
+    written: &BitSet,
+    prefix: &mut u32,
+    geo: &swarmload_core::content::Geometry,
+    verifier: &mut Verifier,
+) {
+    let n = geo.num_blocks();
+    while *prefix < n && written.contains(*prefix) {
+        *prefix += 1;
+    }
+    let upto = if *prefix == n {
+        geo.size()
+    } else {
+        geo.block_offset(*prefix)
+    };
+    verifier.upto(upto);
+}
+
+fn random_seed() -> u64 {
+    let mut b = [0u8; 8];
+    // A fixed seed only makes choices less varied, never wrong.
+    let _ = getrandom::fill(&mut b);
+    u64::from_le_bytes(b)
+}

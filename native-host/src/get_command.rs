@@ -1,0 +1,299 @@
+//! `swarmload-host get URL`: download to a file, from peers where a swarm has the
+//! content and from the origin for the rest, verified before it gets its name.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use reqwest::header::HeaderMap;
+use swarmload_core::content::Hash32;
+use tokio::sync::watch;
+
+use crate::config::StateDir;
+use crate::download::{self, DownloadError, Job, NoPeers, Phase, Progress};
+use crate::origin::{self, OriginInfo};
+use crate::store::cache::Cache;
+use crate::store::partial::{self, Partial, PartialRecord};
+
+pub struct GetArgs {
+    pub url: String,
+    pub output: Option<PathBuf>,
+    pub sha256: Option<String>,
+    pub trackers: Vec<String>,
+    pub connections: Option<u32>,
+    pub state_dir: Option<PathBuf>,
+    pub no_seed: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GetError {
+    #[error("not a URL: {0}")]
+    Url(String),
+    #[error("--sha256 must be 64 hex digits")]
+    Sha256Arg,
+    #[error("--tracker {0}: not a ws:// or wss:// URL")]
+    Tracker(String),
+    #[error("--connections must be between 1 and 16")]
+    Connections,
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("cannot reach the origin: {0}")]
+    Probe(#[from] origin::ProbeError),
+    #[error("the origin publishes SHA-256 {origin}, but --sha256 says {given}")]
+    DigestConflict { origin: Hash32, given: Hash32 },
+    #[error("{0}")]
+    Partial(#[from] partial::PartialError),
+    #[error("{0}")]
+    Download(#[from] DownloadError),
+    #[error("the content kept changing on the origin")]
+    KeepsChanging,
+    #[error("cannot save {path}: {source}")]
+    Save {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot start the HTTP client: {0}")]
+    Client(String),
+}
+
+/// How often a download that found the content changed starts over.
+const MAX_RESTARTS: u32 = 3;
+const DEFAULT_CONNECTIONS: u32 = 4;
+
+pub fn run(args: GetArgs) -> Result<(), GetError> {
+    let url =
+        url::Url::parse(&args.url).map_err(|e| GetError::Url(format!("{}: {e}", args.url)))?;
+    let given = args
+        .sha256
+        .as_deref()
+        .map(|h| Hash32::from_hex(h).map_err(|_| GetError::Sha256Arg))
+        .transpose()?;
+    for t in &args.trackers {
+        let ok = url::Url::parse(t).is_ok_and(|u| matches!(u.scheme(), "ws" | "wss"));
+        if !ok {
+            return Err(GetError::Tracker(t.clone()));
+        }
+    }
+    let connections = args.connections.unwrap_or(DEFAULT_CONNECTIONS);
+    if !(1..=16).contains(&connections) {
+        return Err(GetError::Connections);
+    }
+    let state = StateDir::open(args.state_dir.as_deref())?;
+    crate::logging::init(&state.log_path());
+    let policy = state.policy()?;
+    // One thread carries the network, the engine and the file writes; the whole-file
+    // hash runs on its own thread. On a small machine fewer threads handing bytes to
+    // each other is faster.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| GetError::Client(e.to_string()))?;
+    runtime.block_on(get(args, url, given, connections, state, policy))
+}
+
+async fn get(
+    args: GetArgs,
+    url: url::Url,
+    given: Option<Hash32>,
+    connections: u32,
+    state: StateDir,
+    policy: swarmload_core::policy::Policy,
+) -> Result<(), GetError> {
+    let client = origin::client().map_err(|e| GetError::Client(e.to_string()))?;
+    let interactive = std::io::stdout().is_terminal();
+    let mut restarts = 0;
+    loop {
+        let info = origin::probe(&client, &url, &HeaderMap::new()).await?;
+        let expected = match (given, info.digest) {
+            (Some(g), Some(o)) if g != o => {
+                return Err(GetError::DigestConflict {
+                    origin: o,
+                    given: g,
+                });
+            }
+            (g, o) => g.or(o),
+        };
+        let dest = match &args.output {
+            Some(p) => p.clone(),
+            None => PathBuf::from(&info.filename),
+        };
+        let part = part_path(&dest);
+        tracing::info!(url = %info.url, size = info.size, ranges = info.ranges,
+            digest = ?expected.map(|d| d.to_hex()), dest = %dest.display(), "download");
+        if info.size == 0 {
+            return save_empty(&dest, expected);
+        }
+        let identity = match expected {
+            Some(d) => format!("sha256:{}", d.to_hex()),
+            None => format!("url:{}", info.url),
+        };
+        let record = PartialRecord {
+            url: info.url.to_string(),
+            size: info.size,
+            sha256: expected.map(|d| d.to_hex()),
+            etag: info.etag.clone(),
+            last_modified: info.last_modified.clone(),
+            data_path: absolute(&part),
+            dest: Some(absolute(&dest)),
+            filename: info.filename.clone(),
+            started_unix: crate::store::unix_now(),
+        };
+        let key = partial::key_for(&identity, &absolute(&dest));
+        let (partial, _resumed) = Partial::open(&state, &key, record)?;
+        let job = Job {
+            client: client.clone(),
+            info: Arc::new(info.clone()),
+            headers: HeaderMap::new(),
+            expected,
+            connections,
+            // Peers join in the swarm layer; until then every download is the
+            // origin's alone.
+            origin_only: true,
+            partial,
+            policy: policy.clone(),
+        };
+        let (progress_tx, progress_rx) = watch::channel(Progress::default());
+        let (_cancel_tx, cancel_rx) = watch::channel(false);
+        let bar = interactive.then(|| show_progress(progress_rx, &info));
+        let result = download::run(job, progress_tx, cancel_rx, Box::new(NoPeers)).await;
+        if let Some(bar) = bar {
+            bar.abort();
+            let _ = bar.await;
+        }
+        match result {
+            Ok(done) => {
+                // The whole-file SHA-256 matched: only now does the file get its name.
+                std::fs::rename(&done.data_path, &dest).map_err(|source| GetError::Save {
+                    path: dest.clone(),
+                    source,
+                })?;
+                let admitted = !args.no_seed && policy.upload_enabled;
+                if admitted {
+                    let cache =
+                        Cache::new(&state, policy.cache_max_bytes, policy.cache_max_age_secs);
+                    match cache.admit(done.sha256, done.leaves.as_deref(), &dest, &info.filename) {
+                        Ok(_) => {
+                            tracing::info!(sha256 = %done.sha256, "added to the seeding cache")
+                        }
+                        Err(e) => tracing::info!("not cached: {e}"),
+                    }
+                }
+                done.partial.finish();
+                if interactive {
+                    let s = &done.stats;
+                    println!(
+                        "saved {} ({} bytes, {} from peers, {} from the origin), sha256 {}",
+                        dest.display(),
+                        info.size,
+                        s.bytes_from_peers,
+                        s.bytes_from_origin,
+                        done.sha256
+                    );
+                }
+                return Ok(());
+            }
+            Err(e) => {
+                tracing::warn!("download failed: {e}");
+                if e.discards_partial() {
+                    let _ = std::fs::remove_file(&part);
+                    // Forget the record: the next attempt starts from nothing.
+                    partial::forget(&state, &key);
+                }
+                let changed = matches!(
+                    &e,
+                    DownloadError::Failed(swarmload_core::engine::FailReason::ContentChanged)
+                );
+                if changed && restarts < MAX_RESTARTS {
+                    restarts += 1;
+                    tracing::info!(restarts, "the content changed on the origin: starting over");
+                    continue;
+                }
+                return Err(if changed {
+                    GetError::KeepsChanging
+                } else {
+                    e.into()
+                });
+            }
+        }
+    }
+}
+
+/// `PATH.part`, beside the destination, so the final rename stays on one file system.
+fn part_path(dest: &Path) -> PathBuf {
+    let mut s = dest.as_os_str().to_owned();
+    s.push(".part");
+    PathBuf::from(s)
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+fn save_empty(dest: &Path, expected: Option<Hash32>) -> Result<(), GetError> {
+    use sha2::Digest;
+    let empty = Hash32(sha2::Sha256::digest([]).into());
+    if let Some(e) = expected
+        && e != empty
+    {
+        return Err(GetError::Download(DownloadError::Failed(
+            swarmload_core::engine::FailReason::DigestMismatch {
+                expected: e,
+                actual: empty,
+            },
+        )));
+    }
+    let part = part_path(dest);
+    std::fs::write(&part, [])
+        .and_then(|()| std::fs::rename(&part, dest))
+        .map_err(|source| GetError::Save {
+            path: dest.to_path_buf(),
+            source,
+        })
+}
+
+/// An indicatif bar on stdout: bytes, speed, ETA, and where the bytes came from.
+fn show_progress(
+    mut rx: watch::Receiver<Progress>,
+    info: &OriginInfo,
+) -> tokio::task::JoinHandle<()> {
+    let bar = ProgressBar::with_draw_target(Some(info.size), ProgressDrawTarget::stdout());
+    let style = ProgressStyle::with_template(
+        "{wide_bar} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.enable_steady_tick(Duration::from_millis(250));
+    tokio::spawn(async move {
+        let _clear = ClearOnDrop(bar.clone());
+        loop {
+            {
+                let p = rx.borrow_and_update();
+                bar.set_position(p.have_bytes);
+                let phase = match p.phase {
+                    Phase::Checking => "checking stored blocks · ",
+                    Phase::Verifying => "verifying · ",
+                    _ => "",
+                };
+                bar.set_message(format!(
+                    "{phase}peers {} · origin {}",
+                    indicatif::HumanBytes(p.from_peers),
+                    indicatif::HumanBytes(p.from_origin)
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    })
+}
+
+struct ClearOnDrop(ProgressBar);
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
+}

@@ -1,0 +1,13 @@
+//! The native host's parts, as a library for the `swarmload-host` binary and its
+//! tests.
+
+pub mod config;
+pub mod download;
+pub mod file_digest;
+pub mod filename;
+pub mod get_command;
+pub mod hash_command;
+pub mod logging;
+pub mod origin;
+pub mod status_command;
+pub mod store;

@@ -1,0 +1,238 @@
+//! Ranged fetches for the engine: each `FetchOrigin` becomes one task that streams
+//! the range in order, retries resets, timeouts and 5xx with backoff (resuming where
+//! it broke off), and checks every response against the validators the probe saw, so
+//! that bytes of two versions of a file never mix.
+
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap};
+use swarmload_core::engine::{Event, OriginError};
+use tokio::sync::mpsc;
+
+use super::OriginInfo;
+use super::probe::{parse_content_range, without_url};
+
+/// Attempts in a row that move no byte before the engine hears of the failure (it
+/// then backs off and asks again, possibly for a different range).
+const ATTEMPTS: u32 = 4;
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+
+/// Paces all origin reads together to `max_download_bytes_per_sec`.
+pub struct Pacer {
+    rate: f64,
+    next_free: Mutex<Instant>,
+}
+
+impl Pacer {
+    pub fn new(bytes_per_sec: u64) -> Option<Arc<Pacer>> {
+        (bytes_per_sec > 0).then(|| {
+            Arc::new(Pacer {
+                rate: bytes_per_sec as f64,
+                next_free: Mutex::new(Instant::now()),
+            })
+        })
+    }
+
+    async fn take(&self, n: usize) {
+        let start = {
+            let mut next = self.next_free.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            let start = (*next).max(now);
+            *next = start + Duration::from_secs_f64(n as f64 / self.rate);
+            start
+        };
+        tokio::time::sleep_until(start.into()).await;
+    }
+}
+
+#[derive(Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    info: Arc<OriginInfo>,
+    headers: HeaderMap,
+    pacer: Option<Arc<Pacer>>,
+}
+
+/// Why one attempt ended early.
+enum Broke {
+    Retry(String),
+    Fatal(String),
+    Changed,
+    /// The engine is gone or cancelled the range.
+    Closed,
+}
+
+impl Fetcher {
+    pub fn new(
+        client: reqwest::Client,
+        info: Arc<OriginInfo>,
+        headers: HeaderMap,
+        pacer: Option<Arc<Pacer>>,
+    ) -> Self {
+        Fetcher {
+            client,
+            info,
+            headers,
+            pacer,
+        }
+    }
+
+    /// Streams `range` to `tx` as `OriginData` events, then `OriginEnd` (or one
+    /// `OriginError`). Abort the task to cancel.
+    pub fn spawn(
+        &self,
+        request: u64,
+        range: Range<u64>,
+        tx: mpsc::Sender<Event>,
+    ) -> tokio::task::JoinHandle<()> {
+        let f = self.clone();
+        tokio::spawn(async move { f.run(request, range, tx).await })
+    }
+
+    async fn run(self, request: u64, range: Range<u64>, tx: mpsc::Sender<Event>) {
+        let mut pos = range.start;
+        let mut failures = 0;
+        let error = loop {
+            let before = pos;
+            match self.attempt(request, &mut pos, range.end, &tx).await {
+                Ok(()) => {
+                    let _ = tx.send(Event::OriginEnd { request }).await;
+                    return;
+                }
+                Err(Broke::Closed) => return,
+                Err(Broke::Fatal(why)) => break OriginError::Fatal(why),
+                Err(Broke::Changed) => break OriginError::ContentChanged,
+                Err(Broke::Retry(why)) => {
+                    if pos > before {
+                        failures = 0;
+                    }
+                    failures += 1;
+                    tracing::debug!(request, pos, failures, "origin attempt failed: {why}");
+                    if failures >= ATTEMPTS {
+                        break OriginError::Retryable(why);
+                    }
+                    tokio::time::sleep(FIRST_BACKOFF * 2u32.pow(failures - 1)).await;
+                }
+            }
+        };
+        let _ = tx.send(Event::OriginError { request, error }).await;
+    }
+
+    /// One request for `[*pos, end)`; advances `*pos` past every byte handed on.
+    async fn attempt(
+        &self,
+        request: u64,
+        pos: &mut u64,
+        end: u64,
+        tx: &mpsc::Sender<Event>,
+    ) -> Result<(), Broke> {
+        let info = &self.info;
+        let mut req = self
+            .client
+            .get(info.url.clone())
+            .headers(self.headers.clone());
+        let ranged = info.ranges && (*pos > 0 || end < info.size);
+        if ranged {
+            req = req.header(header::RANGE, format!("bytes={}-{}", *pos, end - 1));
+            if let Some(v) = info.if_range() {
+                req = req.header(header::IF_RANGE, v);
+            }
+        }
+        let resp = req.send().await.map_err(|e| Broke::Retry(without_url(e)))?;
+        let status = resp.status();
+        let h = resp.headers();
+        // Bytes to throw away before `*pos` (a full response to a ranged need).
+        let mut skip = 0u64;
+        match status {
+            StatusCode::PARTIAL_CONTENT if ranged => {
+                let (s, e, total) = h
+                    .get(header::CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_content_range)
+                    .ok_or_else(|| Broke::Retry("206 without a usable Content-Range".into()))?;
+                if total != info.size {
+                    return Err(Broke::Changed);
+                }
+                if s != *pos || e < end {
+                    return Err(Broke::Retry(format!(
+                        "asked for {}-{}, got {s}-{e}",
+                        *pos, end
+                    )));
+                }
+            }
+            StatusCode::OK => {
+                let len = h
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok());
+                if len.is_some_and(|l| l != info.size) {
+                    return Err(Broke::Changed);
+                }
+                // A ranged request answered in full: If-Range found another version,
+                // or the server stopped honouring ranges; validators tell which.
+                skip = *pos;
+            }
+            StatusCode::PRECONDITION_FAILED | StatusCode::RANGE_NOT_SATISFIABLE => {
+                return Err(Broke::Changed);
+            }
+            s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => {
+                return Err(Broke::Retry(format!("the origin answered {s}")));
+            }
+            s => return Err(Broke::Fatal(format!("the origin answered {s}"))),
+        }
+        if self.changed(h) {
+            return Err(Broke::Changed);
+        }
+        let mut body = resp.bytes_stream();
+        while *pos < end {
+            let chunk = match body.next().await {
+                Some(Ok(c)) => c,
+                Some(Err(e)) => return Err(Broke::Retry(without_url(e))),
+                None => return Err(Broke::Retry("the response ended early".into())),
+            };
+            let mut chunk: Bytes = chunk;
+            if skip > 0 {
+                let n = skip.min(chunk.len() as u64);
+                skip -= n;
+                chunk = chunk.slice(n as usize..);
+            }
+            let room = (end - *pos).min(chunk.len() as u64) as usize;
+            if room == 0 {
+                continue;
+            }
+            let data = chunk.slice(..room);
+            if let Some(p) = &self.pacer {
+                p.take(data.len()).await;
+            }
+            let len = data.len() as u64;
+            tx.send(Event::OriginData {
+                request,
+                offset: *pos,
+                data,
+            })
+            .await
+            .map_err(|_| Broke::Closed)?;
+            *pos += len;
+        }
+        Ok(())
+    }
+
+    /// Whether a response names a different version than the probe saw.
+    fn changed(&self, h: &HeaderMap) -> bool {
+        let get = |name: header::HeaderName| h.get(name).and_then(|v| v.to_str().ok());
+        let etag_changed = match (&self.info.etag, get(header::ETAG)) {
+            (Some(ours), Some(theirs)) => ours.trim() != theirs.trim(),
+            _ => false,
+        };
+        let date_changed = match (&self.info.last_modified, get(header::LAST_MODIFIED)) {
+            (Some(ours), Some(theirs)) => ours.trim() != theirs.trim(),
+            _ => false,
+        };
+        etag_changed || date_changed
+    }
+}

@@ -1,0 +1,233 @@
+//! One request before the download: size, Range support, validators, the trusted
+//! digest the origin publishes, and the file name.
+
+use reqwest::header::{self, HeaderMap};
+use reqwest::{Method, StatusCode};
+use swarmload_core::content::Hash32;
+use swarmload_core::trusted_digest::{
+    DigestError, parse_legacy_digest, parse_repr_digest, parse_url_fragment,
+};
+use url::Url;
+
+use crate::filename;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginInfo {
+    /// Where the content is, after redirects (without a fragment).
+    pub url: Url,
+    pub size: u64,
+    pub ranges: bool,
+    /// A strong ETag, usable in `If-Range`.
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// The SHA-256 the origin publishes (`Repr-Digest`, `Content-Digest` on a 200,
+    /// `Digest`), or a `#sha256=` fragment on the URL.
+    pub digest: Option<Hash32>,
+    pub filename: String,
+}
+
+impl OriginInfo {
+    /// The value for `If-Range`: a strong ETag, else the date (RFC 9110 §13.1.5).
+    pub fn if_range(&self) -> Option<&str> {
+        self.etag.as_deref().or(self.last_modified.as_deref())
+    }
+
+    /// Whether two responses can be told apart if the content changes.
+    pub fn has_validator(&self) -> bool {
+        self.etag.is_some() || self.last_modified.is_some()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("{0}")]
+    Http(String),
+    #[error("the origin answered {0}")]
+    Status(StatusCode),
+    #[error("the origin does not say how large the content is")]
+    UnknownSize,
+    #[error("the origin's digest header is malformed: {0}")]
+    Digest(#[from] DigestError),
+    #[error("only http and https URLs can be downloaded")]
+    Scheme,
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `bytes S-E/TOTAL` → (S, E + 1, TOTAL).
+pub fn parse_content_range(v: &str) -> Option<(u64, u64, u64)> {
+    let rest = v.trim().strip_prefix("bytes ")?;
+    let (span, total) = rest.split_once('/')?;
+    let (s, e) = span.split_once('-')?;
+    let (s, e, total): (u64, u64, u64) = (s.parse().ok()?, e.parse().ok()?, total.parse().ok()?);
+    (s <= e && e < total).then_some((s, e + 1, total))
+}
+
+/// Asks the origin about `url` with the given extra request headers. HEAD first;
+/// where HEAD is refused or says too little, a one-byte ranged GET.
+pub async fn probe(
+    client: &reqwest::Client,
+    url: &Url,
+    headers: &HeaderMap,
+) -> Result<OriginInfo, ProbeError> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ProbeError::Scheme);
+    }
+    let fragment_digest = parse_url_fragment(url.as_str())?;
+    let mut bare = url.clone();
+    bare.set_fragment(None);
+    let http = |e: reqwest::Error| ProbeError::Http(without_url(e));
+
+    let head = client
+        .request(Method::HEAD, bare.clone())
+        .headers(headers.clone())
+        .send()
+        .await;
+    let mut info = match head {
+        Ok(r) if r.status() == StatusCode::OK => {
+            let h = r.headers();
+            let size = header_str(h, "content-length").and_then(|v| v.parse().ok());
+            let ranges = header_str(h, "accept-ranges").is_some_and(|v| v.contains("bytes"));
+            match size {
+                Some(size) if ranges => Some(from_headers(r.url().clone(), h, size, true, true)?),
+                _ => None,
+            }
+        }
+        Ok(r)
+            if r.status().is_client_error()
+                && !matches!(
+                    r.status(),
+                    StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_IMPLEMENTED
+                ) =>
+        {
+            return Err(ProbeError::Status(r.status()));
+        }
+        _ => None,
+    };
+    if info.is_none() {
+        // Some servers answer HEAD badly or not at all; a one-byte GET tells the truth.
+        let r = client
+            .get(bare.clone())
+            .headers(headers.clone())
+            .header(header::RANGE, "bytes=0-0")
+            .send()
+            .await
+            .map_err(http)?;
+        let status = r.status();
+        let final_url = r.url().clone();
+        let h = r.headers().clone();
+        // The body is not wanted: dropping the response closes the connection.
+        drop(r);
+        info = Some(match status {
+            StatusCode::PARTIAL_CONTENT => {
+                let (_, _, total) = header_str(&h, "content-range")
+                    .and_then(parse_content_range)
+                    .ok_or(ProbeError::UnknownSize)?;
+                from_headers(final_url, &h, total, true, false)?
+            }
+            StatusCode::OK => {
+                let size = header_str(&h, "content-length")
+                    .and_then(|v| v.parse().ok())
+                    .ok_or(ProbeError::UnknownSize)?;
+                from_headers(final_url, &h, size, false, true)?
+            }
+            // An empty file cannot satisfy any range.
+            StatusCode::RANGE_NOT_SATISFIABLE
+                if header_str(&h, "content-range").is_some_and(|v| v.trim() == "bytes */0") =>
+            {
+                from_headers(final_url, &h, 0, true, false)?
+            }
+            s => return Err(ProbeError::Status(s)),
+        });
+    }
+    let mut info = info.ok_or(ProbeError::UnknownSize)?;
+    if info.digest.is_none() {
+        info.digest = fragment_digest;
+    }
+    Ok(info)
+}
+
+fn from_headers(
+    mut url: Url,
+    h: &HeaderMap,
+    size: u64,
+    ranges: bool,
+    full_response: bool,
+) -> Result<OriginInfo, ProbeError> {
+    url.set_fragment(None);
+    let etag = header_str(h, "etag")
+        .map(str::trim)
+        // A weak ETag cannot guard a range (RFC 9110 §13.1.5).
+        .filter(|e| !e.starts_with("W/"))
+        .map(str::to_string);
+    let last_modified = header_str(h, "last-modified").map(str::to_string);
+    let mut digest = None;
+    if let Some(v) = header_str(h, "repr-digest") {
+        digest = parse_repr_digest(v)?;
+    }
+    if digest.is_none()
+        && full_response
+        && let Some(v) = header_str(h, "content-digest")
+    {
+        digest = parse_repr_digest(v)?;
+    }
+    if digest.is_none()
+        && let Some(v) = header_str(h, "digest")
+    {
+        digest = parse_legacy_digest(v)?;
+    }
+    let filename = filename::choose(header_str(h, "content-disposition"), &url);
+    Ok(OriginInfo {
+        url,
+        size,
+        ranges,
+        etag,
+        last_modified,
+        digest,
+        filename,
+    })
+}
+
+/// reqwest errors carry the URL; the caller already names it.
+pub fn without_url(e: reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else if e.is_redirect() {
+        "too many redirects"
+    } else if e.is_body() || e.is_decode() {
+        "connection broke"
+    } else {
+        "request failed"
+    };
+    let mut detail = String::new();
+    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+    while let Some(s) = src {
+        detail = s.to_string();
+        src = s.source();
+    }
+    if detail.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {detail}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_range_parses_and_rejects_nonsense() {
+        assert_eq!(parse_content_range("bytes 0-0/10"), Some((0, 1, 10)));
+        assert_eq!(parse_content_range("bytes 5-9/10"), Some((5, 10, 10)));
+        assert_eq!(parse_content_range("bytes 5-10/10"), None);
+        assert_eq!(parse_content_range("bytes 6-5/10"), None);
+        assert_eq!(parse_content_range("bytes */10"), None);
+        assert_eq!(parse_content_range("bytes 0-1/*"), None);
+        assert_eq!(parse_content_range("items 0-1/5"), None);
+    }
+}

@@ -1,0 +1,61 @@
+//! `test-origin`: the test origin as a process, for benchmarks and manual runs.
+//!
+//! `test-origin FILE [--throttle BYTES_PER_SEC] [--no-ranges] [--port N]` serves FILE
+//! at `/files/<name>` on 127.0.0.1 and prints the URL on stdout.
+
+use std::path::PathBuf;
+
+use swarmload_tests::origin::{Content, OriginConfig, TestOrigin};
+
+fn usage() -> ! {
+    eprintln!("usage: test-origin FILE [--throttle BYTES_PER_SEC] [--no-ranges] [--port N]");
+    std::process::exit(2)
+}
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut file = None;
+    let mut throttle = None;
+    let mut ranges = true;
+    let mut port = 0u16;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--throttle" => throttle = args.next().and_then(|v| v.parse().ok()).or_else(|| usage()),
+            "--no-ranges" => ranges = false,
+            "--port" => {
+                port = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| usage())
+            }
+            _ if file.is_none() && !a.starts_with('-') => file = Some(PathBuf::from(a)),
+            _ => usage(),
+        }
+    }
+    let Some(file) = file else { usage() };
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "content.bin".into());
+    let mut cfg = OriginConfig::new(Content::File(file));
+    cfg.path = format!("/files/{name}");
+    cfg.throttle_per_connection = throttle;
+    cfg.ranges = ranges;
+    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("test-origin: cannot bind: {e}");
+            std::process::exit(1)
+        }
+    };
+    let origin = match TestOrigin::serve(listener, cfg) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("test-origin: {e}");
+            std::process::exit(1)
+        }
+    };
+    println!("{}", origin.url());
+    let _ = tokio::signal::ctrl_c().await;
+}

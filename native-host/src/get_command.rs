@@ -12,7 +12,7 @@ use swarmload_core::content::Hash32;
 use tokio::sync::watch;
 
 use crate::config::StateDir;
-use crate::download::{self, DownloadError, Job, NoPeers, Phase, Progress};
+use crate::download::{self, Connections, DownloadError, Job, NoPeers, Phase, Progress};
 use crate::origin::{self, OriginInfo};
 use crate::store::cache::Cache;
 use crate::store::partial::{self, Partial, PartialRecord};
@@ -76,8 +76,8 @@ pub fn run(args: GetArgs) -> Result<(), GetError> {
             return Err(GetError::Tracker(t.clone()));
         }
     }
-    let connections = args.connections.unwrap_or(DEFAULT_CONNECTIONS);
-    if !(1..=16).contains(&connections) {
+    let connections = args.connections;
+    if connections.is_some_and(|n| !(1..=16).contains(&n)) {
         return Err(GetError::Connections);
     }
     let state = StateDir::open(args.state_dir.as_deref())?;
@@ -97,7 +97,7 @@ async fn get(
     args: GetArgs,
     url: url::Url,
     given: Option<Hash32>,
-    connections: u32,
+    connections: Option<u32>,
     state: StateDir,
     policy: swarmload_core::policy::Policy,
 ) -> Result<(), GetError> {
@@ -147,7 +147,10 @@ async fn get(
             info: Arc::new(info.clone()),
             headers: HeaderMap::new(),
             expected,
-            connections,
+            connections: match connections {
+                Some(n) => Connections::Fixed(n),
+                None => Connections::Adaptive(DEFAULT_CONNECTIONS),
+            },
             // Peers join in the swarm layer; until then every download is the
             // origin's alone.
             origin_only: true,

@@ -530,6 +530,9 @@ fn body_stream(
                 return None;
             }
             if drop_at.is_some_and(|d| sent >= d) {
+                // Give the connection time to carry what was sent, so the client
+                // sees the bytes and then the break, as with a real reset.
+                tokio::time::sleep(Duration::from_millis(50)).await;
                 let err = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "fault");
                 return Some((Err(err), (end, sent)));
             }

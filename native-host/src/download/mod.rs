@@ -5,6 +5,7 @@
 //! bytes, a peer's message, a timer) becomes an engine event; every engine action is
 //! carried out here, in order.
 
+pub mod connections;
 pub mod verifier;
 
 use std::collections::{HashMap, VecDeque};
@@ -56,12 +57,20 @@ pub struct Job {
     pub headers: HeaderMap,
     /// The trusted SHA-256, if any source gave one.
     pub expected: Option<Hash32>,
-    pub connections: u32,
+    pub connections: Connections,
     /// No swarm will take part: skip per-block leaves (see
     /// `EngineConfig::lazy_leaves`).
     pub origin_only: bool,
     pub partial: Partial,
     pub policy: Policy,
+}
+
+/// Parallel range connections to the origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connections {
+    Fixed(u32),
+    /// As many as pay, up to this many (see `connections`).
+    Adaptive(u32),
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -166,8 +175,19 @@ pub async fn run(
     // Parallel ranges need Range support, and something that tells versions apart:
     // a validator for If-Range, or a digest that the whole must match.
     let parallel = info.ranges && (info.has_validator() || expected.is_some());
-    cfg.origin_connections = if parallel { connections.max(1) } else { 1 };
+    let mut adaptive = match connections {
+        Connections::Adaptive(max) if parallel && max > 1 => {
+            Some(connections::Adaptive::new(max, Instant::now()))
+        }
+        _ => None,
+    };
+    cfg.origin_connections = match (parallel, connections, &adaptive) {
+        (false, _, _) => 1,
+        (true, _, Some(a)) => a.current(),
+        (true, Connections::Fixed(n) | Connections::Adaptive(n), None) => n.max(1),
+    };
     cfg.lazy_leaves = origin_only;
+    cfg.origin_ranges = info.ranges;
     let mut engine = match expected {
         Some(sha256) => Engine::download(
             ContentMeta {
@@ -246,6 +266,8 @@ pub async fn run(
         ..Progress::default()
     };
     engine.handle_timeout(now());
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     let outcome = loop {
         let mut end = None;
@@ -350,6 +372,14 @@ pub async fn run(
                 }
             }
             _ = sleep_until(deadline) => engine.handle_timeout(now()),
+            _ = tick.tick(), if adaptive.is_some() => {
+                let origin_bytes = engine.stats().bytes_from_origin;
+                if let Some(n) = adaptive.as_mut().and_then(|a| a.tick(Instant::now(), origin_bytes)) {
+                    tracing::debug!(connections = n, "origin connections");
+                    engine.set_origin_connections(n);
+                    engine.handle_timeout(now());
+                }
+            }
             _ = cancel.changed() => {
                 for (_, h) in fetches.drain() {
                     h.abort();

@@ -626,7 +626,11 @@ impl Engine {
                 else {
                     break;
                 };
-                let max_len = self.origin.range_blocks(now, horizon);
+                let max_len = if self.cfg.origin_ranges {
+                    self.origin.range_blocks(now, horizon)
+                } else {
+                    n
+                };
                 let mut end = start + 1;
                 while end < n && end - start < max_len && self.origin_wants(pass, end) {
                     end += 1;

@@ -68,6 +68,10 @@ pub struct EngineConfig {
     pub origin_enabled: bool,
     /// Parallel range requests to the origin.
     pub origin_connections: u32,
+    /// Whether the origin serves byte ranges. Without, the origin is one stream from
+    /// the first missing byte to the end (a driver reads a full response and skips
+    /// what it holds), never several ranges that would each start from zero.
+    pub origin_ranges: bool,
     /// How long to wait for peers before the origin takes over; zero means the origin
     /// starts at once.
     pub origin_fallback_delay: Duration,
@@ -99,6 +103,7 @@ impl Default for EngineConfig {
         EngineConfig {
             origin_enabled: true,
             origin_connections: 4,
+            origin_ranges: true,
             origin_fallback_delay: Duration::ZERO,
             upload_enabled: true,
             max_upload_rate: 0,
@@ -632,6 +637,17 @@ impl Engine {
     /// leaf is known: not so after a lazy origin-only download).
     pub fn leaf_layer(&self) -> Option<&[Hash32]> {
         self.leaves.tree().map(|t| t.leaves())
+    }
+
+    /// Changes how many origin ranges may be open at once (drivers adapt it to what
+    /// the origin gives). Ranges already open above the new limit run to their end.
+    pub fn set_origin_connections(&mut self, n: u32) {
+        self.origin.max_connections = n.max(1);
+        self.origin.idle = false;
+    }
+
+    pub fn origin_connections(&self) -> u32 {
+        self.origin.max_connections
     }
 
     pub fn poll_action(&mut self) -> Option<Action> {

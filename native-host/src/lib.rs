@@ -2,12 +2,14 @@
 //! tests.
 
 pub mod config;
+pub mod delivery;
 pub mod download;
 pub mod file_digest;
 pub mod filename;
 pub mod get_command;
 pub mod hash_command;
 pub mod logging;
+pub mod native_messaging;
 pub mod origin;
 pub mod status_command;
 pub mod store;

@@ -4,7 +4,7 @@
 //! stdout. From a shell it is a downloader (`get`), reports what it holds (`status`)
 //! and prints the digests an origin publishes (`hash`).
 
-use swarmload_host::{get_command, hash_command, status_command};
+use swarmload_host::{get_command, hash_command, native_messaging, status_command};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -63,6 +63,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if native_messaging::is_browser_launch(&args) {
+        return native_messaging::run(&args);
+    }
     let cli = Cli::parse();
     let result: Result<(), Box<dyn std::error::Error>> = match cli.command {
         Command::Get {

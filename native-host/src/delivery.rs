@@ -1,0 +1,263 @@
+//! The loopback delivery server: how a download made by the host reaches the
+//! browser's own download manager (so its progress, "show in folder" and Safe
+//! Browsing behave as usual).
+//!
+//! - It listens on 127.0.0.1 only, on an ephemeral port.
+//! - `GET /d/<token>` streams one download's verified bytes in order, as they become
+//!   deliverable, with `Content-Length` and `Content-Disposition`.
+//! - Tokens are 256 random bits, good for one request, and expire unused.
+//! - The `Host` header must name this very address: a page that rebinds a DNS name
+//!   to 127.0.0.1 sends its own name and is refused.
+//! - The final bytes are held back until the whole-file SHA-256 matches; if it does
+//!   not (or delivered bytes must be withdrawn), the response is aborted, so the
+//!   browser marks the download failed and never completes a wrong file.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::fs::File;
+use std::net::SocketAddr;
+use std::os::unix::fs::FileExt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::stream;
+use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
+use hyper::body::Frame;
+use hyper::header::{self, HeaderValue};
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::download::{Phase, Progress};
+
+/// How long a token stays valid before its first use.
+pub const TOKEN_LIFETIME: Duration = Duration::from_secs(120);
+const CHUNK: u64 = 256 * 1024;
+
+/// One download as the delivery server streams it.
+pub struct Source {
+    /// The file the bytes are stored in (kept open: it may be renamed meanwhile).
+    pub file: File,
+    pub size: u64,
+    pub filename: String,
+    pub progress: watch::Receiver<Progress>,
+}
+
+struct Pending {
+    source: Source,
+    expires: Instant,
+}
+
+#[derive(Clone)]
+pub struct Delivery {
+    addr: SocketAddr,
+    tokens: Arc<Mutex<HashMap<String, Pending>>>,
+}
+
+impl Delivery {
+    /// Binds 127.0.0.1 on an ephemeral port and serves on the current runtime.
+    pub async fn start() -> std::io::Result<Delivery> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let d = Delivery {
+            addr,
+            tokens: Arc::new(Mutex::new(HashMap::new())),
+        };
+        let server = d.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let server = server.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| {
+                        let server = server.clone();
+                        async move { Ok::<_, Infallible>(server.respond(req)) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tcp), svc)
+                        .await;
+                });
+            }
+        });
+        Ok(d)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Registers a download and returns the one-use URL that delivers it.
+    pub fn offer(&self, source: Source) -> String {
+        let mut raw = [0u8; 32];
+        // Without randomness there is no safe token: fall back to the clock and
+        // address, never to a predictable constant.
+        if getrandom::fill(&mut raw).is_err() {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            raw[..16].copy_from_slice(&t.to_le_bytes());
+        }
+        let token = hex::encode(raw);
+        let now = Instant::now();
+        let mut tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        tokens.retain(|_, p| p.expires > now);
+        tokens.insert(
+            token.clone(),
+            Pending {
+                source,
+                expires: now + TOKEN_LIFETIME,
+            },
+        );
+        format!("http://{}/d/{token}", self.addr)
+    }
+
+    fn host_ok(&self, req: &Request<hyper::body::Incoming>) -> bool {
+        let Some(host) = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+        else {
+            return false;
+        };
+        let port = self.addr.port();
+        host == format!("127.0.0.1:{port}") || host == format!("localhost:{port}")
+    }
+
+    fn respond(&self, req: Request<hyper::body::Incoming>) -> Response<Body> {
+        if !self.host_ok(&req) {
+            return plain(StatusCode::FORBIDDEN, "wrong Host");
+        }
+        if req.method() != Method::GET {
+            return plain(StatusCode::METHOD_NOT_ALLOWED, "GET only");
+        }
+        let Some(token) = req.uri().path().strip_prefix("/d/") else {
+            return plain(StatusCode::NOT_FOUND, "not found");
+        };
+        let pending = {
+            let mut tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+            tokens.remove(token)
+        };
+        let Some(pending) = pending else {
+            return plain(StatusCode::NOT_FOUND, "unknown or used token");
+        };
+        if pending.expires <= Instant::now() {
+            return plain(StatusCode::GONE, "token expired");
+        }
+        let Source {
+            file,
+            size,
+            filename,
+            progress,
+        } = pending.source;
+        let mut resp = Response::new(stream_body(file, size, progress));
+        let h = resp.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Ok(v) = HeaderValue::from_str(&size.to_string()) {
+            h.insert(header::CONTENT_LENGTH, v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&content_disposition(&filename)) {
+            h.insert(header::CONTENT_DISPOSITION, v);
+        }
+        resp
+    }
+}
+
+type Body = BoxBody<Bytes, std::io::Error>;
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
+    let mut r = Response::new(
+        Full::new(Bytes::from_static(text.as_bytes()))
+            .map_err(|e| match e {})
+            .boxed(),
+    );
+    *r.status_mut() = status;
+    r
+}
+
+/// `attachment; filename="ascii"; filename*=UTF-8''percent-encoded`.
+pub fn content_disposition(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+struct Streaming {
+    file: Arc<File>,
+    size: u64,
+    pos: u64,
+    progress: watch::Receiver<Progress>,
+    generation: u32,
+}
+
+fn stream_body(file: File, size: u64, progress: watch::Receiver<Progress>) -> Body {
+    let generation = progress.borrow().delivery_generation;
+    let state = Streaming {
+        file: Arc::new(file),
+        size,
+        pos: 0,
+        progress,
+        generation,
+    };
+    let s = stream::unfold(Some(state), |state| async move {
+        let mut st = state?;
+        loop {
+            let (deliverable, phase, generation) = {
+                let p = st.progress.borrow_and_update();
+                (p.deliverable, p.phase, p.delivery_generation)
+            };
+            if generation != st.generation || phase == Phase::Failed {
+                // Bytes already sent can no longer be vouched for, or the download
+                // failed: break the response so the browser fails the download.
+                let e = std::io::Error::other("the download failed");
+                return Some((Err(e), None));
+            }
+            if st.pos >= st.size {
+                return None;
+            }
+            if st.pos < deliverable {
+                let n = (deliverable - st.pos).min(CHUNK);
+                let (file, pos) = (st.file.clone(), st.pos);
+                let read = tokio::task::spawn_blocking(move || {
+                    let mut buf = vec![0u8; n as usize];
+                    file.read_exact_at(&mut buf, pos).map(|()| buf)
+                })
+                .await;
+                return match read {
+                    Ok(Ok(buf)) => {
+                        st.pos += n;
+                        Some((Ok(Frame::data(Bytes::from(buf))), Some(st)))
+                    }
+                    _ => Some((Err(std::io::Error::other("cannot read the download")), None)),
+                };
+            }
+            if st.progress.changed().await.is_err() {
+                // The download is over: what it last published is final.
+                let p = st.progress.borrow().clone();
+                if p.deliverable <= st.pos || p.phase != Phase::Complete {
+                    let e = std::io::Error::other("the download ended incomplete");
+                    return Some((Err(e), None));
+                }
+            }
+        }
+    });
+    StreamBody::new(s).boxed()
+}

@@ -1,0 +1,497 @@
+//! One browser session: the policy the extension pushed, resolving URLs, downloads
+//! started for the browser and delivered through the loopback server, and their
+//! progress.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::{Value, json};
+use swarmload_core::content::Hash32;
+use swarmload_core::policy::{Policy, PolicyLayer};
+use tokio::sync::{mpsc, watch};
+
+use super::messages::{self, HeaderEntry, PROTOCOL, Request, Resolve, Start, error_reply};
+use crate::config::StateDir;
+use crate::delivery::{self, Delivery};
+use crate::download::{self, Connections, Job, NoPeers, Phase, Progress};
+use crate::origin::{self, OriginInfo};
+use crate::store::cache::Cache;
+use crate::store::partial::{self, Partial, PartialRecord};
+
+/// Progress events per download, at most this often.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
+/// A probe that takes longer than this is given up (the browser's own download
+/// goes on meanwhile, so waiting long helps no one).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
+/// Request headers passed on to the origin; credentials never are.
+const FORWARDED: &[&str] = &["user-agent", "referer", "accept-language"];
+
+struct Active {
+    cancel: watch::Sender<bool>,
+    url: String,
+    filename: String,
+    progress: watch::Receiver<Progress>,
+}
+
+pub struct Session {
+    state: StateDir,
+    config: PolicyLayer,
+    config_error: Option<String>,
+    managed: Mutex<Option<PolicyLayer>>,
+    client: reqwest::Client,
+    delivery: Delivery,
+    downloads: Mutex<HashMap<String, Active>>,
+    out: mpsc::UnboundedSender<Value>,
+}
+
+/// Why a download is left to the browser.
+fn ineligible(
+    policy: &Policy,
+    url: &url::Url,
+    headers: &[HeaderEntry],
+    incognito: bool,
+    method: Option<&str>,
+) -> Option<&'static str> {
+    if !policy.enabled {
+        return Some("disabled");
+    }
+    if !matches!(url.scheme(), "http" | "https") {
+        return Some("scheme");
+    }
+    if method.is_some_and(|m| !m.eq_ignore_ascii_case("GET")) {
+        return Some("method");
+    }
+    if incognito {
+        return Some("incognito");
+    }
+    if messages::has_credentials(url, headers) {
+        return Some("credentials");
+    }
+    if !policy.domain_allowed(url.host_str().unwrap_or_default()) {
+        return Some("domain");
+    }
+    None
+}
+
+fn forwarded_headers(headers: &[HeaderEntry]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for h in headers {
+        let name = h.name.to_ascii_lowercase();
+        if !FORWARDED.contains(&name.as_str()) {
+            continue;
+        }
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&h.value),
+        ) {
+            map.insert(n, v);
+        }
+    }
+    map
+}
+
+impl Session {
+    pub async fn new(
+        state: StateDir,
+        out: mpsc::UnboundedSender<Value>,
+    ) -> Result<Session, String> {
+        let (config, config_error) = match state.config_layer() {
+            Ok(c) => (c, None),
+            Err(e) => {
+                // A broken config file is reported, and the defaults serve meanwhile.
+                tracing::error!("{e}");
+                (PolicyLayer::default(), Some(e.to_string()))
+            }
+        };
+        let client = origin::client().map_err(|e| e.to_string())?;
+        let delivery = Delivery::start().await.map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(state.root().join("downloads")).map_err(|e| e.to_string())?;
+        Ok(Session {
+            state,
+            config,
+            config_error,
+            managed: Mutex::new(None),
+            client,
+            delivery,
+            downloads: Mutex::new(HashMap::new()),
+            out,
+        })
+    }
+
+    /// The effective policy: what the extension pushed (enterprise policy) over the
+    /// config file over the defaults.
+    fn policy(&self) -> Policy {
+        let managed = self
+            .managed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut layers = Vec::new();
+        layers.extend(managed);
+        layers.push(self.config.clone());
+        Policy::resolve(&layers)
+    }
+
+    fn send(&self, v: Value) {
+        let _ = self.out.send(v);
+    }
+
+    fn reply(&self, id: &Option<Value>, mut v: Value) {
+        if let Some(id) = id {
+            v["id"] = id.clone();
+        }
+        self.send(v);
+    }
+
+    fn error(&self, id: &Option<Value>, code: &str, message: &str) {
+        self.send(error_reply(id.as_ref(), code, message));
+    }
+
+    /// Cancels every download (the browser is gone).
+    pub fn shutdown(&self) {
+        let downloads = self.downloads.lock().unwrap_or_else(|e| e.into_inner());
+        for d in downloads.values() {
+            let _ = d.cancel.send(true);
+        }
+    }
+
+    pub async fn handle(self: Arc<Self>, id: Option<Value>, request: Request) {
+        match request {
+            Request::Hello => self.reply(
+                &id,
+                json!({
+                    "type": "hello",
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "protocol": PROTOCOL,
+                    "delivery": format!("http://{}", self.delivery.addr()),
+                    "config_error": self.config_error,
+                }),
+            ),
+            Request::Policy(p) => match PolicyLayer::from_value(p.policy) {
+                Ok(layer) => {
+                    *self.managed.lock().unwrap_or_else(|e| e.into_inner()) = Some(layer);
+                    let effective: Value =
+                        serde_json::from_str(&self.policy().to_json()).unwrap_or(Value::Null);
+                    self.reply(
+                        &id,
+                        json!({"type": "policy", "ok": true, "effective": effective}),
+                    );
+                }
+                Err(e) => self.error(&id, "bad_policy", &e.to_string()),
+            },
+            Request::Resolve(r) => self.resolve(id, r).await,
+            Request::Start(s) => self.start(id, s).await,
+            Request::Cancel(c) => {
+                let found = self
+                    .downloads
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&c.download);
+                match found {
+                    Some(d) => {
+                        let _ = d.cancel.send(true);
+                        self.reply(&id, json!({"type": "cancelled", "download": c.download}));
+                    }
+                    None => self.error(&id, "unknown_download", "no such active download"),
+                }
+            }
+            Request::Status => self.status(id),
+        }
+    }
+
+    async fn probe(&self, url: &url::Url, headers: &[HeaderEntry]) -> Result<OriginInfo, String> {
+        match tokio::time::timeout(
+            PROBE_TIMEOUT,
+            origin::probe(&self.client, url, &forwarded_headers(headers)),
+        )
+        .await
+        {
+            Ok(Ok(info)) => Ok(info),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("the origin did not answer in time".into()),
+        }
+    }
+
+    async fn resolve(&self, id: Option<Value>, r: Resolve) {
+        let Ok(url) = url::Url::parse(&r.url) else {
+            return self.error(&id, "bad_request", "not a URL");
+        };
+        let policy = self.policy();
+        if let Some(reason) =
+            ineligible(&policy, &url, &r.headers, r.incognito, r.method.as_deref())
+        {
+            // Nothing is fetched for a download the host will not take.
+            return self.reply(
+                &id,
+                json!({"type": "resolved", "eligible": false, "reason": reason, "p2p": false}),
+            );
+        }
+        let info = match self.probe(&url, &r.headers).await {
+            Ok(i) => i,
+            Err(e) => return self.error(&id, "probe_failed", &e),
+        };
+        let too_small = info.size < policy.min_size_bytes;
+        self.reply(
+            &id,
+            json!({
+                "type": "resolved",
+                "eligible": !too_small,
+                "reason": too_small.then_some("too_small"),
+                "p2p": !too_small && info.digest.is_some(),
+                "url": info.url.as_str(),
+                "size": info.size,
+                "sha256": info.digest.map(|d| d.to_hex()),
+                "filename": info.filename,
+                "ranges": info.ranges,
+            }),
+        );
+    }
+
+    async fn start(self: &Arc<Self>, id: Option<Value>, s: Start) {
+        let Ok(url) = url::Url::parse(&s.url) else {
+            return self.error(&id, "bad_request", "not a URL");
+        };
+        let policy = self.policy();
+        if let Some(reason) =
+            ineligible(&policy, &url, &s.headers, s.incognito, s.method.as_deref())
+        {
+            return self.error(&id, "not_eligible", reason);
+        }
+        let given = match s.sha256.as_deref().map(Hash32::from_hex).transpose() {
+            Ok(g) => g,
+            Err(_) => return self.error(&id, "bad_request", "sha256 must be 64 hex digits"),
+        };
+        let info = match self.probe(&url, &s.headers).await {
+            Ok(i) => i,
+            Err(e) => return self.error(&id, "probe_failed", &e),
+        };
+        if info.size == 0 {
+            return self.error(&id, "not_eligible", "empty");
+        }
+        let expected = match (given, info.digest) {
+            (Some(g), Some(o)) if g != o => {
+                return self.error(
+                    &id,
+                    "digest_conflict",
+                    "the origin publishes another SHA-256",
+                );
+            }
+            (g, o) => g.or(o),
+        };
+        let filename = s
+            .filename
+            .as_deref()
+            .map(crate::filename::sanitise)
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| info.filename.clone());
+        let identity = match expected {
+            Some(d) => format!("sha256:{}", d.to_hex()),
+            None => format!("url:{}", info.url),
+        };
+        let key = partial::key_for(&identity, std::path::Path::new("browser"));
+        let data_path: PathBuf = self
+            .state
+            .root()
+            .join("downloads")
+            .join(format!("{key}.part"));
+        let record = PartialRecord {
+            url: info.url.to_string(),
+            size: info.size,
+            sha256: expected.map(|d| d.to_hex()),
+            etag: info.etag.clone(),
+            last_modified: info.last_modified.clone(),
+            data_path: data_path.clone(),
+            dest: None,
+            filename: filename.clone(),
+            started_unix: crate::store::unix_now(),
+        };
+        let partial = match Partial::open(&self.state, &key, record) {
+            Ok((p, _)) => p,
+            Err(partial::PartialError::Busy) => {
+                return self.error(&id, "busy", "this content is already being downloaded");
+            }
+            Err(e) => return self.error(&id, "store", &e.to_string()),
+        };
+        let file = match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&data_path)
+        {
+            Ok(f) => f,
+            Err(e) => return self.error(&id, "store", &e.to_string()),
+        };
+        let (progress_tx, progress_rx) = watch::channel(Progress {
+            size: info.size,
+            ..Progress::default()
+        });
+        let (cancel_tx, cancel_rx) = watch::channel(false);
+        let delivery_url = self.delivery.offer(delivery::Source {
+            file,
+            size: info.size,
+            filename: filename.clone(),
+            progress: progress_rx.clone(),
+        });
+        self.downloads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                key.clone(),
+                Active {
+                    cancel: cancel_tx,
+                    url: info.url.to_string(),
+                    filename: filename.clone(),
+                    progress: progress_rx.clone(),
+                },
+            );
+        let job = Job {
+            client: self.client.clone(),
+            info: Arc::new(info.clone()),
+            headers: forwarded_headers(&s.headers),
+            expected,
+            connections: Connections::Adaptive(4),
+            origin_only: true,
+            partial,
+            policy: policy.clone(),
+        };
+        self.reply(
+            &id,
+            json!({
+                "type": "started",
+                "download": key,
+                "delivery_url": delivery_url,
+                "size": info.size,
+                "filename": filename,
+                "sha256": expected.map(|d| d.to_hex()),
+                "p2p": expected.is_some(),
+            }),
+        );
+        tokio::spawn(self.clone().report_progress(key.clone(), progress_rx));
+        let session = self.clone();
+        let size = info.size;
+        tokio::spawn(async move {
+            let result = download::run(job, progress_tx, cancel_rx, Box::new(NoPeers)).await;
+            session.finish(&key, &filename, &data_path, size, &policy, result);
+        });
+    }
+
+    fn finish(
+        &self,
+        key: &str,
+        filename: &str,
+        data_path: &std::path::Path,
+        size: u64,
+        policy: &Policy,
+        result: Result<download::Finished, download::DownloadError>,
+    ) {
+        self.downloads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+        match result {
+            Ok(done) => {
+                if policy.upload_enabled {
+                    let cache = Cache::new(
+                        &self.state,
+                        policy.cache_max_bytes,
+                        policy.cache_max_age_secs,
+                    );
+                    if let Err(e) =
+                        cache.admit(done.sha256, done.leaves.as_deref(), data_path, filename)
+                    {
+                        tracing::info!("not cached: {e}");
+                    }
+                }
+                // The delivery keeps its own handle on the bytes; the cache its link.
+                let _ = std::fs::remove_file(data_path);
+                done.partial.finish();
+                self.send(json!({
+                    "type": "finished",
+                    "download": key,
+                    "sha256": done.sha256.to_hex(),
+                    "size": size,
+                    "from_peers": done.stats.bytes_from_peers,
+                    "from_origin": done.stats.bytes_from_origin,
+                }));
+            }
+            Err(e) => {
+                let cancelled = matches!(e, download::DownloadError::Cancelled);
+                if cancelled || e.discards_partial() {
+                    let _ = std::fs::remove_file(data_path);
+                    partial::forget(&self.state, key);
+                }
+                tracing::warn!(key, "download failed: {e}");
+                self.send(json!({
+                    "type": "failed",
+                    "download": key,
+                    "error": e.to_string(),
+                    "cancelled": cancelled,
+                }));
+            }
+        }
+    }
+
+    async fn report_progress(self: Arc<Self>, key: String, mut rx: watch::Receiver<Progress>) {
+        loop {
+            let p = rx.borrow_and_update().clone();
+            if matches!(p.phase, Phase::Complete | Phase::Failed) {
+                return;
+            }
+            self.send(json!({
+                "type": "progress",
+                "download": key,
+                "size": p.size,
+                "have": p.have_bytes,
+                "deliverable": p.deliverable,
+                "from_peers": p.from_peers,
+                "from_origin": p.from_origin,
+                "bytes_per_sec": p.bytes_per_sec.round(),
+                "peers": p.peers,
+                "phase": p.phase,
+            }));
+            tokio::time::sleep(PROGRESS_INTERVAL).await;
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    fn status(&self, id: Option<Value>) {
+        let active: Vec<Value> = self
+            .downloads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(k, d)| {
+                let p = d.progress.borrow();
+                json!({"download": k, "url": d.url, "filename": d.filename, "size": p.size,
+                       "have": p.have_bytes, "phase": p.phase})
+            })
+            .collect();
+        let policy = self.policy();
+        let cache = Cache::new(
+            &self.state,
+            policy.cache_max_bytes,
+            policy.cache_max_age_secs,
+        );
+        let cached = cache.list();
+        let partial = partial::list(&self.state);
+        let mut v = json!({
+            "type": "status",
+            "active": active,
+            "partial": partial.len(),
+            "cached": cached.len(),
+            "cache_bytes": cached.iter().map(|e| e.size).sum::<u64>(),
+            "cache_max_bytes": policy.cache_max_bytes,
+            "items": cached.iter().rev().take(200).map(|e| json!({"sha256": e.sha256, "size": e.size, "name": e.name})).collect::<Vec<_>>(),
+        });
+        if let Some(id) = id {
+            v["id"] = id;
+        }
+        self.send(v);
+    }
+}

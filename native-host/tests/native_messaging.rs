@@ -1,0 +1,407 @@
+//! The real host binary in native-messaging mode, driven through framed stdin and
+//! stdout as a browser drives it: the message set, malformed and oversized frames,
+//! and downloads delivered through the loopback server.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{TempDir, host_bin};
+use serde_json::{Value, json};
+use swarmload_tests::origin::{OriginConfig, TestOrigin};
+use swarmload_tests::random_bytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+const EXTENSION: &str = "chrome-extension://abcdefghijklmnopabcdefghijklmnop/";
+
+struct Host {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: ChildStdout,
+    _home: TempDir,
+}
+
+impl Host {
+    fn start(args: &[&str]) -> Host {
+        let home = TempDir::new("nm");
+        // Small downloads count in these tests.
+        std::fs::write(home.join("config.toml"), "min_size_bytes = 1000\n").unwrap();
+        let mut child = Command::new(host_bin())
+            .args(args)
+            .env("SWARMLOAD_HOME", home.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        Host {
+            child,
+            stdin,
+            stdout,
+            _home: home,
+        }
+    }
+
+    async fn send_raw(&mut self, body: &[u8]) {
+        let mut frame = (body.len() as u32).to_ne_bytes().to_vec();
+        frame.extend_from_slice(body);
+        self.stdin.write_all(&frame).await.unwrap();
+        self.stdin.flush().await.unwrap();
+    }
+
+    async fn send(&mut self, v: Value) {
+        self.send_raw(v.to_string().as_bytes()).await;
+    }
+
+    /// The next frame; stdout must hold nothing but frames.
+    async fn recv(&mut self) -> Option<Value> {
+        let read = async {
+            let mut len = [0u8; 4];
+            self.stdout.read_exact(&mut len).await.ok()?;
+            let len = u32::from_ne_bytes(len) as usize;
+            assert!(len <= 1024 * 1024, "host→browser frame of {len} bytes");
+            let mut body = vec![0u8; len];
+            self.stdout.read_exact(&mut body).await.ok()?;
+            Some(serde_json::from_slice::<Value>(&body).expect("every frame is JSON"))
+        };
+        tokio::time::timeout(Duration::from_secs(30), read)
+            .await
+            .expect("the host answers")
+    }
+
+    /// Frames until one satisfies `pick` (progress events in between are collected).
+    async fn until(&mut self, pick: impl Fn(&Value) -> bool) -> (Value, Vec<Value>) {
+        let mut seen = Vec::new();
+        loop {
+            let v = self.recv().await.expect("host closed stdout");
+            if pick(&v) {
+                return (v, seen);
+            }
+            seen.push(v);
+        }
+    }
+
+    async fn request(&mut self, v: Value) -> Value {
+        let id = v["id"].clone();
+        self.send(v).await;
+        self.until(|m| m["id"] == id && m["type"] != "progress")
+            .await
+            .0
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hello_then_bad_messages_get_errors_and_the_host_keeps_serving() {
+    let mut h = Host::start(&[EXTENSION]);
+    let hello = h.request(json!({"type": "hello", "id": 1})).await;
+    assert_eq!(hello["type"], "hello");
+    assert_eq!(hello["protocol"], 1);
+    assert_eq!(hello["version"], env!("CARGO_PKG_VERSION"));
+    assert!(
+        hello["delivery"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
+
+    for (body, code) in [
+        (&b"{not json"[..], "bad_json"),
+        (&b"\xff\xfe\x00"[..], "bad_json"),
+        (&b"[1,2,3]"[..], "bad_message"),
+        (&br#"{"id": 5}"#[..], "bad_message"),
+        (&br#"{"type": "teleport", "id": 6}"#[..], "unknown_type"),
+        (&br#"{"type": "cancel", "id": 7}"#[..], "bad_request"),
+        (
+            &br#"{"type": "cancel", "id": 8, "download": "nope"}"#[..],
+            "unknown_download",
+        ),
+        (
+            &br#"{"type": "policy", "id": 9, "policy": {"cache_max_byte": 1}}"#[..],
+            "bad_policy",
+        ),
+    ] {
+        h.send_raw(body).await;
+        let e = h.recv().await.unwrap();
+        assert_eq!(e["type"], "error", "{e}");
+        assert_eq!(e["code"], code, "{e}");
+    }
+    let again = h
+        .request(json!({"type": "hello", "id": "still-there"}))
+        .await;
+    assert_eq!(again["type"], "hello");
+
+    // Closing stdin ends the session cleanly.
+    drop(h.stdin);
+    let status = tokio::time::timeout(Duration::from_secs(10), h.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oversized_length_prefix_gets_an_error_and_a_clean_exit() {
+    for len in [64 * 1024 * 1024 + 1, u32::MAX] {
+        let mut h = Host::start(&[EXTENSION]);
+        h.stdin.write_all(&len.to_ne_bytes()).await.unwrap();
+        h.stdin.flush().await.unwrap();
+        let e = h.recv().await.unwrap();
+        assert_eq!(e["code"], "frame_too_large");
+        assert_eq!(h.recv().await, None, "nothing after the error");
+        let out = tokio::time::timeout(Duration::from_secs(10), h.child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    // The largest legal message is read (and, being garbage, answered with an error).
+    let mut h = Host::start(&[EXTENSION]);
+    let big = vec![b'x'; 64 * 1024 * 1024];
+    h.send_raw(&big).await;
+    assert_eq!(h.recv().await.unwrap()["code"], "bad_json");
+    assert_eq!(
+        h.request(json!({"type": "hello", "id": 2})).await["type"],
+        "hello"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn firefox_launch_arguments_are_recognised() {
+    let home = TempDir::new("ff");
+    let manifest = home.join("swarmload.json");
+    let mut h = Host::start(&[manifest.to_str().unwrap(), "swarmload@example.org"]);
+    assert_eq!(
+        h.request(json!({"type": "hello", "id": 1})).await["type"],
+        "hello"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn policy_push_and_resolve_decide_eligibility() {
+    let data = random_bytes(300_000, 11);
+    let origin = TestOrigin::start(OriginConfig::memory(data.clone()))
+        .await
+        .unwrap();
+    let mut h = Host::start(&[EXTENSION]);
+    let url = origin.url();
+    let r = h
+        .request(json!({"type": "resolve", "id": 1, "url": url}))
+        .await;
+    assert_eq!(r["type"], "resolved", "{r}");
+    assert_eq!(r["eligible"], true);
+    assert_eq!(r["p2p"], true);
+    assert_eq!(r["size"], data.len() as u64);
+    assert_eq!(r["sha256"], origin.sha256_hex(0));
+    assert_eq!(r["filename"], "content.bin");
+
+    let cookie = json!([{"name": "Cookie", "value": "session=1"}]);
+    let r = h
+        .request(json!({"type": "resolve", "id": 2, "url": url, "headers": cookie}))
+        .await;
+    assert_eq!(
+        (r["eligible"].clone(), r["reason"].clone()),
+        (json!(false), json!("credentials"))
+    );
+    let r = h
+        .request(json!({"type": "resolve", "id": 3, "url": url, "incognito": true}))
+        .await;
+    assert_eq!(r["reason"], "incognito");
+    let r = h
+        .request(json!({"type": "resolve", "id": 4, "url": url, "method": "POST"}))
+        .await;
+    assert_eq!(r["reason"], "method");
+
+    let p = h
+        .request(json!({"type": "policy", "id": 5, "policy": {"blocked_domains": ["127.0.0.1"]}}))
+        .await;
+    assert_eq!(p["ok"], true, "{p}");
+    assert_eq!(p["effective"]["blocked_domains"], json!(["127.0.0.1"]));
+    assert_eq!(
+        p["effective"]["min_size_bytes"], 1000,
+        "the config file still counts"
+    );
+    let r = h
+        .request(json!({"type": "resolve", "id": 6, "url": url}))
+        .await;
+    assert_eq!(r["reason"], "domain");
+    // The origin saw no request for the refused ones.
+    let probes = origin.stats().requests().len();
+    let p = h
+        .request(json!({"type": "policy", "id": 7, "policy": {"min_size_bytes": 1_000_000}}))
+        .await;
+    assert_eq!(p["ok"], true);
+    let r = h
+        .request(json!({"type": "resolve", "id": 8, "url": url}))
+        .await;
+    assert_eq!(r["reason"], "too_small");
+    assert!(origin.stats().requests().len() > probes);
+}
+
+/// Reads a delivery URL the way a browser would; returns the status, the headers
+/// and the body, and whether the body ended cleanly. A connection closed before any
+/// response reads as status 0.
+async fn fetch(url: &str, host_header: Option<&str>) -> (u16, String, Vec<u8>, bool) {
+    let u = url::Url::parse(url).unwrap();
+    let addr = format!("{}:{}", u.host_str().unwrap(), u.port().unwrap());
+    let mut s = TcpStream::connect(&addr).await.unwrap();
+    let host = host_header.unwrap_or(&addr);
+    let req = format!(
+        "GET {} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n",
+        u.path()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    let clean = s.read_to_end(&mut raw).await.is_ok();
+    let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return (0, String::new(), Vec::new(), false);
+    };
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = head[9..12].parse().unwrap();
+    let body = raw[split + 4..].to_vec();
+    let declared: Option<usize> = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(str::to_string)
+        })
+        .and_then(|v| v.trim().parse().ok());
+    let complete = clean && declared.is_none_or(|n| n == body.len());
+    (status, head, body, complete)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_started_download_is_delivered_once_over_loopback_with_progress() {
+    let data = random_bytes(3 * 1024 * 1024 + 5, 12);
+    let mut cfg = OriginConfig::memory(data.clone());
+    cfg.throttle_per_connection = Some(4_000_000);
+    let origin = TestOrigin::start(cfg).await.unwrap();
+    let mut h = Host::start(&[EXTENSION]);
+    let started = h
+        .request(
+            json!({"type": "start", "id": 1, "url": origin.url(), "filename": "report 2024.bin"}),
+        )
+        .await;
+    assert_eq!(started["type"], "started", "{started}");
+    let url = started["delivery_url"].as_str().unwrap().to_string();
+    let download = started["download"].as_str().unwrap().to_string();
+    assert!(url.starts_with("http://127.0.0.1:"));
+
+    // A request naming another host (DNS rebinding) is refused and does not use up
+    // the token.
+    let (status, _, _, _) = fetch(&url, Some("evil.example:80")).await;
+    assert_eq!(status, 403);
+    let status_msg = h.request(json!({"type": "status", "id": 2})).await;
+    assert_eq!(status_msg["active"][0]["download"], download.as_str());
+
+    let reader = tokio::spawn({
+        let url = url.clone();
+        async move { fetch(&url, None).await }
+    });
+    let (done, seen) = h
+        .until(|m| m["type"] == "finished" || m["type"] == "failed")
+        .await;
+    assert_eq!(done["type"], "finished", "{done}");
+    assert_eq!(done["sha256"], origin.sha256_hex(0));
+    assert_eq!(done["from_origin"], data.len() as u64);
+    let progress: Vec<&Value> = seen.iter().filter(|m| m["type"] == "progress").collect();
+    assert!(!progress.is_empty());
+    assert!(progress.iter().all(|p| p["download"] == download.as_str()));
+    // Rate-limited: a ~0.8 s download reports a handful of times, not per block.
+    assert!(progress.len() < 40, "{} progress events", progress.len());
+
+    let (status, head, body, complete) = reader.await.unwrap();
+    assert_eq!(status, 200);
+    assert!(complete);
+    assert_eq!(body, data);
+    assert!(
+        head.contains(&format!("content-length: {}", data.len())),
+        "{head}"
+    );
+    assert!(head.contains("filename=\"report 2024.bin\""), "{head}");
+
+    // One use only.
+    let (status, _, _, _) = fetch(&url, None).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_digest_mismatch_aborts_the_delivery_so_the_browser_fails_it() {
+    let data = random_bytes(2 * 1024 * 1024, 13);
+    let origin = TestOrigin::start(OriginConfig::memory(data.clone()))
+        .await
+        .unwrap();
+    let mut h = Host::start(&[EXTENSION]);
+    let wrong = "ab".repeat(32);
+    // The origin publishes the true digest: a conflicting one is refused up front.
+    let e = h
+        .request(json!({"type": "start", "id": 1, "url": origin.url(), "sha256": wrong}))
+        .await;
+    assert_eq!(e["code"], "digest_conflict");
+
+    let mut cfg = OriginConfig::memory(data.clone());
+    cfg.repr_digest = false;
+    let bare = TestOrigin::start(cfg).await.unwrap();
+    let started = h
+        .request(json!({"type": "start", "id": 2, "url": bare.url(), "sha256": wrong}))
+        .await;
+    assert_eq!(started["type"], "started", "{started}");
+    let url = started["delivery_url"].as_str().unwrap().to_string();
+    let (status, _, body, complete) = fetch(&url, None).await;
+    // Either the response breaks off, or (when the check failed before the browser
+    // came) none is given at all: both fail the browser's download.
+    assert!(status == 200 || status == 0, "{status}");
+    assert!(!complete, "the response must break, not end");
+    assert!(body.len() < data.len(), "the last bytes were held back");
+    let (failed, _) = h.until(|m| m["type"] == "failed").await;
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("digest mismatch"),
+        "{failed}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancel_stops_a_download_and_its_delivery() {
+    let data = random_bytes(8 * 1024 * 1024, 14);
+    let mut cfg = OriginConfig::memory(data.clone());
+    cfg.throttle_per_connection = Some(500_000);
+    let origin = TestOrigin::start(cfg).await.unwrap();
+    let mut h = Host::start(&[EXTENSION]);
+    let started = h
+        .request(json!({"type": "start", "id": 1, "url": origin.url()}))
+        .await;
+    let download = started["download"].as_str().unwrap().to_string();
+    let url = started["delivery_url"].as_str().unwrap().to_string();
+    let reader = tokio::spawn(async move { fetch(&url, None).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let c = h
+        .request(json!({"type": "cancel", "id": 2, "download": download}))
+        .await;
+    assert_eq!(c["type"], "cancelled");
+    let (failed, _) = h.until(|m| m["type"] == "failed").await;
+    assert_eq!(failed["cancelled"], true);
+    let (_, _, body, complete) = reader.await.unwrap();
+    assert!(!complete && body.len() < data.len());
+    let credentialed = h
+        .request(json!({"type": "start", "id": 3, "url": origin.url(),
+                        "headers": [{"name": "Authorization", "value": "Bearer x"}]}))
+        .await;
+    assert_eq!(
+        (
+            credentialed["code"].clone(),
+            credentialed["message"].clone()
+        ),
+        (json!("not_eligible"), json!("credentials"))
+    );
+}

@@ -105,7 +105,7 @@ fn digests() -> Result<(f64, f64)> {
     Ok((o, t))
 }
 
-fn write_noise(path: &Path, size: u64) -> Result {
+pub fn write_noise(path: &Path, size: u64) -> Result {
     let mut f = File::create(path).map_err(|e| e.to_string())?;
     let mut state = 0x1234_5678_9abc_def0u64;
     let mut chunk = vec![0u8; 1 << 20];

@@ -3,10 +3,12 @@
 //! - `cargo xtask test`: installs what is missing, then fmt, clippy, tests (native
 //!   and wasm in headless Chromium) and a short fuzz run.
 //! - `cargo xtask bench core`: the core's performance table.
+//! - `cargo xtask bench host`: the host as a downloader, against curl.
 //! - `cargo xtask build`: release host and the wasm package.
 //! - `cargo xtask fuzz TARGET SECONDS`: a longer fuzz run of one target.
 
 mod bench;
+mod bench_host;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +24,7 @@ const FUZZ_TARGETS: &[&str] = &[
     "policy_json",
     "merkle_proof",
     "engine_peer",
+    "host_inputs",
 ];
 /// Seconds each target runs in `cargo xtask test`.
 const TEST_FUZZ_SECONDS: u32 = 20;
@@ -32,6 +35,7 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         ["test"] => test(),
         ["bench", "core"] => bench::core(),
+        ["bench", "host"] => bench_host::host(),
         ["build"] => build(),
         ["fuzz", target, seconds] => seconds
             .parse()
@@ -51,7 +55,8 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask test | bench core | build | fuzz TARGET SECONDS";
+const USAGE: &str =
+    "usage: cargo xtask test | bench core | bench host | build | fuzz TARGET SECONDS";
 
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

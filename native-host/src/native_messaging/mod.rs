@@ -3,7 +3,7 @@
 //! to `host.log` in the state directory.
 
 mod frame;
-mod messages;
+pub mod messages;
 mod session;
 
 pub use frame::{FrameError, MAX_INCOMING, MAX_OUTGOING, read_frame, write_frame};

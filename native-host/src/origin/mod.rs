@@ -5,7 +5,7 @@ mod fetch;
 mod probe;
 
 pub use fetch::{Fetcher, Pacer};
-pub use probe::{OriginInfo, ProbeError, probe};
+pub use probe::{OriginInfo, ProbeError, parse_content_range, probe};
 
 use std::time::Duration;
 

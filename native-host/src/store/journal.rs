@@ -125,8 +125,13 @@ impl Journal {
     pub fn read(path: &Path) -> std::io::Result<Vec<(u32, BlockDigest)>> {
         let mut bytes = Vec::new();
         File::open(path)?.read_to_end(&mut bytes)?;
+        Ok(Journal::parse(&bytes))
+    }
+
+    /// The intact entries of a journal's bytes.
+    pub fn parse(bytes: &[u8]) -> Vec<(u32, BlockDigest)> {
         if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
-            return Ok(Vec::new());
+            return Vec::new();
         }
         let mut out = Vec::new();
         for e in bytes[MAGIC.len()..].chunks_exact(ENTRY) {
@@ -141,7 +146,7 @@ impl Journal {
                 out.push((block, digest));
             }
         }
-        Ok(out)
+        out
     }
 }
 

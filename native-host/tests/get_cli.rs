@@ -423,3 +423,41 @@ async fn bad_arguments_and_bad_configuration_are_one_line_errors() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_a_terminal_a_progress_bar_shows_bytes_speed_and_sources() {
+    let data = random_bytes(4 * MIB, 10);
+    let mut cfg = OriginConfig::memory(data.clone());
+    cfg.throttle_per_connection = Some(3_000_000);
+    let origin = TestOrigin::start(cfg).await.unwrap();
+    let dir = TempDir::new("get-tty");
+    let dest = dir.join("out.bin");
+    let command = format!(
+        "{} get {} -o {} --state-dir {}",
+        host_bin(),
+        origin.url(),
+        dest.display(),
+        dir.join("state").display()
+    );
+    // `script` runs the command on a pseudo-terminal and copies what it shows.
+    let out = tokio::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("COLUMNS", "120")
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("peers 0 B"), "{shown}");
+    assert!(shown.contains("origin "), "{shown}");
+    assert!(
+        shown.contains("MiB/s") || shown.contains("KiB/s"),
+        "{shown}"
+    );
+    assert!(shown.contains("ETA"), "{shown}");
+    assert!(
+        shown.contains(&format!("saved {}", dest.display())),
+        "{shown}"
+    );
+    assert_eq!(std::fs::read(&dest).unwrap(), data);
+}

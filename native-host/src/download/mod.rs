@@ -219,8 +219,11 @@ pub async fn run(
         .await
         .unwrap_or_default()
     };
-    if held.is_empty() {
-        // Nothing kept: start from an empty file of the right size (sparse).
+    let len = file.metadata().map_err(io_err(&data_path))?.len();
+    if held.is_empty() && len > 0 {
+        // Nothing kept: start from an empty file of the right size (sparse). Only
+        // truncate what has bytes: on ext4, truncating to zero makes the final close
+        // write the whole file out at once (auto_da_alloc), which would stall exit.
         file.set_len(0).map_err(io_err(&data_path))?;
     }
     file.set_len(size).map_err(io_err(&data_path))?;
@@ -329,7 +332,13 @@ pub async fn run(
                 Action::VerifyContent => {
                     state.phase = Phase::Verifying;
                     progress.send_replace(state.clone());
+                    let stored = epoch.elapsed();
                     let sha256 = verifier.finish().await.map_err(io_err(&data_path))?;
+                    tracing::debug!(
+                        stored_after = ?stored,
+                        digest_after = ?epoch.elapsed(),
+                        "every block stored, whole-file digest computed"
+                    );
                     prefix = 0;
                     advance_prefix(&written, &mut prefix, &geo, &mut verifier);
                     local.push_back(Event::ContentDigest { sha256 });

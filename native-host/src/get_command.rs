@@ -17,13 +17,28 @@ use crate::origin::{self, OriginInfo};
 use crate::store::cache::Cache;
 use crate::store::partial::{self, Partial, PartialRecord};
 
+#[derive(clap::Args, Debug)]
 pub struct GetArgs {
+    /// The http(s) URL to download; a `#sha256=HEX` fragment names its digest.
     pub url: String,
+    /// Where to save (default: the current directory, named by the server).
+    #[arg(short = 'o', long = "output")]
     pub output: Option<PathBuf>,
+    /// The SHA-256 the content must have (64 hex digits).
+    #[arg(long)]
     pub sha256: Option<String>,
+    /// A WebTorrent tracker (ws:// or wss://) to find peers on; repeatable.
+    #[arg(long = "tracker")]
     pub trackers: Vec<String>,
+    /// Parallel connections to the origin (1 to 16; default: adaptive, up to 4).
+    #[arg(long)]
     pub connections: Option<u32>,
+    /// Where partial downloads, the seeding cache and the log live (default:
+    /// $SWARMLOAD_HOME, else the platform data directory).
+    #[arg(long)]
     pub state_dir: Option<PathBuf>,
+    /// Do not keep the file in the seeding cache.
+    #[arg(long)]
     pub no_seed: bool,
 }
 
@@ -125,22 +140,14 @@ async fn get(
         if info.size == 0 {
             return save_empty(&dest, expected);
         }
-        let identity = match expected {
-            Some(d) => format!("sha256:{}", d.to_hex()),
-            None => format!("url:{}", info.url),
-        };
-        let record = PartialRecord {
-            url: info.url.to_string(),
-            size: info.size,
-            sha256: expected.map(|d| d.to_hex()),
-            etag: info.etag.clone(),
-            last_modified: info.last_modified.clone(),
-            data_path: absolute(&part),
-            dest: Some(absolute(&dest)),
-            filename: info.filename.clone(),
-            started_unix: crate::store::unix_now(),
-        };
-        let key = partial::key_for(&identity, &absolute(&dest));
+        let record = PartialRecord::new(
+            &info,
+            expected,
+            absolute(&part),
+            Some(absolute(&dest)),
+            info.filename.clone(),
+        );
+        let key = partial::key_for(&record.identity(), &absolute(&dest));
         let (partial, _resumed) = Partial::open(&state, &key, record)?;
         let job = Job {
             client: client.clone(),

@@ -22,28 +22,7 @@ struct Cli {
 enum Command {
     /// Download URL: from peers that have the same bytes and from the origin,
     /// verified before it is saved. Run the same command again to resume.
-    Get {
-        url: String,
-        /// Where to save (default: the current directory, named by the server).
-        #[arg(short = 'o', long = "output")]
-        output: Option<PathBuf>,
-        /// The SHA-256 the content must have (64 hex digits).
-        #[arg(long)]
-        sha256: Option<String>,
-        /// A WebTorrent tracker (ws:// or wss://) to find peers on; repeatable.
-        #[arg(long = "tracker")]
-        trackers: Vec<String>,
-        /// Parallel connections to the origin (1 to 16; default 4).
-        #[arg(long)]
-        connections: Option<u32>,
-        /// Where partial downloads, the seeding cache and the log live (default:
-        /// $SWARMLOAD_HOME, else the platform data directory).
-        #[arg(long)]
-        state_dir: Option<PathBuf>,
-        /// Do not keep the file in the seeding cache.
-        #[arg(long)]
-        no_seed: bool,
-    },
+    Get(get_command::GetArgs),
     /// List partial downloads and the content in the seeding cache.
     Status {
         #[arg(long)]
@@ -69,24 +48,7 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let result: Result<(), Box<dyn std::error::Error>> = match cli.command {
-        Command::Get {
-            url,
-            output,
-            sha256,
-            trackers,
-            connections,
-            state_dir,
-            no_seed,
-        } => get_command::run(get_command::GetArgs {
-            url,
-            output,
-            sha256,
-            trackers,
-            connections,
-            state_dir,
-            no_seed,
-        })
-        .map_err(Into::into),
+        Command::Get(args) => get_command::run(args).map_err(Into::into),
         Command::Status { json, state_dir } => {
             status_command::run(state_dir.as_deref(), json).map_err(Into::into)
         }

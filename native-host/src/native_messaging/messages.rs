@@ -22,8 +22,9 @@ pub struct HeaderEntry {
     pub value: String,
 }
 
+/// A download as the browser saw it.
 #[derive(Debug, Deserialize)]
-pub struct Resolve {
+pub struct Target {
     pub url: String,
     /// The request headers the browser sent (`webRequest` form: `{name, value}`).
     #[serde(default)]
@@ -36,14 +37,15 @@ pub struct Resolve {
 }
 
 #[derive(Debug, Deserialize)]
+pub struct Resolve {
+    #[serde(flatten)]
+    pub target: Target,
+}
+
+#[derive(Debug, Deserialize)]
 pub struct Start {
-    pub url: String,
-    #[serde(default)]
-    pub headers: Vec<HeaderEntry>,
-    #[serde(default)]
-    pub incognito: bool,
-    #[serde(default)]
-    pub method: Option<String>,
+    #[serde(flatten)]
+    pub target: Target,
     /// The name the browser chose, used for the delivered file.
     #[serde(default)]
     pub filename: Option<String>,
@@ -142,14 +144,12 @@ pub fn parse(body: &[u8]) -> Result<(Option<Value>, Request), BadRequest> {
         "policy" => Request::Policy(serde_json::from_value(value).map_err(fields)?),
         "resolve" => {
             let r: Resolve = serde_json::from_value(value).map_err(fields)?;
-            check_bounds(&r.url, &r.headers)
-                .map_err(|m| BadRequest::new("bad_request", m, id.clone()))?;
+            check_bounds(&r.target).map_err(|m| BadRequest::new("bad_request", m, id.clone()))?;
             Request::Resolve(r)
         }
         "start" => {
             let s: Start = serde_json::from_value(value).map_err(fields)?;
-            check_bounds(&s.url, &s.headers)
-                .map_err(|m| BadRequest::new("bad_request", m, id.clone()))?;
+            check_bounds(&s.target).map_err(|m| BadRequest::new("bad_request", m, id.clone()))?;
             Request::Start(s)
         }
         "cancel" => Request::Cancel(serde_json::from_value(value).map_err(fields)?),
@@ -166,7 +166,8 @@ pub fn parse(body: &[u8]) -> Result<(Option<Value>, Request), BadRequest> {
     Ok((id, request))
 }
 
-fn check_bounds(url: &str, headers: &[HeaderEntry]) -> Result<(), String> {
+fn check_bounds(t: &Target) -> Result<(), String> {
+    let (url, headers) = (&t.url, &t.headers);
     if url.len() > MAX_URL {
         return Err(format!("the URL is longer than {MAX_URL} bytes"));
     }

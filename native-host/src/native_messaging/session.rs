@@ -13,7 +13,7 @@ use swarmload_core::content::Hash32;
 use swarmload_core::policy::{Policy, PolicyLayer};
 use tokio::sync::{mpsc, watch};
 
-use super::messages::{self, HeaderEntry, PROTOCOL, Request, Resolve, Start, error_reply};
+use super::messages::{self, HeaderEntry, PROTOCOL, Request, Resolve, Start, Target, error_reply};
 use crate::config::StateDir;
 use crate::delivery::{self, Delivery};
 use crate::download::{self, Connections, Job, NoPeers, Phase, Progress};
@@ -48,13 +48,8 @@ pub struct Session {
 }
 
 /// Why a download is left to the browser.
-fn ineligible(
-    policy: &Policy,
-    url: &url::Url,
-    headers: &[HeaderEntry],
-    incognito: bool,
-    method: Option<&str>,
-) -> Option<&'static str> {
+fn ineligible(policy: &Policy, url: &url::Url, t: &Target) -> Option<&'static str> {
+    let (headers, incognito, method) = (&t.headers, t.incognito, t.method.as_deref());
     if !policy.enabled {
         return Some("disabled");
     }
@@ -216,20 +211,18 @@ impl Session {
     }
 
     async fn resolve(&self, id: Option<Value>, r: Resolve) {
-        let Ok(url) = url::Url::parse(&r.url) else {
+        let Ok(url) = url::Url::parse(&r.target.url) else {
             return self.error(&id, "bad_request", "not a URL");
         };
         let policy = self.policy();
-        if let Some(reason) =
-            ineligible(&policy, &url, &r.headers, r.incognito, r.method.as_deref())
-        {
+        if let Some(reason) = ineligible(&policy, &url, &r.target) {
             // Nothing is fetched for a download the host will not take.
             return self.reply(
                 &id,
                 json!({"type": "resolved", "eligible": false, "reason": reason, "p2p": false}),
             );
         }
-        let info = match self.probe(&url, &r.headers).await {
+        let info = match self.probe(&url, &r.target.headers).await {
             Ok(i) => i,
             Err(e) => return self.error(&id, "probe_failed", &e),
         };
@@ -251,20 +244,18 @@ impl Session {
     }
 
     async fn start(self: &Arc<Self>, id: Option<Value>, s: Start) {
-        let Ok(url) = url::Url::parse(&s.url) else {
+        let Ok(url) = url::Url::parse(&s.target.url) else {
             return self.error(&id, "bad_request", "not a URL");
         };
         let policy = self.policy();
-        if let Some(reason) =
-            ineligible(&policy, &url, &s.headers, s.incognito, s.method.as_deref())
-        {
+        if let Some(reason) = ineligible(&policy, &url, &s.target) {
             return self.error(&id, "not_eligible", reason);
         }
         let given = match s.sha256.as_deref().map(Hash32::from_hex).transpose() {
             Ok(g) => g,
             Err(_) => return self.error(&id, "bad_request", "sha256 must be 64 hex digits"),
         };
-        let info = match self.probe(&url, &s.headers).await {
+        let info = match self.probe(&url, &s.target.headers).await {
             Ok(i) => i,
             Err(e) => return self.error(&id, "probe_failed", &e),
         };
@@ -287,27 +278,15 @@ impl Session {
             .map(crate::filename::sanitise)
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| info.filename.clone());
-        let identity = match expected {
-            Some(d) => format!("sha256:{}", d.to_hex()),
-            None => format!("url:{}", info.url),
-        };
-        let key = partial::key_for(&identity, std::path::Path::new("browser"));
-        let data_path: PathBuf = self
+        let mut record =
+            PartialRecord::new(&info, expected, PathBuf::new(), None, filename.clone());
+        let key = partial::key_for(&record.identity(), std::path::Path::new("browser"));
+        let data_path = self
             .state
             .root()
             .join("downloads")
             .join(format!("{key}.part"));
-        let record = PartialRecord {
-            url: info.url.to_string(),
-            size: info.size,
-            sha256: expected.map(|d| d.to_hex()),
-            etag: info.etag.clone(),
-            last_modified: info.last_modified.clone(),
-            data_path: data_path.clone(),
-            dest: None,
-            filename: filename.clone(),
-            started_unix: crate::store::unix_now(),
-        };
+        record.data_path = data_path.clone();
         let partial = match Partial::open(&self.state, &key, record) {
             Ok((p, _)) => p,
             Err(partial::PartialError::Busy) => {
@@ -351,7 +330,7 @@ impl Session {
         let job = Job {
             client: self.client.clone(),
             info: Arc::new(info.clone()),
-            headers: forwarded_headers(&s.headers),
+            headers: forwarded_headers(&s.target.headers),
             expected,
             connections: Connections::Adaptive(4),
             origin_only: true,

@@ -30,6 +30,35 @@ pub struct PartialRecord {
 }
 
 impl PartialRecord {
+    /// The record of a new download of `info` into `data_path`.
+    pub fn new(
+        info: &crate::origin::OriginInfo,
+        expected: Option<Hash32>,
+        data_path: PathBuf,
+        dest: Option<PathBuf>,
+        filename: String,
+    ) -> PartialRecord {
+        PartialRecord {
+            url: info.url.to_string(),
+            size: info.size,
+            sha256: expected.map(|d| d.to_hex()),
+            etag: info.etag.clone(),
+            last_modified: info.last_modified.clone(),
+            data_path,
+            dest,
+            filename,
+            started_unix: super::unix_now(),
+        }
+    }
+
+    /// What names the content for [`key_for`]: its trusted digest, else its URL.
+    pub fn identity(&self) -> String {
+        match &self.sha256 {
+            Some(d) => format!("sha256:{d}"),
+            None => format!("url:{}", self.url),
+        }
+    }
+
     /// Whether the stored bytes can be kept for a download of `other`: same
     /// content by digest, or same version by validators.
     pub fn same_content(&self, other: &PartialRecord) -> bool {

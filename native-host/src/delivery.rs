@@ -93,6 +93,10 @@ impl Delivery {
 
     /// Registers a download and returns the one-use URL that delivers it.
     pub fn offer(&self, source: Source) -> String {
+        self.offer_for(source, TOKEN_LIFETIME)
+    }
+
+    fn offer_for(&self, source: Source, lifetime: Duration) -> String {
         let mut raw = [0u8; 32];
         // Without randomness there is no safe token: fall back to the clock and
         // address, never to a predictable constant.
@@ -111,7 +115,7 @@ impl Delivery {
             token.clone(),
             Pending {
                 source,
-                expires: now + TOKEN_LIFETIME,
+                expires: now + lifetime,
             },
         );
         format!("http://{}/d/{token}", self.addr)
@@ -184,6 +188,21 @@ fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
     r
 }
 
+/// What RFC 8187 lets stand unencoded in `filename*` (`attr-char`).
+const ATTR_CHAR: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'!')
+    .remove(b'#')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'^')
+    .remove(b'_')
+    .remove(b'`')
+    .remove(b'|')
+    .remove(b'~');
+
 /// `attachment; filename="ascii"; filename*=UTF-8''percent-encoded`.
 pub fn content_disposition(name: &str) -> String {
     let ascii: String = name
@@ -196,7 +215,7 @@ pub fn content_disposition(name: &str) -> String {
             }
         })
         .collect();
-    let encoded = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
+    let encoded = percent_encoding::utf8_percent_encode(name, ATTR_CHAR);
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
@@ -260,4 +279,85 @@ fn stream_body(file: File, size: u64, progress: watch::Receiver<Progress>) -> Bo
         }
     });
     StreamBody::new(s).boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn get(url: &str, host: Option<&str>) -> String {
+        let rest = url.strip_prefix("http://").unwrap();
+        let (addr, path) = rest.split_once('/').unwrap();
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let req = format!(
+            "GET /{path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            host.unwrap_or(addr)
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out).await;
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    fn source(bytes: &[u8]) -> (Source, watch::Sender<Progress>) {
+        let path = std::env::temp_dir().join(format!(
+            "swl-delivery-{}-{}",
+            std::process::id(),
+            bytes.len()
+        ));
+        std::fs::write(&path, bytes).unwrap();
+        let file = File::open(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let (tx, rx) = watch::channel(Progress {
+            size: bytes.len() as u64,
+            deliverable: bytes.len() as u64,
+            phase: Phase::Complete,
+            ..Progress::default()
+        });
+        (
+            Source {
+                file,
+                size: bytes.len() as u64,
+                filename: "r\u{e9}sum\u{e9} \"1\".pdf".into(),
+                progress: rx,
+            },
+            tx,
+        )
+    }
+
+    #[tokio::test]
+    async fn tokens_are_one_use_expire_and_need_the_right_host() {
+        let d = Delivery::start().await.unwrap();
+        let (s, _keep) = source(b"hello");
+        let url = d.offer(s);
+        assert!(url.len() > 64, "a 256-bit token: {url}");
+        // Another origin's name for 127.0.0.1 (DNS rebinding) is refused.
+        assert!(
+            get(&url, Some("attacker.example"))
+                .await
+                .starts_with("HTTP/1.1 403")
+        );
+        let port = d.addr().port();
+        let lan = format!("192.168.1.2:{port}");
+        assert!(get(&url, Some(&lan)).await.starts_with("HTTP/1.1 403"));
+        let ok = get(&url, None).await;
+        assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+        assert!(ok.ends_with("\r\n\r\nhello"), "{ok}");
+        assert!(
+            ok.contains("filename*=UTF-8''r%C3%A9sum%C3%A9%20%221%22.pdf"),
+            "{ok}"
+        );
+        assert!(ok.contains("filename=\"r_sum_ _1_.pdf\""), "{ok}");
+        assert!(
+            get(&url, None).await.starts_with("HTTP/1.1 404"),
+            "used once"
+        );
+
+        let (s, _keep2) = source(b"expired");
+        let url = d.offer_for(s, Duration::ZERO);
+        assert!(get(&url, None).await.starts_with("HTTP/1.1 410"));
+        let guess = format!("http://{}/d/{}", d.addr(), "0".repeat(64));
+        assert!(get(&guess, None).await.starts_with("HTTP/1.1 404"));
+    }
 }

@@ -21,7 +21,8 @@ use crate::store::partial::{self, Partial, PartialRecord};
 pub struct GetArgs {
     /// The http(s) URL to download; a `#sha256=HEX` fragment names its digest.
     pub url: String,
-    /// Where to save (default: the current directory, named by the server).
+    /// Where to save: a file, or a directory to save into under the server's name
+    /// (default: the current directory).
     #[arg(short = 'o', long = "output")]
     pub output: Option<PathBuf>,
     /// The SHA-256 the content must have (64 hex digits).
@@ -131,6 +132,8 @@ async fn get(
             (g, o) => g.or(o),
         };
         let dest = match &args.output {
+            // An existing directory receives the file under the server's name.
+            Some(p) if p.is_dir() => p.join(&info.filename),
             Some(p) => p.clone(),
             None => PathBuf::from(&info.filename),
         };

@@ -45,6 +45,18 @@ async fn downloads_a_verified_file_named_by_the_url_and_caches_it() {
     assert_eq!(cached[0]["size"], data.len() as u64);
     // The origin sent each byte once (a HEAD probe sends none).
     assert_eq!(origin.stats().body_bytes(), data.len() as u64);
+
+    // `-o` naming a directory saves into it under the server's name.
+    let sub = dir.join("into");
+    std::fs::create_dir_all(&sub).unwrap();
+    let out = host(
+        &state,
+        dir.path(),
+        &["get", &origin.url(), "-o", sub.to_str().unwrap()],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read(sub.join("content.bin")).unwrap(), data);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -150,8 +150,8 @@ async fn get(
             Some(absolute(&dest)),
             info.filename.clone(),
         );
-        let key = partial::key_for(&record.identity(), &absolute(&dest));
-        let (partial, _resumed) = Partial::open(&state, &key, record)?;
+        let (partial, _resumed) = Partial::open(&state, record)?;
+        let key = partial.key.clone();
         let job = Job {
             client: client.clone(),
             info: Arc::new(info.clone()),
@@ -182,7 +182,8 @@ async fn get(
                     path: dest.clone(),
                     source,
                 })?;
-                let admitted = !args.no_seed && policy.upload_enabled;
+                // A download that needed credentials is never shared.
+                let admitted = !args.no_seed && policy.upload_enabled && !info.has_credentials();
                 if admitted {
                     let cache =
                         Cache::new(&state, policy.cache_max_bytes, policy.cache_max_age_secs);

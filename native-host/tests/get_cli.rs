@@ -473,3 +473,189 @@ async fn on_a_terminal_a_progress_bar_shows_bytes_speed_and_sources() {
     );
     assert_eq!(std::fs::read(&dest).unwrap(), data);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signed_redirect_links_that_expire_are_asked_for_again() {
+    let data = random_bytes(4 * MIB + 77, 15);
+    let mut cfg = OriginConfig::memory(data.clone());
+    cfg.redirect_from = Some("/release/latest".into());
+    cfg.signed_redirect_gets = Some(1);
+    let origin = TestOrigin::start(cfg).await.unwrap();
+    let dir = TempDir::new("get-signed");
+    let dest = dir.join("out.bin");
+    let out = host(
+        &dir.join("state"),
+        dir.path(),
+        &[
+            "get",
+            &origin.url_of("/release/latest"),
+            "-o",
+            dest.to_str().unwrap(),
+            "--connections",
+            "2",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&dest).unwrap(), data);
+    let reqs = origin.stats().requests();
+    assert!(reqs.iter().any(|r| r.status == 403), "a link expired");
+    assert!(
+        reqs.iter().filter(|r| r.status == 302).count() > 1,
+        "and was renewed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_in_the_url_reach_every_range_and_the_file_is_never_shared() {
+    let data = random_bytes(3 * MIB, 16);
+    let origin = TestOrigin::start(OriginConfig::memory(data.clone()))
+        .await
+        .unwrap();
+    let dir = TempDir::new("get-creds");
+    let dest = dir.join("out.bin");
+    let url = origin.url().replace("http://", "http://user:pw@");
+    let out = host(
+        &dir.join("state"),
+        dir.path(),
+        &["get", &url, "-o", dest.to_str().unwrap()],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&dest).unwrap(), data);
+    let reqs = origin.stats().requests();
+    assert!(reqs.iter().filter(|r| r.method == "GET").count() >= 1);
+    assert!(
+        reqs.iter()
+            .all(|r| r.authorization.as_deref() == Some("Basic dXNlcjpwdw==")),
+        "{reqs:?}"
+    );
+    let st = status(&dir.join("state")).await;
+    assert!(st["cached"].as_array().unwrap().is_empty(), "never shared");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn content_nothing_identifies_comes_in_one_stream_that_is_never_spliced() {
+    let data = random_bytes(3 * MIB + 3, 17);
+    let bare = |drop: bool| {
+        let mut cfg = OriginConfig::memory(data.clone());
+        cfg.etag = false;
+        cfg.last_modified = false;
+        cfg.repr_digest = false;
+        if drop {
+            cfg.faults.drop_after_bytes = Some(1_000_000);
+            cfg.faults.drop_times = 1;
+        }
+        cfg
+    };
+    let origin = TestOrigin::start(bare(false)).await.unwrap();
+    let dir = TempDir::new("get-bare");
+    let dest = dir.join("out.bin");
+    let out = host(
+        &dir.join("state"),
+        dir.path(),
+        &["get", &origin.url(), "-o", dest.to_str().unwrap()],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&dest).unwrap(), data);
+    let gets: Vec<_> = origin
+        .stats()
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET")
+        .collect();
+    assert_eq!(gets.len(), 1, "{gets:?}");
+    assert_eq!(gets[0].range, None);
+
+    // A break cannot be resumed: nothing would show the rest is the same version.
+    let origin = TestOrigin::start(bare(true)).await.unwrap();
+    let dest = dir.join("broken.bin");
+    let out = host(
+        &dir.join("state"),
+        dir.path(),
+        &["get", &origin.url(), "-o", dest.to_str().unwrap()],
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("cannot be resumed safely"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dest.exists());
+    let ranged = origin
+        .stats()
+        .requests()
+        .iter()
+        .filter(|r| r.range.is_some())
+        .count();
+    assert_eq!(ranged, 0, "no request picked up where the break was");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_downloads_into_one_file_cannot_run_at_once() {
+    let data = random_bytes(4 * MIB, 18);
+    let mut cfg = OriginConfig::memory(data.clone());
+    cfg.throttle_per_connection = Some(500_000);
+    let origin = TestOrigin::start(cfg).await.unwrap();
+    let dir = TempDir::new("get-twice");
+    let state = dir.join("state");
+    let dest = dir.join("out.bin");
+    let mut first = tokio::process::Command::new(host_bin())
+        .args([
+            "get",
+            &origin.url(),
+            "-o",
+            dest.to_str().unwrap(),
+            "--state-dir",
+        ])
+        .arg(&state)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while held_bytes(&state).await == 0 {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Another identity (the digest given by hand) but the same file.
+    let url = format!("{}#sha256={}", origin.url(), sha256_hex(&data));
+    let out = host(
+        &state,
+        dir.path(),
+        &["get", &url, "-o", dest.to_str().unwrap()],
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("another swarmload-host process"),
+        "{}",
+        stderr(&out)
+    );
+    first.start_kill().unwrap();
+    let _ = first.wait().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_size_larger_than_the_disk_is_refused_before_anything_is_allocated() {
+    let mut cfg = OriginConfig::memory(random_bytes(100_000, 19));
+    // 70 TB: more than any test machine's free space.
+    cfg.head_size = Some(70_000_000_000_000);
+    cfg.repr_digest = false;
+    let origin = TestOrigin::start(cfg).await.unwrap();
+    let dir = TempDir::new("get-huge");
+    let dest = dir.join("out.bin");
+    let out = host(
+        &dir.join("state"),
+        dir.path(),
+        &["get", &origin.url(), "-o", dest.to_str().unwrap()],
+    )
+    .await;
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("not enough space"), "{err}");
+    assert_eq!(err.lines().count(), 1);
+    assert!(!dest.exists());
+    assert_eq!(origin.stats().gets(), 0, "nothing was fetched");
+}

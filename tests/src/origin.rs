@@ -84,6 +84,11 @@ pub struct OriginConfig {
     pub path: String,
     /// A path that answers `302 Found` to `path`.
     pub redirect_from: Option<String>,
+    /// Redirects hand out signed links (`path?sig=N`) that expire after this many
+    /// GETs: a stale signature gets `403`, as with a CDN's short-lived URLs.
+    pub signed_redirect_gets: Option<u64>,
+    /// A size HEAD claims instead of the true one (a lying or broken server).
+    pub head_size: Option<u64>,
     pub ranges: bool,
     pub repr_digest: bool,
     pub etag: bool,
@@ -101,6 +106,8 @@ impl OriginConfig {
             change_after_gets: None,
             path: "/files/content.bin".into(),
             redirect_from: None,
+            signed_redirect_gets: None,
+            head_size: None,
             ranges: true,
             repr_digest: true,
             etag: true,
@@ -125,6 +132,8 @@ pub struct RequestRecord {
     pub status: u16,
     /// Body bytes actually written for this response.
     pub body_bytes: u64,
+    pub authorization: Option<String>,
+    pub query: Option<String>,
 }
 
 #[derive(Default, Debug)]
@@ -357,12 +366,22 @@ fn respond(
         if_range: header(&req, header::IF_RANGE),
         status: 200,
         body_bytes: 0,
+        authorization: header(&req, header::AUTHORIZATION),
+        query: req.uri().query().map(str::to_string),
     };
+    // The current signature of signed links: one per `signed_redirect_gets` GETs.
+    let epoch = cfg
+        .signed_redirect_gets
+        .map(|n| stats.gets.load(Ordering::SeqCst) / n.max(1));
     if cfg.redirect_from.as_deref() == Some(path.as_str()) {
         rec.status = 302;
         stats.record(rec);
         let mut r = empty(StatusCode::FOUND);
-        if let Ok(v) = HeaderValue::from_str(&cfg.path) {
+        let target = match epoch {
+            Some(e) => format!("{}?sig={e}", cfg.path),
+            None => cfg.path.clone(),
+        };
+        if let Ok(v) = HeaderValue::from_str(&target) {
             r.headers_mut().insert(header::LOCATION, v);
         }
         return r;
@@ -371,6 +390,13 @@ fn respond(
         rec.status = 404;
         stats.record(rec);
         return empty(StatusCode::NOT_FOUND);
+    }
+    if let Some(e) = epoch
+        && rec.query.as_deref() != Some(format!("sig={e}").as_str())
+    {
+        rec.status = 403;
+        stats.record(rec);
+        return empty(StatusCode::FORBIDDEN);
     }
     let is_get = req.method() == Method::GET;
     if !is_get && req.method() != Method::HEAD {
@@ -450,7 +476,11 @@ fn respond(
             h.insert(name, v);
         }
     };
-    set(header::CONTENT_LENGTH, (end - start).to_string());
+    let length = match cfg.head_size {
+        Some(n) if !is_get => n,
+        _ => end - start,
+    };
+    set(header::CONTENT_LENGTH, length.to_string());
     set(header::CONTENT_TYPE, "application/octet-stream".into());
     if cfg.ranges {
         set(header::ACCEPT_RANGES, "bytes".into());

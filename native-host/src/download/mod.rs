@@ -127,6 +127,12 @@ pub enum DownloadError {
     Engine(#[from] EngineError),
     #[error("cancelled")]
     Cancelled,
+    #[error("not enough space for {path}: {needed} more bytes needed, {free} free")]
+    NoSpace {
+        path: PathBuf,
+        needed: u64,
+        free: u64,
+    },
 }
 
 impl DownloadError {
@@ -174,7 +180,8 @@ pub async fn run(
     let mut cfg = EngineConfig::from_policy(&policy, random_seed());
     // Parallel ranges need Range support, and something that tells versions apart:
     // a validator for If-Range, or a digest that the whole must match.
-    let parallel = info.ranges && (info.has_validator() || expected.is_some());
+    let identifiable = info.has_validator() || expected.is_some();
+    let parallel = info.ranges && identifiable;
     let mut adaptive = match connections {
         Connections::Adaptive(max) if parallel && max > 1 => {
             Some(connections::Adaptive::new(max, Instant::now()))
@@ -187,7 +194,22 @@ pub async fn run(
         (true, Connections::Fixed(n) | Connections::Adaptive(n), None) => n.max(1),
     };
     cfg.lazy_leaves = origin_only;
-    cfg.origin_ranges = info.ranges;
+    // Without a way to tell versions apart, one stream for the whole file: separate
+    // requests could each see another version.
+    cfg.origin_ranges = info.ranges && identifiable;
+    // A size from the network must fit the disk before anything is allocated for it.
+    let allocated = std::fs::metadata(&data_path)
+        .map(|m| std::os::unix::fs::MetadataExt::blocks(&m) * 512)
+        .unwrap_or(0);
+    let needed = size.saturating_sub(allocated);
+    let free = crate::store::free_space(&data_path).map_err(io_err(&data_path))?;
+    if needed > free {
+        return Err(DownloadError::NoSpace {
+            path: data_path,
+            needed,
+            free,
+        });
+    }
     let mut engine = match expected {
         Some(sha256) => Engine::download(
             ContentMeta {
@@ -253,6 +275,7 @@ pub async fn run(
         info.clone(),
         headers,
         Pacer::new(policy.max_download_bytes_per_sec),
+        identifiable,
     );
     let (tx, mut rx) = mpsc::channel::<Event>(16);
     if let Some(ih) = engine.info_hash() {

@@ -19,7 +19,9 @@ const CHUNK: usize = 1024 * 1024;
 
 /// Bytes handed over in one message.
 const BATCH: usize = 1024 * 1024;
-/// Messages in flight; a writer that gets this far ahead waits for the hash.
+/// Messages in flight. When the thread falls this far behind, written bytes are no
+/// longer handed over (it reads them back from the file later): the download never
+/// waits for the hash.
 const QUEUE: usize = 8;
 
 enum Msg {
@@ -75,15 +77,25 @@ impl Verifier {
         if !self.batch.is_empty() {
             let batch = std::mem::take(&mut self.batch);
             self.batch_len = 0;
-            let _ = self.tx.send(Msg::Data(self.batch_start, batch));
+            if self
+                .tx
+                .try_send(Msg::Data(self.batch_start, batch))
+                .is_err()
+            {
+                // The thread is behind: these bytes will be read back instead.
+                self.sent = self.batch_start;
+            }
         }
     }
 
+    /// Bytes `[0, n)` are written. If the thread is too far behind to take the news
+    /// now, it is given again with the next call.
     pub fn upto(&mut self, n: u64) {
         if n > self.sent {
             self.flush();
-            self.sent = n;
-            let _ = self.tx.send(Msg::Upto(n));
+            if n > self.sent && self.tx.try_send(Msg::Upto(n)).is_ok() {
+                self.sent = n;
+            }
         }
     }
 

@@ -3,7 +3,6 @@
 //! progress.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -278,22 +277,26 @@ impl Session {
             .map(crate::filename::sanitise)
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| info.filename.clone());
-        let mut record =
-            PartialRecord::new(&info, expected, PathBuf::new(), None, filename.clone());
-        let key = partial::key_for(&record.identity(), std::path::Path::new("browser"));
+        // The same content (or, without a digest, the same link the user clicked:
+        // redirects may lead to a new signed URL each time) resumes into one file.
+        let identity = match expected {
+            Some(d) => format!("sha256:{}", d.to_hex()),
+            None => format!("url:{}", s.target.url),
+        };
         let data_path = self
             .state
             .root()
             .join("downloads")
-            .join(format!("{key}.part"));
-        record.data_path = data_path.clone();
-        let partial = match Partial::open(&self.state, &key, record) {
+            .join(format!("{}.part", partial::short_hash(identity.as_bytes())));
+        let record = PartialRecord::new(&info, expected, data_path.clone(), None, filename.clone());
+        let partial = match Partial::open(&self.state, record) {
             Ok((p, _)) => p,
             Err(partial::PartialError::Busy) => {
                 return self.error(&id, "busy", "this content is already being downloaded");
             }
             Err(e) => return self.error(&id, "store", &e.to_string()),
         };
+        let key = partial.key.clone();
         let file = match std::fs::OpenOptions::new()
             .read(true)
             .write(true)

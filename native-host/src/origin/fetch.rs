@@ -54,8 +54,15 @@ impl Pacer {
 pub struct Fetcher {
     client: reqwest::Client,
     info: Arc<OriginInfo>,
+    /// Where ranges are fetched from: the probe's final URL, renewed when a signed
+    /// redirect target expires.
+    url: Arc<Mutex<url::Url>>,
     headers: HeaderMap,
     pacer: Option<Arc<Pacer>>,
+    /// Whether a broken response may be resumed at the byte where it broke. Not
+    /// without a validator or a digest: nothing would tell if the rest belongs to
+    /// another version.
+    resumable: bool,
 }
 
 /// Why one attempt ended early.
@@ -73,13 +80,45 @@ impl Fetcher {
         info: Arc<OriginInfo>,
         headers: HeaderMap,
         pacer: Option<Arc<Pacer>>,
+        resumable: bool,
     ) -> Self {
         Fetcher {
             client,
+            url: Arc::new(Mutex::new(info.url.clone())),
             info,
             headers,
             pacer,
+            resumable,
         }
+    }
+
+    fn current_url(&self) -> url::Url {
+        self.url.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// After a 401/403/410 from a redirect target: ask the URL the user gave again
+    /// (signed download links expire). Same version, new target → retry there.
+    async fn renew(&self) -> Result<(), Broke> {
+        let resp = self
+            .client
+            .head(self.info.requested.clone())
+            .headers(self.headers.clone())
+            .send()
+            .await
+            .map_err(|e| Broke::Retry(without_url(e)))?;
+        if !resp.status().is_success() {
+            return Err(Broke::Fatal(format!(
+                "the origin answered {}",
+                resp.status()
+            )));
+        }
+        if self.changed(resp.headers(), true) {
+            return Err(Broke::Changed);
+        }
+        let mut fresh = resp.url().clone();
+        fresh.set_fragment(None);
+        *self.url.lock().unwrap_or_else(|e| e.into_inner()) = fresh;
+        Ok(())
     }
 
     /// Streams `range` to `tx` as `OriginData` events, then `OriginEnd` (or one
@@ -132,10 +171,15 @@ impl Fetcher {
         tx: &mpsc::Sender<Event>,
     ) -> Result<(), Broke> {
         let info = &self.info;
-        let mut req = self
-            .client
-            .get(info.url.clone())
-            .headers(self.headers.clone());
+        if *pos > 0 && !self.resumable {
+            return Err(Broke::Fatal(
+                "the connection broke, and with no ETag, Last-Modified or digest the \
+                 download cannot be resumed safely; run it again"
+                    .into(),
+            ));
+        }
+        let url = self.current_url();
+        let mut req = self.client.get(url.clone()).headers(self.headers.clone());
         let ranged = info.ranges && (*pos > 0 || end < info.size);
         if ranged {
             req = req.header(header::RANGE, format!("bytes={}-{}", *pos, end - 1));
@@ -180,12 +224,21 @@ impl Fetcher {
             StatusCode::PRECONDITION_FAILED | StatusCode::RANGE_NOT_SATISFIABLE => {
                 return Err(Broke::Changed);
             }
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::GONE
+                if url != info.requested =>
+            {
+                self.renew().await?;
+                return Err(Broke::Retry(format!(
+                    "{status} from the redirect target; asked the link again"
+                )));
+            }
             s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => {
                 return Err(Broke::Retry(format!("the origin answered {s}")));
             }
             s => return Err(Broke::Fatal(format!("the origin answered {s}"))),
         }
-        if self.changed(h) {
+        // A full response to a ranged need must prove it is the same version.
+        if self.changed(h, skip > 0) {
             return Err(Broke::Changed);
         }
         let mut body = resp.bytes_stream();
@@ -222,17 +275,16 @@ impl Fetcher {
         Ok(())
     }
 
-    /// Whether a response names a different version than the probe saw.
-    fn changed(&self, h: &HeaderMap) -> bool {
+    /// Whether a response names a different version than the probe saw. With
+    /// `strict`, a validator the probe saw must be present, not merely not differ.
+    fn changed(&self, h: &HeaderMap, strict: bool) -> bool {
         let get = |name: header::HeaderName| h.get(name).and_then(|v| v.to_str().ok());
-        let etag_changed = match (&self.info.etag, get(header::ETAG)) {
-            (Some(ours), Some(theirs)) => ours.trim() != theirs.trim(),
-            _ => false,
+        let differs = |ours: &Option<String>, theirs: Option<&str>| match (ours, theirs) {
+            (Some(o), Some(t)) => o.trim() != t.trim(),
+            (Some(_), None) => strict,
+            (None, _) => false,
         };
-        let date_changed = match (&self.info.last_modified, get(header::LAST_MODIFIED)) {
-            (Some(ours), Some(theirs)) => ours.trim() != theirs.trim(),
-            _ => false,
-        };
-        etag_changed || date_changed
+        differs(&self.info.etag, get(header::ETAG))
+            || differs(&self.info.last_modified, get(header::LAST_MODIFIED))
     }
 }

@@ -13,6 +13,8 @@ use crate::filename;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OriginInfo {
+    /// The URL asked for (without a fragment), before redirects.
+    pub requested: Url,
     /// Where the content is, after redirects (without a fragment).
     pub url: Url,
     pub size: u64,
@@ -35,6 +37,11 @@ impl OriginInfo {
     /// Whether two responses can be told apart if the content changes.
     pub fn has_validator(&self) -> bool {
         self.etag.is_some() || self.last_modified.is_some()
+    }
+
+    /// Whether the URL carries a user name or password (never shared, then).
+    pub fn has_credentials(&self) -> bool {
+        !self.requested.username().is_empty() || self.requested.password().is_some()
     }
 }
 
@@ -143,6 +150,16 @@ pub async fn probe(
         });
     }
     let mut info = info.ok_or(ProbeError::UnknownSize)?;
+    info.requested = bare.clone();
+    // The client turns a URL's user and password into an Authorization header and
+    // the final URL no longer has them: keep them for the ranges, on the same host
+    // only.
+    if info.url.host_str() == bare.host_str()
+        && info.url.port_or_known_default() == bare.port_or_known_default()
+    {
+        let _ = info.url.set_username(bare.username());
+        let _ = info.url.set_password(bare.password());
+    }
     if info.digest.is_none() {
         info.digest = fragment_digest;
     }
@@ -180,6 +197,7 @@ fn from_headers(
     }
     let filename = filename::choose(header_str(h, "content-disposition"), &url);
     Ok(OriginInfo {
+        requested: url.clone(),
         url,
         size,
         ranges,

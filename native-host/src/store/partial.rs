@@ -51,14 +51,6 @@ impl PartialRecord {
         }
     }
 
-    /// What names the content for [`key_for`]: its trusted digest, else its URL.
-    pub fn identity(&self) -> String {
-        match &self.sha256 {
-            Some(d) => format!("sha256:{d}"),
-            None => format!("url:{}", self.url),
-        }
-    }
-
     /// Whether the stored bytes can be kept for a download of `other`: same
     /// content by digest, or same version by validators.
     pub fn same_content(&self, other: &PartialRecord) -> bool {
@@ -67,13 +59,19 @@ impl PartialRecord {
         }
         match (&self.sha256, &other.sha256) {
             (Some(a), Some(b)) => a == b,
-            // No digest: only a validator that matches proves it is the same version.
-            _ => {
-                let etag = self.etag.is_some() && self.etag == other.etag;
-                let date =
-                    self.last_modified.is_some() && self.last_modified == other.last_modified;
-                (etag || date) && self.sha256 == other.sha256
+            (None, None) => {
+                // No digest: only validators can prove it is the same version. An
+                // ETag, where there is one, must match (a file replaced within the
+                // same second keeps its date); else the date must.
+                match (&self.etag, &other.etag) {
+                    (Some(a), Some(b)) => a == b && self.last_modified == other.last_modified,
+                    (None, None) => {
+                        self.last_modified.is_some() && self.last_modified == other.last_modified
+                    }
+                    _ => false,
+                }
             }
+            _ => false,
         }
     }
 }
@@ -104,13 +102,9 @@ pub struct Partial {
     _lock: File,
 }
 
-/// A stable name for a download: the same command finds its partial again.
-pub fn key_for(identity: &str, dest: &Path) -> String {
-    let mut h = Sha256::new();
-    h.update(identity.as_bytes());
-    h.update([0]);
-    h.update(dest.as_os_str().as_encoded_bytes());
-    hex::encode(&h.finalize()[..16])
+/// A stable short name for a string (a path, a content identity).
+pub fn short_hash(s: &[u8]) -> String {
+    hex::encode(&Sha256::digest(s)[..16])
 }
 
 impl Partial {
@@ -122,16 +116,14 @@ impl Partial {
         )
     }
 
-    /// Takes the download `key` for `record`: the blocks an earlier run stored are
-    /// kept when that run was for the same content, else it starts empty. Returns
-    /// the partial and whether it resumes.
-    pub fn open(
-        state: &StateDir,
-        key: &str,
-        record: PartialRecord,
-    ) -> Result<(Partial, bool), PartialError> {
+    /// Takes the download that stores its bytes at `record.data_path` (one record
+    /// and one lock per data file, so two processes never write the same file): the
+    /// blocks an earlier run stored are kept when that run was for the same content,
+    /// else it starts empty. Returns the partial and whether it resumes.
+    pub fn open(state: &StateDir, record: PartialRecord) -> Result<(Partial, bool), PartialError> {
         let dir = state.partial_dir();
-        let (json, blocks, lock) = Self::paths(&dir, key);
+        let key = short_hash(record.data_path.as_os_str().as_encoded_bytes());
+        let (json, blocks, lock) = Self::paths(&dir, &key);
         let lock_file = File::create(&lock).map_err(io(&lock))?;
         match lock_file.try_lock() {
             Ok(()) => {}
@@ -158,7 +150,7 @@ impl Partial {
         super::write_atomic(&json, &text).map_err(io(&json))?;
         Ok((
             Partial {
-                key: key.to_string(),
+                key,
                 record,
                 dir,
                 _lock: lock_file,
@@ -212,11 +204,12 @@ pub fn held_blocks(journal: &Path, data: &Path, geo: &Geometry) -> Vec<(u32, Opt
 impl Partial {
     /// Forgets the download's record and journal (not the bytes: the caller moves
     /// or deletes them).
+    /// The lock file stays: deleting a lock file while it is held would let a
+    /// process that opened it before and one that creates it anew both hold it.
     pub fn finish(self) {
-        let (json, blocks, lock) = Self::paths(&self.dir, &self.key);
+        let (json, blocks, _) = Self::paths(&self.dir, &self.key);
         let _ = std::fs::remove_file(json);
         let _ = std::fs::remove_file(blocks);
-        let _ = std::fs::remove_file(lock);
     }
 }
 
@@ -290,4 +283,40 @@ pub fn list(state: &StateDir) -> Vec<PartialSummary> {
     }
     out.sort_by_key(|p| p.record.started_unix);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(sha: Option<&str>, etag: Option<&str>, date: Option<&str>) -> PartialRecord {
+        PartialRecord {
+            url: "http://o/f".into(),
+            size: 100,
+            sha256: sha.map(str::to_string),
+            etag: etag.map(str::to_string),
+            last_modified: date.map(str::to_string),
+            data_path: PathBuf::from("/d/f.part"),
+            dest: None,
+            filename: "f".into(),
+            started_unix: 0,
+        }
+    }
+
+    #[test]
+    fn stored_bytes_are_kept_only_for_provably_the_same_content() {
+        let d = Some("Mon, 01 Jan 2024 00:00:00 GMT");
+        assert!(rec(Some("aa"), None, None).same_content(&rec(Some("aa"), Some("x"), None)));
+        assert!(!rec(Some("aa"), None, None).same_content(&rec(Some("bb"), None, None)));
+        assert!(!rec(Some("aa"), None, None).same_content(&rec(None, None, None)));
+        assert!(rec(None, Some("\"1\""), d).same_content(&rec(None, Some("\"1\""), d)));
+        // Same date, new ETag: replaced within the same second.
+        assert!(!rec(None, Some("\"1\""), d).same_content(&rec(None, Some("\"2\""), d)));
+        assert!(!rec(None, Some("\"1\""), d).same_content(&rec(None, None, d)));
+        assert!(rec(None, None, d).same_content(&rec(None, None, d)));
+        assert!(!rec(None, None, None).same_content(&rec(None, None, None)));
+        let mut other = rec(Some("aa"), None, None);
+        other.size = 101;
+        assert!(!rec(Some("aa"), None, None).same_content(&other));
+    }
 }

@@ -91,22 +91,15 @@ impl Delivery {
         self.addr
     }
 
-    /// Registers a download and returns the one-use URL that delivers it.
-    pub fn offer(&self, source: Source) -> String {
+    /// Registers a download and returns the one-use URL that delivers it. Without
+    /// the system's randomness there is no safe token, and no URL.
+    pub fn offer(&self, source: Source) -> Result<String, getrandom::Error> {
         self.offer_for(source, TOKEN_LIFETIME)
     }
 
-    fn offer_for(&self, source: Source, lifetime: Duration) -> String {
+    fn offer_for(&self, source: Source, lifetime: Duration) -> Result<String, getrandom::Error> {
         let mut raw = [0u8; 32];
-        // Without randomness there is no safe token: fall back to the clock and
-        // address, never to a predictable constant.
-        if getrandom::fill(&mut raw).is_err() {
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
-            raw[..16].copy_from_slice(&t.to_le_bytes());
-        }
+        getrandom::fill(&mut raw)?;
         let token = hex::encode(raw);
         let now = Instant::now();
         let mut tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
@@ -118,7 +111,7 @@ impl Delivery {
                 expires: now + lifetime,
             },
         );
-        format!("http://{}/d/{token}", self.addr)
+        Ok(format!("http://{}/d/{token}", self.addr))
     }
 
     fn host_ok(&self, req: &Request<hyper::body::Incoming>) -> bool {
@@ -330,7 +323,7 @@ mod tests {
     async fn tokens_are_one_use_expire_and_need_the_right_host() {
         let d = Delivery::start().await.unwrap();
         let (s, _keep) = source(b"hello");
-        let url = d.offer(s);
+        let url = d.offer(s).unwrap();
         assert!(url.len() > 64, "a 256-bit token: {url}");
         // Another origin's name for 127.0.0.1 (DNS rebinding) is refused.
         assert!(
@@ -355,7 +348,7 @@ mod tests {
         );
 
         let (s, _keep2) = source(b"expired");
-        let url = d.offer_for(s, Duration::ZERO);
+        let url = d.offer_for(s, Duration::ZERO).unwrap();
         assert!(get(&url, None).await.starts_with("HTTP/1.1 410"));
         let guess = format!("http://{}/d/{}", d.addr(), "0".repeat(64));
         assert!(get(&guess, None).await.starts_with("HTTP/1.1 404"));

@@ -312,12 +312,15 @@ impl Session {
             ..Progress::default()
         });
         let (cancel_tx, cancel_rx) = watch::channel(false);
-        let delivery_url = self.delivery.offer(delivery::Source {
+        let delivery_url = match self.delivery.offer(delivery::Source {
             file,
             size: info.size,
             filename: filename.clone(),
             progress: progress_rx.clone(),
-        });
+        }) {
+            Ok(u) => u,
+            Err(e) => return self.error(&id, "no_randomness", &e.to_string()),
+        };
         self.downloads
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -25,6 +25,7 @@ const FUZZ_TARGETS: &[&str] = &[
     "merkle_proof",
     "engine_peer",
     "host_inputs",
+    "tracker_message",
 ];
 /// Seconds each target runs in `cargo xtask test`.
 const TEST_FUZZ_SECONDS: u32 = 20;

@@ -1,0 +1,24 @@
+//! Tracker messages from arbitrary text: parsing never panics, ids come out as 20
+//! bytes that round-trip through their string form, and every refusal can be sent
+//! back as JSON.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use swarmload_tracker::protocol::{self, Id20, Request};
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    match protocol::parse(&text, 10) {
+        Ok(Request::Announce(a)) => {
+            assert!(a.offers.len() <= 10);
+            for id in [a.info_hash, a.peer_id] {
+                assert_eq!(Id20::from_binary_str(&id.to_binary_string()), Some(id));
+            }
+        }
+        Ok(Request::Scrape(list)) => assert!(list.len() <= 256),
+        Err(b) => {
+            let v: serde_json::Value = serde_json::from_str(&protocol::failure(&b, None)).unwrap();
+            assert!(v["failure reason"].is_string());
+        }
+    }
+});

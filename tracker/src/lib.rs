@@ -1,0 +1,9 @@
+//! `swarmload-tracker`: a small signaling server speaking the WebTorrent WebSocket
+//! tracker protocol (as `bittorrent-tracker` and `aquatic_ws` do), so browser and
+//! native peers can exchange WebRTC offers and answers. Any tracker that speaks the
+//! same protocol can take its place.
+
+pub mod protocol;
+pub mod server;
+
+pub use server::{Config, Tracker};

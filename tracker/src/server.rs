@@ -287,16 +287,7 @@ impl Tracker {
         }
         if a.event == Event::Stopped {
             st.leave(conn, a.info_hash, a.peer_id);
-            let (c, i) = st
-                .swarms
-                .get(&a.info_hash)
-                .map(Swarm::counts)
-                .unwrap_or((0, 0));
-            st.send(
-                conn,
-                protocol::announce_response(a.info_hash, self.cfg.interval, c, i),
-            );
-            return;
+            return self.respond(&st, conn, a.info_hash);
         }
         let key = (a.info_hash, a.peer_id);
         let joined = st.conns.get(&conn).map(|c| c.joined.len()).unwrap_or(0);
@@ -358,14 +349,19 @@ impl Tracker {
                 protocol::forwarded_offer(a.info_hash, a.peer_id, offer),
             );
         }
+        self.respond(&st, conn, a.info_hash);
+    }
+
+    /// The announce response: the interval and the swarm's counts.
+    fn respond(&self, st: &State, conn: u64, info_hash: Id20) {
         let (c, i) = st
             .swarms
-            .get(&a.info_hash)
+            .get(&info_hash)
             .map(Swarm::counts)
             .unwrap_or((0, 0));
         st.send(
             conn,
-            protocol::announce_response(a.info_hash, self.cfg.interval, c, i),
+            protocol::announce_response(info_hash, self.cfg.interval, c, i),
         );
     }
 }

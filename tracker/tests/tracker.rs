@@ -50,6 +50,19 @@ async fn recv(ws: &mut Ws) -> Value {
     }
 }
 
+/// Waits (at most 5 s) for the server to end the connection.
+async fn closed(ws: &mut Ws) -> Result<(), tokio::time::error::Elapsed> {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                _ => {}
+            }
+        }
+    })
+    .await
+}
+
 fn announce(ih: Id20, peer: Id20, offers: &[(Id20, &str)], left: u64) -> Value {
     let offers: Vec<Value> = offers
         .iter()
@@ -179,15 +192,7 @@ async fn idle_connections_are_reaped() {
     send(&mut a, announce(id(8), id(9), &[], 100)).await;
     recv(&mut a).await;
     assert_eq!(tracker.peer_count(), 1);
-    let end = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            match a.next().await {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
-                _ => {}
-            }
-        }
-    })
-    .await;
+    let end = closed(&mut a).await;
     assert!(end.is_ok(), "the server closed the idle connection");
     assert_eq!(tracker.peer_count(), 0);
     assert_eq!(tracker.connection_count(), 0);
@@ -229,15 +234,7 @@ async fn hostile_input_gets_errors_or_a_closed_connection_and_others_are_served(
     // A frame over 64 KiB closes that connection.
     let mut huge = connect(&url).await;
     let _ = huge.send(Message::text("x".repeat(70 * 1024))).await;
-    let closed = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            match huge.next().await {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
-                _ => {}
-            }
-        }
-    })
-    .await;
+    let closed = closed(&mut huge).await;
     assert!(closed.is_ok());
 
     // Meanwhile an honest pair still meets.

@@ -13,3 +13,4 @@ pub mod native_messaging;
 pub mod origin;
 pub mod status_command;
 pub mod store;
+pub mod swarm;

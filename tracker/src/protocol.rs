@@ -243,6 +243,131 @@ pub fn scrape_response(files: &[(Id20, usize, usize, u64)]) -> String {
     json!({"action": "scrape", "files": map}).to_string()
 }
 
+// ---- the client side ------------------------------------------------------------
+
+/// What a client tells the tracker with an announce.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnnounceParams {
+    pub info_hash: Id20,
+    pub peer_id: Id20,
+    pub event: Option<Event>,
+    pub left: u64,
+    pub uploaded: u64,
+    pub downloaded: u64,
+    pub offers: Vec<Offer>,
+}
+
+pub fn announce_request(p: &AnnounceParams) -> String {
+    let offers: Vec<Value> = p
+        .offers
+        .iter()
+        .map(|o| json!({"offer_id": o.offer_id.to_binary_string(), "offer": o.offer}))
+        .collect();
+    let mut v = json!({
+        "action": "announce",
+        "info_hash": p.info_hash.to_binary_string(),
+        "peer_id": p.peer_id.to_binary_string(),
+        "numwant": offers.len(),
+        "left": p.left,
+        "uploaded": p.uploaded,
+        "downloaded": p.downloaded,
+        "offers": offers,
+    });
+    if let Some(e) = p.event {
+        v["event"] = json!(match e {
+            Event::Started => "started",
+            Event::Stopped => "stopped",
+            Event::Completed => "completed",
+            Event::Update => "update",
+        });
+    }
+    v.to_string()
+}
+
+pub fn answer_request(info_hash: Id20, peer_id: Id20, answer: &Answer) -> String {
+    json!({
+        "action": "announce",
+        "info_hash": info_hash.to_binary_string(),
+        "peer_id": peer_id.to_binary_string(),
+        "to_peer_id": answer.to_peer_id.to_binary_string(),
+        "offer_id": answer.offer_id.to_binary_string(),
+        "answer": answer.answer,
+    })
+    .to_string()
+}
+
+/// A message from the tracker, as a client reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerMessage {
+    /// The answer to our announce.
+    Announced {
+        interval: Option<u64>,
+        complete: Option<u64>,
+        incomplete: Option<u64>,
+    },
+    /// Another peer's offer, to be answered.
+    Offer {
+        from: Id20,
+        offer_id: Id20,
+        offer: Value,
+    },
+    /// The answer to one of our offers.
+    Answer {
+        from: Id20,
+        offer_id: Id20,
+        answer: Value,
+    },
+    Failure(String),
+    /// Anything else (scrape results, unknown actions, malformed messages).
+    Other,
+}
+
+pub fn parse_server(text: &str) -> ServerMessage {
+    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) else {
+        return ServerMessage::Other;
+    };
+    if let Some(reason) = map.get("failure reason").and_then(Value::as_str) {
+        let reason: String = reason.chars().take(256).collect();
+        return ServerMessage::Failure(reason);
+    }
+    if map.get("action").and_then(Value::as_str) != Some("announce") {
+        return ServerMessage::Other;
+    }
+    let ids = (
+        map.get("peer_id")
+            .and_then(Value::as_str)
+            .and_then(Id20::from_binary_str),
+        map.get("offer_id")
+            .and_then(Value::as_str)
+            .and_then(Id20::from_binary_str),
+    );
+    if let (Some(offer), (Some(from), Some(offer_id))) = (map.get("offer"), ids) {
+        return match sdp(offer, "announce") {
+            Ok(offer) => ServerMessage::Offer {
+                from,
+                offer_id,
+                offer,
+            },
+            Err(_) => ServerMessage::Other,
+        };
+    }
+    if let (Some(answer), (Some(from), Some(offer_id))) = (map.get("answer"), ids) {
+        return match sdp(answer, "announce") {
+            Ok(answer) => ServerMessage::Answer {
+                from,
+                offer_id,
+                answer,
+            },
+            Err(_) => ServerMessage::Other,
+        };
+    }
+    ServerMessage::Announced {
+        interval: number(map.get("interval")),
+        complete: number(map.get("complete")),
+        incomplete: number(map.get("incomplete")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -47,6 +47,22 @@ impl Hash32 {
         InfoHash(out)
     }
 
+    /// The key peers meet under on trackers: the info hash, or inside a policy
+    /// `group_id` the first 20 bytes of SHA-256(group_id ‖ sha256), so that
+    /// different groups never meet even for the same content.
+    pub fn swarm_key(&self, group_id: Option<&str>) -> InfoHash {
+        match group_id {
+            None => self.info_hash(),
+            Some(g) => {
+                use sha2::{Digest, Sha256};
+                let mut h = Sha256::new();
+                h.update(g.as_bytes());
+                h.update(self.0);
+                Hash32(h.finalize().into()).info_hash()
+            }
+        }
+    }
+
     /// The `Repr-Digest` header value that announces this digest (RFC 9530).
     pub fn repr_digest_header(&self) -> String {
         format!("sha-256=:{}:", self.to_base64())
@@ -102,6 +118,20 @@ impl fmt::Display for InfoHash {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn swarm_keys_separate_groups() {
+        let h = Hash32([7; 32]);
+        assert_eq!(h.swarm_key(None), h.info_hash());
+        let a = h.swarm_key(Some("corp-a"));
+        assert_ne!(a, h.info_hash());
+        assert_ne!(a, h.swarm_key(Some("corp-b")));
+        assert_eq!(a, h.swarm_key(Some("corp-a")));
+        use sha2::{Digest, Sha256};
+        let mut input = b"corp-a".to_vec();
+        input.extend_from_slice(&[7; 32]);
+        assert_eq!(a.0[..], Sha256::digest(&input)[..20]);
+    }
 
     #[test]
     fn hex_round_trip_and_errors() {

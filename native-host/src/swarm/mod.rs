@@ -1,0 +1,5 @@
+//! Finding peers: tracker clients (signaling over the WebTorrent WebSocket tracker
+//! protocol). The WebRTC transport that turns offers and answers into data channels
+//! plugs in on top.
+
+pub mod tracker_client;

@@ -12,7 +12,33 @@ const CARGO_FUZZ_VERSION: &str = "0.13.2";
 pub fn ensure_all() -> Result {
     ensure_wasm()?;
     ensure_chromium()?;
+    ensure_interop()?;
     ensure_fuzz()
+}
+
+/// The third-party peers of the interoperability tests (npm `bittorrent-tracker`),
+/// exactly as `tests/interop/package-lock.json` pins them. `--ignore-scripts`: the
+/// package's client side pulls a native module whose install script downloads a
+/// prebuilt binary; only the server is used.
+pub fn ensure_interop() -> Result {
+    let dir = crate::root().join("tests/interop");
+    if dir
+        .join("node_modules/bittorrent-tracker/package.json")
+        .exists()
+    {
+        return Ok(());
+    }
+    if output(Command::new("npm").arg("--version")).is_none() {
+        return Err("npm (Node.js) is needed for the tracker interoperability test".into());
+    }
+    crate::run(Command::new("npm").args([
+        "ci",
+        "--prefix",
+        "tests/interop",
+        "--ignore-scripts",
+        "--no-audit",
+        "--no-fund",
+    ]))
 }
 
 fn output(cmd: &mut Command) -> Option<String> {

@@ -2,4 +2,5 @@
 //! protocol). The WebRTC transport that turns offers and answers into data channels
 //! plugs in on top.
 
+pub mod rtc;
 pub mod tracker_client;

@@ -1,0 +1,262 @@
+//! WebRTC data channels (webrtc-rs): one reliable, ordered channel per peer, carrying
+//! the core's wire messages. Signaling is complete, non-trickle SDP (what WebTorrent
+//! trackers carry): an offer or answer is handed out only once ICE gathering is done.
+//! Sends wait for room in the channel's buffer, which is the flow control.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use serde_json::Value;
+use tokio::sync::mpsc;
+use webrtc::data_channel::{DataChannel, DataChannelEvent};
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
+    RTCIceGatheringState, RTCIceServer, RTCSessionDescription,
+};
+
+/// The data channel's label: the wire protocol and its version.
+pub const LABEL: &str = "swarmload/1";
+/// How long ICE gathering may take before the description is used as it is.
+const GATHER_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a channel may take to open once both descriptions are set.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(15);
+/// Messages received and not yet taken, per channel.
+const INCOMING: usize = 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RtcError {
+    #[error("webrtc: {0}")]
+    WebRtc(String),
+    #[error("malformed session description: {0}")]
+    BadDescription(String),
+    #[error("the data channel did not open in time")]
+    NotOpened,
+    #[error("the data channel is closed")]
+    Closed,
+}
+
+fn rtc_err(e: impl std::fmt::Display) -> RtcError {
+    RtcError::WebRtc(e.to_string())
+}
+
+/// Where ICE gathers candidates and which STUN/TURN servers it asks.
+#[derive(Debug, Clone)]
+pub struct RtcConfig {
+    pub ice_servers: Vec<swarmload_core::policy::IceServer>,
+    /// Local UDP addresses to gather on (tests confine ICE to 127.0.0.1).
+    pub udp_addrs: Vec<String>,
+}
+
+impl RtcConfig {
+    pub fn from_policy(p: &swarmload_core::policy::Policy) -> RtcConfig {
+        RtcConfig {
+            ice_servers: p.ice_servers.clone(),
+            udp_addrs: vec!["0.0.0.0:0".into()],
+        }
+    }
+}
+
+struct Handler {
+    gathered: mpsc::Sender<()>,
+    remote_channel: mpsc::Sender<Arc<dyn DataChannel>>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            let _ = self.gathered.try_send(());
+        }
+    }
+
+    async fn on_data_channel(&self, dc: Arc<dyn DataChannel>) {
+        let _ = self.remote_channel.try_send(dc);
+    }
+}
+
+struct Side {
+    pc: Arc<dyn PeerConnection>,
+    gathered: mpsc::Receiver<()>,
+    remote_channel: mpsc::Receiver<Arc<dyn DataChannel>>,
+}
+
+async fn new_connection(cfg: &RtcConfig) -> Result<Side, RtcError> {
+    let (gtx, grx) = mpsc::channel(1);
+    let (ctx, crx) = mpsc::channel(4);
+    let ice: Vec<RTCIceServer> = cfg
+        .ice_servers
+        .iter()
+        .map(|s| RTCIceServer {
+            urls: s.urls.clone(),
+            username: s.username.clone().unwrap_or_default(),
+            credential: s.credential.clone().unwrap_or_default(),
+        })
+        .collect();
+    let pc = PeerConnectionBuilder::new()
+        .with_configuration(RTCConfigurationBuilder::new().with_ice_servers(ice).build())
+        .with_handler(Arc::new(Handler {
+            gathered: gtx,
+            remote_channel: ctx,
+        }))
+        .with_udp_addrs(cfg.udp_addrs.clone())
+        .build()
+        .await
+        .map_err(rtc_err)?;
+    Ok(Side {
+        pc: Arc::new(pc),
+        gathered: grx,
+        remote_channel: crx,
+    })
+}
+
+/// The local description once gathering is complete (or has taken long enough:
+/// unreachable STUN servers must not hold a connection up).
+async fn complete_description(side: &mut Side) -> Result<Value, RtcError> {
+    let _ = tokio::time::timeout(GATHER_TIMEOUT, side.gathered.recv()).await;
+    let desc = side
+        .pc
+        .local_description()
+        .await
+        .ok_or_else(|| RtcError::WebRtc("no local description".into()))?;
+    serde_json::to_value(&desc).map_err(|e| RtcError::BadDescription(e.to_string()))
+}
+
+fn description(v: Value) -> Result<RTCSessionDescription, RtcError> {
+    serde_json::from_value(v).map_err(|e| RtcError::BadDescription(e.to_string()))
+}
+
+/// An open data channel to one peer.
+pub struct Channel {
+    pub incoming: mpsc::Receiver<Bytes>,
+    dc: Arc<dyn DataChannel>,
+    pc: Arc<dyn PeerConnection>,
+}
+
+impl Channel {
+    /// Sends one message, waiting while the channel's send buffer is full.
+    pub async fn send(&self, data: &[u8]) -> Result<(), RtcError> {
+        self.dc
+            .send(BytesMut::from(data))
+            .await
+            .map_err(|_| RtcError::Closed)
+    }
+
+    pub async fn close(&self) {
+        let _ = self.dc.close().await;
+        let _ = self.pc.close().await;
+    }
+}
+
+/// Pumps a data channel's events: resolves `opened` on open, forwards messages.
+async fn open_channel(
+    dc: Arc<dyn DataChannel>,
+    pc: Arc<dyn PeerConnection>,
+) -> Result<Channel, RtcError> {
+    let (otx, mut orx) = mpsc::channel::<()>(1);
+    let (itx, irx) = mpsc::channel::<Bytes>(INCOMING);
+    let pump = dc.clone();
+    tokio::spawn(async move {
+        while let Some(ev) = pump.poll().await {
+            match ev {
+                DataChannelEvent::OnOpen => {
+                    let _ = otx.try_send(());
+                }
+                DataChannelEvent::OnMessage(m)
+                    if itx.send(Bytes::from(m.data.to_vec())).await.is_err() =>
+                {
+                    break;
+                }
+                DataChannelEvent::OnClose => break,
+                _ => {}
+            }
+        }
+    });
+    // Already open (the answerer's channel may open before it is handed over).
+    let open = matches!(
+        dc.ready_state().await,
+        Ok(webrtc::data_channel::RTCDataChannelState::Open)
+    );
+    if !open {
+        tokio::time::timeout(OPEN_TIMEOUT, orx.recv())
+            .await
+            .map_err(|_| RtcError::NotOpened)?
+            .ok_or(RtcError::Closed)?;
+    }
+    Ok(Channel {
+        incoming: irx,
+        dc,
+        pc,
+    })
+}
+
+/// Our offer, waiting for a peer's answer.
+pub struct PendingOffer {
+    side: Side,
+    dc: Arc<dyn DataChannel>,
+}
+
+/// Makes an offer (with its data channel): the SDP object to hand to the tracker.
+pub async fn offer(cfg: &RtcConfig) -> Result<(PendingOffer, Value), RtcError> {
+    let mut side = new_connection(cfg).await?;
+    let dc = side
+        .pc
+        .create_data_channel(LABEL, None)
+        .await
+        .map_err(rtc_err)?;
+    let offer = side.pc.create_offer(None).await.map_err(rtc_err)?;
+    side.pc
+        .set_local_description(offer)
+        .await
+        .map_err(rtc_err)?;
+    let sdp = complete_description(&mut side).await?;
+    Ok((PendingOffer { side, dc }, sdp))
+}
+
+impl PendingOffer {
+    /// The peer answered: connect and wait for the channel to open.
+    pub async fn connect(self, answer: Value) -> Result<Channel, RtcError> {
+        self.side
+            .pc
+            .set_remote_description(description(answer)?)
+            .await
+            .map_err(rtc_err)?;
+        open_channel(self.dc, self.side.pc).await
+    }
+
+    pub async fn discard(self) {
+        let _ = self.side.pc.close().await;
+    }
+}
+
+/// Our answer to a peer's offer, waiting for its channel.
+pub struct PendingAnswer {
+    side: Side,
+}
+
+/// Answers a peer's offer: the SDP object to send back through the tracker.
+pub async fn answer(cfg: &RtcConfig, offer: Value) -> Result<(PendingAnswer, Value), RtcError> {
+    let mut side = new_connection(cfg).await?;
+    side.pc
+        .set_remote_description(description(offer)?)
+        .await
+        .map_err(rtc_err)?;
+    let answer = side.pc.create_answer(None).await.map_err(rtc_err)?;
+    side.pc
+        .set_local_description(answer)
+        .await
+        .map_err(rtc_err)?;
+    let sdp = complete_description(&mut side).await?;
+    Ok((PendingAnswer { side }, sdp))
+}
+
+impl PendingAnswer {
+    /// Waits for the offerer's data channel to arrive and open.
+    pub async fn connect(mut self) -> Result<Channel, RtcError> {
+        let dc = tokio::time::timeout(OPEN_TIMEOUT, self.side.remote_channel.recv())
+            .await
+            .map_err(|_| RtcError::NotOpened)?
+            .ok_or(RtcError::Closed)?;
+        open_channel(dc, self.side.pc).await
+    }
+}

@@ -195,6 +195,8 @@ impl PolicyLayer {
                 "origin_fallback_delay_ms" => {
                     layer.origin_fallback_delay_ms = Some(typed(k, value)?)
                 }
+                // An empty key is still named, so the error says which key it was.
+                "" => return Err(PolicyError::new("\"\"", "unknown key")),
                 _ => return Err(PolicyError::new(k, "unknown key")),
             }
         }
@@ -467,6 +469,7 @@ mod tests {
         let cases = [
             (r#"{"min_size_bytes": "big"}"#, "min_size_bytes"),
             (r#"{"min_size_bytes": -1}"#, "min_size_bytes"),
+            (r#"{"": 1}"#, "\"\""),
             (r#"{"trackers": ["http://x"]}"#, "trackers"),
             (r#"{"trackers": ["not a url"]}"#, "trackers"),
             (

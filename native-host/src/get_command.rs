@@ -12,10 +12,14 @@ use swarmload_core::content::Hash32;
 use tokio::sync::watch;
 
 use crate::config::StateDir;
-use crate::download::{self, Connections, DownloadError, Job, NoPeers, Phase, Progress};
+use crate::download::{
+    self, Connections, DownloadError, Job, NoPeers, PeerSource, Phase, Progress,
+};
 use crate::origin::{self, OriginInfo};
 use crate::store::cache::Cache;
 use crate::store::partial::{self, Partial, PartialRecord};
+use crate::swarm::options::{SwarmArgs, SwarmArgsError};
+use crate::swarm::peers::{Swarm, SwarmConfig};
 
 #[derive(clap::Args, Debug)]
 pub struct GetArgs {
@@ -28,9 +32,16 @@ pub struct GetArgs {
     /// The SHA-256 the content must have (64 hex digits).
     #[arg(long)]
     pub sha256: Option<String>,
-    /// A WebTorrent tracker (ws:// or wss://) to find peers on; repeatable.
-    #[arg(long = "tracker")]
-    pub trackers: Vec<String>,
+    #[command(flatten)]
+    pub swarm: SwarmArgs,
+    /// After the download, keep serving it to the swarm this long (e.g. `90s`,
+    /// `10m`, `1h`); Ctrl-C ends it early.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub seed_for: Option<Duration>,
+    /// Print a JSON summary on stdout when done: path, size, sha256, bytes from
+    /// peers and from the origin, bytes uploaded, seconds.
+    #[arg(long)]
+    pub json: bool,
     /// Parallel connections to the origin (1 to 16; default: adaptive, up to 4).
     #[arg(long)]
     pub connections: Option<u32>,
@@ -49,8 +60,8 @@ pub enum GetError {
     Url(String),
     #[error("--sha256 must be 64 hex digits")]
     Sha256Arg,
-    #[error("--tracker {0}: not a ws:// or wss:// URL")]
-    Tracker(String),
+    #[error(transparent)]
+    Swarm(#[from] SwarmArgsError),
     #[error("--connections must be between 1 and 16")]
     Connections,
     #[error(transparent)]
@@ -86,12 +97,7 @@ pub fn run(args: GetArgs) -> Result<(), GetError> {
         .as_deref()
         .map(|h| Hash32::from_hex(h).map_err(|_| GetError::Sha256Arg))
         .transpose()?;
-    for t in &args.trackers {
-        let ok = url::Url::parse(t).is_ok_and(|u| matches!(u.scheme(), "ws" | "wss"));
-        if !ok {
-            return Err(GetError::Tracker(t.clone()));
-        }
-    }
+    args.swarm.check()?;
     let connections = args.connections;
     if connections.is_some_and(|n| !(1..=16).contains(&n)) {
         return Err(GetError::Connections);
@@ -99,14 +105,20 @@ pub fn run(args: GetArgs) -> Result<(), GetError> {
     let state = StateDir::open(args.state_dir.as_deref())?;
     crate::logging::init(&state.log_path());
     let policy = state.policy()?;
+    let swarm = args.swarm.config(&state, &policy)?;
     // One thread carries the network, the engine and the file writes; the whole-file
     // hash runs on its own thread. On a small machine fewer threads handing bytes to
-    // each other is faster.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| GetError::Client(e.to_string()))?;
-    runtime.block_on(get(args, url, given, connections, state, policy))
+    // each other is faster. WebRTC's own tasks (DTLS, SCTP) want a second thread.
+    let runtime = match swarm {
+        None => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        Some(_) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    }
+    .map_err(|e| GetError::Client(e.to_string()))?;
+    runtime.block_on(get(args, url, given, connections, state, policy, swarm))
 }
 
 async fn get(
@@ -116,7 +128,9 @@ async fn get(
     connections: Option<u32>,
     state: StateDir,
     policy: swarmload_core::policy::Policy,
+    swarm: Option<SwarmConfig>,
 ) -> Result<(), GetError> {
+    let started = std::time::Instant::now();
     let client = origin::client().map_err(|e| GetError::Client(e.to_string()))?;
     let interactive = std::io::stdout().is_terminal();
     let mut restarts = 0;
@@ -152,6 +166,11 @@ async fn get(
         );
         let (partial, _resumed) = Partial::open(&state, record)?;
         let key = partial.key.clone();
+        // A swarm needs a trusted digest to name it by and check the whole against,
+        // and a download that needed credentials is never announced or shared.
+        let swarm = swarm
+            .clone()
+            .filter(|_| expected.is_some() && !info.has_credentials());
         let job = Job {
             client: client.clone(),
             info: Arc::new(info.clone()),
@@ -161,16 +180,18 @@ async fn get(
                 Some(n) => Connections::Fixed(n),
                 None => Connections::Adaptive(DEFAULT_CONNECTIONS),
             },
-            // Peers join in the swarm layer; until then every download is the
-            // origin's alone.
-            origin_only: true,
+            origin_only: swarm.is_none(),
             partial,
             policy: policy.clone(),
         };
         let (progress_tx, progress_rx) = watch::channel(Progress::default());
         let (_cancel_tx, cancel_rx) = watch::channel(false);
         let bar = interactive.then(|| show_progress(progress_rx, &info));
-        let result = download::run(job, progress_tx, cancel_rx, Box::new(NoPeers)).await;
+        let peers: Box<dyn PeerSource> = match swarm {
+            Some(cfg) => Box::new(Swarm::new(cfg)),
+            None => Box::new(NoPeers),
+        };
+        let result = download::run(job, progress_tx, cancel_rx, peers).await;
         if let Some(bar) = bar {
             bar.abort();
             let _ = bar.await;
@@ -195,8 +216,8 @@ async fn get(
                     }
                 }
                 done.partial.finish();
-                if interactive {
-                    let s = &done.stats;
+                let s = &done.stats;
+                if interactive && !args.json {
                     println!(
                         "saved {} ({} bytes, {} from peers, {} from the origin), sha256 {}",
                         dest.display(),
@@ -204,6 +225,38 @@ async fn get(
                         s.bytes_from_peers,
                         s.bytes_from_origin,
                         done.sha256
+                    );
+                }
+                let seconds = started.elapsed().as_secs_f64();
+                let (from_peers, from_origin) = (s.bytes_from_peers, s.bytes_from_origin);
+                let mut seeder = done.seeder;
+                if let Some(d) = args.seed_for {
+                    if interactive && !args.json {
+                        println!("seeding for {}", humantime::format_duration(d));
+                    }
+                    seeder
+                        .serve(async {
+                            tokio::select! {
+                                _ = tokio::time::sleep(d) => {}
+                                _ = crate::seed_command::shutdown_signal() => {}
+                            }
+                        })
+                        .await;
+                }
+                let uploaded = seeder.stats().bytes_uploaded;
+                seeder.leave().await;
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "path": absolute(&dest).display().to_string(),
+                            "size": info.size,
+                            "sha256": done.sha256.to_hex(),
+                            "from_peers": from_peers,
+                            "from_origin": from_origin,
+                            "uploaded": uploaded,
+                            "seconds": seconds,
+                        })
                     );
                 }
                 return Ok(());

@@ -11,6 +11,8 @@ pub mod hash_command;
 pub mod logging;
 pub mod native_messaging;
 pub mod origin;
+pub mod seed_command;
+pub mod seeding;
 pub mod status_command;
 pub mod store;
 pub mod swarm;

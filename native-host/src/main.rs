@@ -4,7 +4,7 @@
 //! stdout. From a shell it is a downloader (`get`), reports what it holds (`status`)
 //! and prints the digests an origin publishes (`hash`).
 
-use swarmload_host::{get_command, hash_command, native_messaging, status_command};
+use swarmload_host::{get_command, hash_command, native_messaging, seed_command, status_command};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,6 +23,9 @@ enum Command {
     /// Download URL: from peers that have the same bytes and from the origin,
     /// verified before it is saved. Run the same command again to resume.
     Get(get_command::GetArgs),
+    /// Share FILEs with everyone who downloads the same bytes: hash each, announce
+    /// it on the trackers, and serve it in place until interrupted.
+    Seed(seed_command::SeedArgs),
     /// List partial downloads and the content in the seeding cache.
     Status {
         #[arg(long)]
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: Result<(), Box<dyn std::error::Error>> = match cli.command {
         Command::Get(args) => get_command::run(args).map_err(Into::into),
+        Command::Seed(args) => seed_command::run(args).map_err(Into::into),
         Command::Status { json, state_dir } => {
             status_command::run(state_dir.as_deref(), json).map_err(Into::into)
         }

@@ -96,6 +96,9 @@ pub struct OriginConfig {
     pub content_disposition: Option<String>,
     /// Bytes per second for each connection; `None` is unthrottled.
     pub throttle_per_connection: Option<u64>,
+    /// Bytes per second for all connections together (the server's uplink, as a
+    /// busy server shares it); `None` is unthrottled.
+    pub throttle_total: Option<u64>,
     pub faults: Faults,
 }
 
@@ -114,6 +117,7 @@ impl OriginConfig {
             last_modified: true,
             content_disposition: None,
             throttle_per_connection: None,
+            throttle_total: None,
             faults: Faults::default(),
         }
     }
@@ -229,6 +233,7 @@ struct Shared {
     versions: Vec<Version>,
     stats: Arc<OriginStats>,
     drops_done: AtomicU64,
+    uplink: Mutex<Throttle>,
 }
 
 /// A running origin; stops when dropped.
@@ -267,6 +272,7 @@ impl TestOrigin {
             versions,
             stats: stats.clone(),
             drops_done: AtomicU64::new(0),
+            uplink: Mutex::new(Throttle::new(cfg.throttle_total)),
         });
         let digests = shared.versions.iter().map(|v| v.sha256).collect();
         let (stop, mut stopped) = watch::channel(false);
@@ -570,11 +576,17 @@ fn body_stream(
             if let Some(d) = drop_at {
                 n = n.min(d - sent);
             }
-            let wait = {
+            let per_connection = {
                 let mut b = bucket.lock().unwrap_or_else(|e| e.into_inner());
                 n = b.grant(n);
                 b.delay()
             };
+            let uplink = {
+                let mut b = shared.uplink.lock().unwrap_or_else(|e| e.into_inner());
+                n = b.grant(n);
+                b.delay()
+            };
+            let wait = per_connection.max(uplink);
             if let Some(w) = wait {
                 tokio::time::sleep(w).await;
             }

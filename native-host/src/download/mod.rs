@@ -18,7 +18,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use serde::Serialize;
-use swarmload_core::content::{Hash32, InfoHash};
+use swarmload_core::content::Hash32;
 use swarmload_core::engine::{
     Action, BitSet, ContentMeta, DisconnectReason, Engine, EngineConfig, EngineError, Event,
     FailReason, PeerId, Stats, Time,
@@ -27,6 +27,7 @@ use swarmload_core::policy::Policy;
 use tokio::sync::{mpsc, watch};
 
 use crate::origin::{Fetcher, OriginInfo, Pacer};
+use crate::seeding::Seeder;
 use crate::store::journal::BlockDigest;
 use crate::store::partial::Partial;
 use verifier::Verifier;
@@ -35,20 +36,33 @@ use verifier::Verifier;
 /// feeds `PeerConnected`, `PeerMessage` and `PeerGone` events into the channel it
 /// is given. Downloads with no swarm use [`NoPeers`].
 pub trait PeerSource: Send {
-    /// The swarm's name is known: find peers and report them on `events`.
-    fn start(&mut self, info_hash: InfoHash, events: mpsc::Sender<Event>);
+    /// The content's trusted SHA-256 is known: find peers in its swarm and report
+    /// them on `events`.
+    fn start(&mut self, sha256: Hash32, events: mpsc::Sender<Event>);
     fn send(&mut self, peer: PeerId, data: Bytes);
     fn disconnect(&mut self, peer: PeerId, reason: &DisconnectReason);
+    /// Transfer counters, for the trackers' next announces.
+    fn progress(&mut self, _left: u64, _uploaded: u64, _downloaded: u64) {}
+    /// The content is complete: from now on this is a seeder.
+    fn completed(&mut self) {}
+    /// Leaves the swarm (trackers hear `stopped`, channels close); the task to
+    /// await for that to finish.
+    fn leave(&mut self) -> Option<tokio::task::JoinHandle<()>> {
+        None
+    }
 }
 
 /// No swarm: the origin alone.
 pub struct NoPeers;
 
 impl PeerSource for NoPeers {
-    fn start(&mut self, _: InfoHash, _: mpsc::Sender<Event>) {}
+    fn start(&mut self, _: Hash32, _: mpsc::Sender<Event>) {}
     fn send(&mut self, _: PeerId, _: Bytes) {}
     fn disconnect(&mut self, _: PeerId, _: &DisconnectReason) {}
 }
+
+/// How often the trackers hear the transfer counters.
+const TRACKER_REPORT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub struct Job {
     pub client: reqwest::Client,
@@ -106,6 +120,8 @@ pub struct Progress {
 }
 
 pub struct Finished {
+    /// The content's seeder, with the download's connections still open.
+    pub seeder: Seeder,
     pub sha256: Hash32,
     /// The leaf layer, where the engine computed every leaf.
     pub leaves: Option<Vec<Hash32>>,
@@ -278,9 +294,12 @@ pub async fn run(
         identifiable,
     );
     let (tx, mut rx) = mpsc::channel::<Event>(16);
-    if let Some(ih) = engine.info_hash() {
-        peers.start(ih, tx.clone());
+    // Only content with a trusted SHA-256 has a swarm: it names it, and it is what
+    // the whole is checked against.
+    if let Some(sha256) = expected {
+        peers.start(sha256, tx.clone());
     }
+    let mut reported = Instant::now();
     let epoch = Instant::now();
     let now = move || Time::from_micros(epoch.elapsed().as_micros() as u64);
     let mut fetches: HashMap<u64, tokio::task::JoinHandle<()>> = HashMap::new();
@@ -381,6 +400,14 @@ pub async fn run(
             break end;
         }
         progress.send_replace(state.clone());
+        if reported.elapsed() >= TRACKER_REPORT {
+            reported = Instant::now();
+            peers.progress(
+                size - state.have_bytes,
+                stats.bytes_uploaded,
+                stats.bytes_from_peers + stats.bytes_from_origin,
+            );
+        }
 
         if let Some(ev) = local.pop_front() {
             engine.handle(now(), ev);
@@ -431,12 +458,16 @@ pub async fn run(
             let sha256 = engine
                 .sha256()
                 .ok_or(DownloadError::Failed(FailReason::Stalled))?;
+            peers.completed();
+            let stats = engine.stats().clone();
             Ok(Finished {
                 sha256,
                 leaves: engine.leaf_layer().map(<[Hash32]>::to_vec),
-                stats: engine.stats().clone(),
+                stats,
                 data_path,
                 partial,
+                // The same engine, peers and connections go on serving.
+                seeder: Seeder::resume(engine, peers, rx, file, epoch),
             })
         }
         Err(reason) => {
@@ -485,7 +516,7 @@ fn advance_prefix(
     verifier.upto(upto);
 }
 
-fn random_seed() -> u64 {
+pub fn random_seed() -> u64 {
     let mut b = [0u8; 8];
     // A fixed seed only makes choices less varied, never wrong.
     let _ = getrandom::fill(&mut b);

@@ -2,5 +2,7 @@
 //! protocol). The WebRTC transport that turns offers and answers into data channels
 //! plugs in on top.
 
+pub mod options;
+pub mod peers;
 pub mod rtc;
 pub mod tracker_client;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use webrtc::data_channel::{DataChannel, DataChannelEvent};
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
@@ -23,6 +23,15 @@ const GATHER_TIMEOUT: Duration = Duration::from_secs(5);
 const OPEN_TIMEOUT: Duration = Duration::from_secs(15);
 /// Messages received and not yet taken, per channel.
 const INCOMING: usize = 1024;
+/// Flow control, as browsers do it with `bufferedAmountLowThreshold`: a sender stops
+/// once this many bytes are unacknowledged, and goes on when they drained to the low
+/// mark. Enough in flight to fill a fast link, never an unbounded queue for a slow one.
+pub const HIGH_WATERMARK: usize = 1024 * 1024;
+pub const LOW_WATERMARK: usize = 512 * 1024;
+/// The hard bound the WebRTC stack itself enforces should a sender skip the marks.
+const SEND_BUFFER_LIMIT: usize = 4 * 1024 * 1024;
+/// Re-check the buffer this often should a low-mark event be missed.
+const DRAIN_BACKSTOP: Duration = Duration::from_millis(20);
 
 #[derive(Debug, thiserror::Error)]
 pub enum RtcError {
@@ -100,6 +109,7 @@ async fn new_connection(cfg: &RtcConfig) -> Result<Side, RtcError> {
             remote_channel: ctx,
         }))
         .with_udp_addrs(cfg.udp_addrs.clone())
+        .with_data_channel_send_buffer_limit(SEND_BUFFER_LIMIT)
         .build()
         .await
         .map_err(rtc_err)?;
@@ -126,20 +136,63 @@ fn description(v: Value) -> Result<RTCSessionDescription, RtcError> {
     serde_json::from_value(v).map_err(|e| RtcError::BadDescription(e.to_string()))
 }
 
-/// An open data channel to one peer.
+/// An open data channel to one peer: what arrives, and the sending half.
 pub struct Channel {
     pub incoming: mpsc::Receiver<Bytes>,
+    pub sender: ChannelSender,
+}
+
+/// The sending half of a channel; clones share the channel.
+#[derive(Clone)]
+pub struct ChannelSender {
     dc: Arc<dyn DataChannel>,
     pc: Arc<dyn PeerConnection>,
+    drained: Arc<Notify>,
 }
 
 impl Channel {
     /// Sends one message, waiting while the channel's send buffer is full.
     pub async fn send(&self, data: &[u8]) -> Result<(), RtcError> {
+        self.sender.send(data).await
+    }
+
+    pub async fn close(&self) {
+        self.sender.close().await
+    }
+}
+
+impl ChannelSender {
+    /// Sends one message. Above the high watermark it first waits until the
+    /// unacknowledged bytes drained to the low one.
+    pub async fn send(&self, data: &[u8]) -> Result<(), RtcError> {
+        let queued = self
+            .dc
+            .outstanding_bytes()
+            .await
+            .map_err(|_| RtcError::Closed)?;
+        if queued >= HIGH_WATERMARK {
+            loop {
+                let drained = self.drained.notified();
+                let queued = self
+                    .dc
+                    .outstanding_bytes()
+                    .await
+                    .map_err(|_| RtcError::Closed)?;
+                if queued <= LOW_WATERMARK {
+                    break;
+                }
+                let _ = tokio::time::timeout(DRAIN_BACKSTOP, drained).await;
+            }
+        }
         self.dc
             .send(BytesMut::from(data))
             .await
             .map_err(|_| RtcError::Closed)
+    }
+
+    /// Bytes handed to the channel and not yet acknowledged by the peer.
+    pub async fn buffered(&self) -> usize {
+        self.dc.outstanding_bytes().await.unwrap_or(0)
     }
 
     pub async fn close(&self) {
@@ -148,14 +201,20 @@ impl Channel {
     }
 }
 
-/// Pumps a data channel's events: resolves `opened` on open, forwards messages.
+/// Pumps a data channel's events: resolves `opened` on open, forwards messages,
+/// wakes senders when the buffer drained to the low watermark.
 async fn open_channel(
     dc: Arc<dyn DataChannel>,
     pc: Arc<dyn PeerConnection>,
 ) -> Result<Channel, RtcError> {
     let (otx, mut orx) = mpsc::channel::<()>(1);
     let (itx, irx) = mpsc::channel::<Bytes>(INCOMING);
+    let drained = Arc::new(Notify::new());
+    let _ = dc
+        .set_buffered_amount_low_threshold(LOW_WATERMARK as u32)
+        .await;
     let pump = dc.clone();
+    let wake = drained.clone();
     tokio::spawn(async move {
         while let Some(ev) = pump.poll().await {
             match ev {
@@ -167,10 +226,13 @@ async fn open_channel(
                 {
                     break;
                 }
+                DataChannelEvent::OnBufferedAmountLow => wake.notify_waiters(),
                 DataChannelEvent::OnClose => break,
                 _ => {}
             }
         }
+        // Whoever waits for room learns the channel is gone.
+        wake.notify_waiters();
     });
     // Already open (the answerer's channel may open before it is handed over).
     let open = matches!(
@@ -185,8 +247,7 @@ async fn open_channel(
     }
     Ok(Channel {
         incoming: irx,
-        dc,
-        pc,
+        sender: ChannelSender { dc, pc, drained },
     })
 }
 

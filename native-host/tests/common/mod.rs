@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+pub mod swarm;
+
 use serde_json::Value;
 
 /// A fresh directory under the system temp dir, removed when dropped.

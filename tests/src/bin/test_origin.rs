@@ -1,6 +1,6 @@
 //! `test-origin`: the test origin as a process, for benchmarks and manual runs.
 //!
-//! `test-origin FILE [--throttle BYTES_PER_SEC] [--no-ranges] [--port N]` serves FILE
+//! `test-origin FILE [--throttle BYTES_PER_SEC] [--throttle-total BYTES_PER_SEC] [--no-ranges] [--port N]` serves FILE
 //! at `/files/<name>` on 127.0.0.1 and prints the URL on stdout.
 
 use std::path::PathBuf;
@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use swarmload_tests::origin::{Content, OriginConfig, TestOrigin};
 
 fn usage() -> ! {
-    eprintln!("usage: test-origin FILE [--throttle BYTES_PER_SEC] [--no-ranges] [--port N]");
+    eprintln!(
+        "usage: test-origin FILE [--throttle BYTES_PER_SEC] [--throttle-total BYTES_PER_SEC] [--no-ranges] [--port N]"
+    );
     std::process::exit(2)
 }
 
@@ -17,11 +19,15 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     let mut file = None;
     let mut throttle = None;
+    let mut throttle_total = None;
     let mut ranges = true;
     let mut port = 0u16;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--throttle" => throttle = args.next().and_then(|v| v.parse().ok()).or_else(|| usage()),
+            "--throttle-total" => {
+                throttle_total = args.next().and_then(|v| v.parse().ok()).or_else(|| usage())
+            }
             "--no-ranges" => ranges = false,
             "--port" => {
                 port = args
@@ -41,6 +47,7 @@ async fn main() {
     let mut cfg = OriginConfig::new(Content::File(file));
     cfg.path = format!("/files/{name}");
     cfg.throttle_per_connection = throttle;
+    cfg.throttle_total = throttle_total;
     cfg.ranges = ranges;
     let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
         Ok(l) => l,

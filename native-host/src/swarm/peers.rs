@@ -1,0 +1,577 @@
+//! The swarm of one content, as the download driver's [`PeerSource`]: tracker clients
+//! on every configured tracker, a pool of ready offers, answers to other peers'
+//! offers, and one data channel per peer, reported to the engine as
+//! `PeerConnected` / `PeerMessage` / `PeerGone`.
+//!
+//! ```text
+//!  trackers ──offers/answers──▶ coordinator ──channels──▶ reader ──PeerMessage──▶ engine
+//!                                                         writer ◀──send()──────── engine
+//! ```
+//!
+//! The engine's sends go straight to each peer's writer task (no hop through the
+//! coordinator); the writer waits on the channel's watermarks, so a slow peer only
+//! ever slows itself.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde_json::Value;
+use swarmload_core::content::Hash32;
+use swarmload_core::engine::{DisconnectReason, Event, PeerId};
+use swarmload_core::wire::Message;
+use swarmload_tracker::protocol::Id20;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::rtc::{self, Channel, PendingOffer, RtcConfig};
+use super::tracker_client::{self, ClientConfig, Command, Update};
+use crate::download::PeerSource;
+
+/// An offer nobody answered within this long is withdrawn (WebTorrent's own figure).
+const OFFER_TTL: Duration = Duration::from_secs(50);
+/// Ready offers kept beyond what the trackers asked for, so an announce never waits
+/// for ICE gathering.
+const SPARE_OFFERS: usize = 2;
+/// Offers being made at once.
+const MAX_MAKING: usize = 8;
+/// Connections kept per content; further offers are ignored.
+const MAX_PEERS: usize = 32;
+/// Tracker commands queued per tracker before further ones are dropped.
+const TRACKER_QUEUE: usize = 64;
+
+/// Where and how the swarm runs.
+#[derive(Debug, Clone)]
+pub struct SwarmConfig {
+    /// ws:// or wss:// tracker URLs.
+    pub trackers: Vec<String>,
+    pub rtc: RtcConfig,
+    /// The policy's `group_id`: peers meet only inside the same group.
+    pub group_id: Option<String>,
+    /// For tests of the receiving side only: every block sent has one byte flipped,
+    /// as a malicious or broken peer would send it.
+    pub corrupt_uploads: bool,
+}
+
+/// One peer's link, as the engine's sends see it.
+struct Link {
+    remote: Id20,
+    out: mpsc::UnboundedSender<Bytes>,
+}
+
+#[derive(Default)]
+struct Shared {
+    links: HashMap<PeerId, Link>,
+    /// Remote peers banned for this content: never connected to again.
+    banned: HashSet<Id20>,
+}
+
+/// Orders to the coordinator from the driver's side.
+enum Control {
+    Progress {
+        left: u64,
+        uploaded: u64,
+        downloaded: u64,
+    },
+    Completed,
+}
+
+/// Results of the coordinator's own tasks.
+enum Inner {
+    OfferMade(Result<(PendingOffer, Value), rtc::RtcError>),
+    Connected { remote: Id20, channel: Channel },
+    ConnectFailed { remote: Id20, why: String },
+    Gone { peer: PeerId, remote: Id20 },
+}
+
+/// A swarm for one content; peers are found once [`PeerSource::start`] names it.
+pub struct Swarm {
+    cfg: SwarmConfig,
+    shared: Arc<Mutex<Shared>>,
+    stop: watch::Sender<bool>,
+    control: Option<mpsc::UnboundedSender<Control>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// Stops a swarm from outside the driver that owns it.
+#[derive(Clone)]
+pub struct SwarmStop(watch::Sender<bool>);
+
+impl SwarmStop {
+    pub fn stop(&self) {
+        self.0.send_replace(true);
+    }
+}
+
+impl Swarm {
+    pub fn new(cfg: SwarmConfig) -> Swarm {
+        Swarm {
+            cfg,
+            shared: Arc::default(),
+            stop: watch::channel(false).0,
+            control: None,
+            task: None,
+        }
+    }
+
+    pub fn stopper(&self) -> SwarmStop {
+        SwarmStop(self.stop.clone())
+    }
+
+    fn shared(&self) -> MutexGuard<'_, Shared> {
+        // A panic elsewhere cannot leave the map half-updated in a way that matters.
+        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for Swarm {
+    fn drop(&mut self) {
+        self.stop.send_replace(true);
+    }
+}
+
+impl PeerSource for Swarm {
+    fn start(&mut self, sha256: Hash32, events: mpsc::Sender<Event>) {
+        if self.task.is_some() || self.cfg.trackers.is_empty() {
+            return;
+        }
+        let info_hash = Id20(sha256.swarm_key(self.cfg.group_id.as_deref()).0);
+        let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
+        self.control = Some(ctl_tx);
+        let coordinator = Coordinator {
+            cfg: self.cfg.clone(),
+            info_hash,
+            peer_id: new_peer_id(),
+            events,
+            shared: self.shared.clone(),
+            trackers: HashMap::new(),
+            ready: VecDeque::new(),
+            sent: HashMap::new(),
+            making: 0,
+            wants: VecDeque::new(),
+            connecting: HashSet::new(),
+            next_peer: 0,
+            tasks: Vec::new(),
+        };
+        self.task = Some(tokio::spawn(coordinator.run(self.stop.subscribe(), ctl_rx)));
+    }
+
+    fn send(&mut self, peer: PeerId, data: Bytes) {
+        let data = if self.cfg.corrupt_uploads {
+            corrupt_block(data)
+        } else {
+            data
+        };
+        if let Some(link) = self.shared().links.get(&peer) {
+            // A closed writer means the peer is going; its `PeerGone` follows.
+            let _ = link.out.send(data);
+        }
+    }
+
+    fn disconnect(&mut self, peer: PeerId, reason: &DisconnectReason) {
+        let mut shared = self.shared();
+        // Dropping the link ends its writer, which closes the channel.
+        if let Some(link) = shared.links.remove(&peer) {
+            tracing::info!(peer = peer.0, ?reason, "disconnecting a peer");
+            if matches!(reason, DisconnectReason::Banned(_)) {
+                shared.banned.insert(link.remote);
+            }
+        }
+    }
+
+    fn progress(&mut self, left: u64, uploaded: u64, downloaded: u64) {
+        if let Some(c) = &self.control {
+            let _ = c.send(Control::Progress {
+                left,
+                uploaded,
+                downloaded,
+            });
+        }
+    }
+
+    fn completed(&mut self) {
+        if let Some(c) = &self.control {
+            let _ = c.send(Control::Completed);
+        }
+    }
+
+    fn leave(&mut self) -> Option<JoinHandle<()>> {
+        self.stop.send_replace(true);
+        self.task.take()
+    }
+}
+
+/// A random peer id with a client prefix, as BitTorrent clients name themselves.
+fn new_peer_id() -> Id20 {
+    let mut id = [0u8; 20];
+    id[..8].copy_from_slice(b"-SL0100-");
+    // Without the system's randomness, a time-based id still differs per process.
+    if getrandom::fill(&mut id[8..]).is_err() {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+            ^ std::process::id() as u128;
+        id[8..].copy_from_slice(&t.to_le_bytes()[..12]);
+    }
+    Id20(id)
+}
+
+/// The test-only bad peer: a block message with one data byte flipped.
+fn corrupt_block(data: Bytes) -> Bytes {
+    match Message::decode(&data) {
+        Ok(Message::Block { block, data: body }) if !body.is_empty() => {
+            let mut bad = body.to_vec();
+            bad[0] ^= 0xff;
+            Message::Block {
+                block,
+                data: Bytes::from(bad),
+            }
+            .encode()
+        }
+        _ => data,
+    }
+}
+
+struct Coordinator {
+    cfg: SwarmConfig,
+    info_hash: Id20,
+    peer_id: Id20,
+    events: mpsc::Sender<Event>,
+    shared: Arc<Mutex<Shared>>,
+    trackers: HashMap<String, mpsc::Sender<Command>>,
+    /// Offers made and not yet handed to a tracker.
+    ready: VecDeque<(PendingOffer, Value, Instant)>,
+    /// Offers out with a tracker, by offer id, waiting for an answer.
+    sent: HashMap<Id20, (PendingOffer, Instant)>,
+    making: usize,
+    /// Trackers that asked for offers, and how many.
+    wants: VecDeque<(String, usize)>,
+    /// Remote peers connected or being connected to.
+    connecting: HashSet<Id20>,
+    next_peer: u64,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Coordinator {
+    fn shared(&self) -> MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn run(
+        mut self,
+        mut stop: watch::Receiver<bool>,
+        mut control: mpsc::UnboundedReceiver<Control>,
+    ) {
+        let (upd_tx, mut updates) = mpsc::channel::<(String, Update)>(64);
+        let (inner_tx, mut inner) = mpsc::channel::<Inner>(64);
+        let mut clients = Vec::new();
+        for url in self.cfg.trackers.clone() {
+            let (tx, rx) = mpsc::channel(TRACKER_QUEUE);
+            self.trackers.insert(url.clone(), tx);
+            let cfg = ClientConfig {
+                url,
+                info_hash: self.info_hash,
+                peer_id: self.peer_id,
+            };
+            clients.push(tokio::spawn(tracker_client::run(
+                cfg,
+                rx,
+                upd_tx.clone(),
+                stop.clone(),
+            )));
+        }
+        drop(upd_tx);
+        let mut expiry = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                u = updates.recv() => match u {
+                    Some((url, u)) => self.on_update(url, u, &inner_tx),
+                    None => break,
+                },
+                Some(i) = inner.recv() => self.on_inner(i, &inner_tx).await,
+                Some(c) = control.recv() => self.on_control(c),
+                _ = expiry.tick() => self.expire().await,
+                _ = stop.changed() => break,
+            }
+            if *stop.borrow() {
+                break;
+            }
+        }
+        // Leave: channels close, offers are withdrawn, trackers say `stopped`.
+        self.shared().links.clear();
+        for (p, _, _) in self.ready.drain(..) {
+            p.discard().await;
+        }
+        for (_, (p, _)) in self.sent.drain() {
+            p.discard().await;
+        }
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+        self.trackers.clear();
+        for c in clients {
+            let _ = c.await;
+        }
+    }
+
+    fn on_update(&mut self, url: String, update: Update, inner: &mpsc::Sender<Inner>) {
+        match update {
+            Update::WantOffers(n) => {
+                self.wants.push_back((url, n));
+                self.make_offers(inner);
+                self.serve_wants();
+            }
+            Update::Offer {
+                from,
+                offer_id,
+                offer,
+            } => self.on_offer(url, from, offer_id, offer, inner),
+            Update::Answer {
+                from,
+                offer_id,
+                answer,
+            } => self.on_answer(from, offer_id, answer, inner),
+            Update::Connected => tracing::info!(tracker = %url, "tracker connected"),
+            Update::Disconnected(why) => {
+                tracing::info!(tracker = %url, %why, "tracker unreachable, retrying")
+            }
+            Update::Counts {
+                complete,
+                incomplete,
+            } => tracing::debug!(tracker = %url, complete, incomplete, "swarm size"),
+            Update::Failure(why) => tracing::warn!(tracker = %url, %why, "tracker refused"),
+        }
+    }
+
+    /// Whether a remote peer may be connected to now.
+    fn welcome(&self, remote: Id20) -> bool {
+        remote != self.peer_id
+            && !self.connecting.contains(&remote)
+            && self.connecting.len() < MAX_PEERS
+            && !self.shared().banned.contains(&remote)
+    }
+
+    fn on_offer(
+        &mut self,
+        url: String,
+        from: Id20,
+        offer_id: Id20,
+        offer: Value,
+        inner: &mpsc::Sender<Inner>,
+    ) {
+        if !self.welcome(from) {
+            return;
+        }
+        let Some(tracker) = self.trackers.get(&url).cloned() else {
+            return;
+        };
+        self.connecting.insert(from);
+        let rtc_cfg = self.cfg.rtc.clone();
+        let inner = inner.clone();
+        self.tasks.push(tokio::spawn(async move {
+            let result = async {
+                let (pending, answer) = rtc::answer(&rtc_cfg, offer).await?;
+                let _ = tracker.try_send(Command::Answer {
+                    to_peer: from,
+                    offer_id,
+                    answer,
+                });
+                pending.connect().await
+            }
+            .await;
+            let _ = inner.send(connected(from, result)).await;
+        }));
+    }
+
+    fn on_answer(
+        &mut self,
+        from: Id20,
+        offer_id: Id20,
+        answer: Value,
+        inner: &mpsc::Sender<Inner>,
+    ) {
+        let Some((pending, _)) = self.sent.remove(&offer_id) else {
+            return;
+        };
+        if !self.welcome(from) {
+            self.tasks.push(tokio::spawn(pending.discard()));
+            return;
+        }
+        self.connecting.insert(from);
+        let inner = inner.clone();
+        self.tasks.push(tokio::spawn(async move {
+            let result = pending.connect(answer).await;
+            let _ = inner.send(connected(from, result)).await;
+        }));
+    }
+
+    async fn on_inner(&mut self, i: Inner, inner: &mpsc::Sender<Inner>) {
+        self.tasks.retain(|t| !t.is_finished());
+        match i {
+            Inner::OfferMade(Ok((pending, sdp))) => {
+                self.making -= 1;
+                self.ready.push_back((pending, sdp, Instant::now()));
+                self.serve_wants();
+                self.make_offers(inner);
+            }
+            Inner::OfferMade(Err(e)) => {
+                self.making -= 1;
+                // Drop the request rather than retry at once: the next announce asks
+                // again.
+                tracing::warn!("cannot make a WebRTC offer: {e}");
+                self.wants.pop_front();
+            }
+            Inner::ConnectFailed { remote, why } => {
+                tracing::info!(%why, "peer connection failed");
+                self.connecting.remove(&remote);
+            }
+            Inner::Connected { remote, channel } => self.attach(remote, channel, inner).await,
+            Inner::Gone { peer, remote } => {
+                self.connecting.remove(&remote);
+                self.shared().links.remove(&peer);
+                let _ = self.events.send(Event::PeerGone { peer }).await;
+            }
+        }
+    }
+
+    /// A channel opened: it becomes a peer of the engine.
+    async fn attach(&mut self, remote: Id20, channel: Channel, inner: &mpsc::Sender<Inner>) {
+        if self.shared().banned.contains(&remote) {
+            self.connecting.remove(&remote);
+            channel.close().await;
+            return;
+        }
+        let peer = PeerId(self.next_peer);
+        self.next_peer += 1;
+        let Channel {
+            mut incoming,
+            sender,
+        } = channel;
+        let (out, mut out_rx) = mpsc::unbounded_channel::<Bytes>();
+        self.shared().links.insert(peer, Link { remote, out });
+        tracing::info!(peer = peer.0, "peer connected");
+        if self
+            .events
+            .send(Event::PeerConnected { peer })
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let writer = sender.clone();
+        tokio::spawn(async move {
+            while let Some(data) = out_rx.recv().await {
+                if writer.send(&data).await.is_err() {
+                    break;
+                }
+            }
+            writer.close().await;
+        });
+        let events = self.events.clone();
+        let inner = inner.clone();
+        tokio::spawn(async move {
+            while let Some(data) = incoming.recv().await {
+                if events
+                    .send(Event::PeerMessage { peer, data })
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+            sender.close().await;
+            let _ = inner.send(Inner::Gone { peer, remote }).await;
+        });
+    }
+
+    fn on_control(&mut self, c: Control) {
+        let cmd = match c {
+            Control::Progress {
+                left,
+                uploaded,
+                downloaded,
+            } => Command::Progress {
+                left,
+                uploaded,
+                downloaded,
+            },
+            Control::Completed => Command::Completed,
+        };
+        for t in self.trackers.values() {
+            let _ = t.try_send(cmd.clone());
+        }
+    }
+
+    /// Starts making offers until the pool covers what trackers asked for.
+    fn make_offers(&mut self, inner: &mpsc::Sender<Inner>) {
+        let wanted: usize = self.wants.iter().map(|(_, n)| n).sum::<usize>() + SPARE_OFFERS;
+        while self.ready.len() + self.making < wanted && self.making < MAX_MAKING {
+            self.making += 1;
+            let cfg = self.cfg.rtc.clone();
+            let inner = inner.clone();
+            self.tasks.push(tokio::spawn(async move {
+                let made = rtc::offer(&cfg).await;
+                let _ = inner.send(Inner::OfferMade(made)).await;
+            }));
+        }
+    }
+
+    /// Hands ready offers to the trackers that asked, oldest request first.
+    fn serve_wants(&mut self) {
+        while !self.ready.is_empty() {
+            let Some((url, n)) = self.wants.pop_front() else {
+                return;
+            };
+            let Some(tracker) = self.trackers.get(&url) else {
+                continue;
+            };
+            let k = n.min(self.ready.len());
+            let mut offers = Vec::with_capacity(k);
+            for (pending, sdp, _) in self.ready.drain(..k) {
+                let offer_id = new_peer_id();
+                offers.push((offer_id, sdp));
+                self.sent.insert(offer_id, (pending, Instant::now()));
+            }
+            if tracker.try_send(Command::Offers(offers)).is_err() {
+                tracing::debug!(tracker = %url, "tracker busy, offers dropped");
+            }
+        }
+    }
+
+    /// Withdraws offers nobody answered in time.
+    async fn expire(&mut self) {
+        let now = Instant::now();
+        let old: Vec<Id20> = self
+            .sent
+            .iter()
+            .filter(|(_, (_, at))| now.duration_since(*at) > OFFER_TTL)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in old {
+            if let Some((p, _)) = self.sent.remove(&id) {
+                p.discard().await;
+            }
+        }
+        while self
+            .ready
+            .front()
+            .is_some_and(|(_, _, at)| now.duration_since(*at) > OFFER_TTL)
+        {
+            if let Some((p, _, _)) = self.ready.pop_front() {
+                p.discard().await;
+            }
+        }
+    }
+}
+
+fn connected(remote: Id20, result: Result<Channel, rtc::RtcError>) -> Inner {
+    match result {
+        Ok(channel) => Inner::Connected { remote, channel },
+        Err(e) => Inner::ConnectFailed {
+            remote,
+            why: e.to_string(),
+        },
+    }
+}

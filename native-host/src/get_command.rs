@@ -39,7 +39,7 @@ pub struct GetArgs {
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub seed_for: Option<Duration>,
     /// Print a JSON summary on stdout when done: path, size, sha256, bytes from
-    /// peers and from the origin, bytes uploaded, seconds.
+    /// peers and from the origin, bytes uploaded, peers banned, seconds.
     #[arg(long)]
     pub json: bool,
     /// Parallel connections to the origin (1 to 16; default: adaptive, up to 4).
@@ -228,7 +228,8 @@ async fn get(
                     );
                 }
                 let seconds = started.elapsed().as_secs_f64();
-                let (from_peers, from_origin) = (s.bytes_from_peers, s.bytes_from_origin);
+                let (from_peers, from_origin, banned) =
+                    (s.bytes_from_peers, s.bytes_from_origin, s.peers_banned);
                 let mut seeder = done.seeder;
                 if let Some(d) = args.seed_for {
                     if interactive && !args.json {
@@ -255,6 +256,7 @@ async fn get(
                             "from_peers": from_peers,
                             "from_origin": from_origin,
                             "uploaded": uploaded,
+                            "peers_banned": banned,
                             "seconds": seconds,
                         })
                     );

@@ -60,3 +60,84 @@ async fn two_seeders_serve_a_downloader_most_of_the_file() {
         origin.stats().body_bytes()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_peer_sending_corrupt_blocks_is_banned_and_the_file_is_still_right() {
+    let data = content(8 * MIB, 2);
+    let origin = busy_origin(&data, 256 * 1024).await;
+    let tracker = TrackerProcess::start().await;
+    let files = TempDir::new("seeds");
+    let file = seed_file(&files, &data);
+    let _bad = SeederProcess::start(&file, &[&tracker.url], &["--corrupt-uploads"]).await;
+    let _good = SeederProcess::start(&file, &[&tracker.url], &[]).await;
+
+    let got = Leecher::start(&origin.url(), &[&tracker.url], &[])
+        .finish(Duration::from_secs(120))
+        .await;
+    assert!(got.bytes == data, "the file is byte for byte the origin's");
+    assert!(
+        got.peers_banned >= 1,
+        "the corrupting peer was banned\n{}",
+        got.log
+    );
+    assert!(
+        got.from_peers > data.len() as u64 / 2,
+        "the honest seeder still served most of it: {} from peers",
+        got.from_peers
+    );
+}
+
+/// A seeder's `config.toml` capping its upload, so a transfer lasts long enough to
+/// be interrupted.
+fn upload_cap(bytes_per_sec: u64) -> String {
+    format!("max_upload_bytes_per_sec = {bytes_per_sec}\n")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_seeder_killed_mid_transfer_leaves_the_download_to_finish() {
+    let data = content(16 * MIB, 3);
+    let origin = busy_origin(&data, 512 * 1024).await;
+    let tracker = TrackerProcess::start().await;
+    let files = TempDir::new("seeds");
+    let file = seed_file(&files, &data);
+    let mut seeder =
+        SeederProcess::start_with_config(&file, &[&tracker.url], &[], &upload_cap(2_000_000)).await;
+
+    let leecher = Leecher::start(&origin.url(), &[&tracker.url], &[]);
+    common::swarm::wait_for_log(seeder.state.path(), "peer connected").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    seeder.kill().await;
+    let got = leecher.finish(Duration::from_secs(120)).await;
+    assert!(got.bytes == data, "the file is byte for byte the origin's");
+    assert!(got.from_peers > 0, "the seeder served before it died");
+    assert!(
+        got.from_peers < data.len() as u64,
+        "the seeder died before it could serve everything"
+    );
+    assert!(got.from_origin > 0, "the origin took over");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tracker_killed_mid_download_leaves_connected_peers_serving() {
+    let data = content(16 * MIB, 4);
+    let origin = busy_origin(&data, 128 * 1024).await;
+    let mut tracker = TrackerProcess::start().await;
+    let files = TempDir::new("seeds");
+    let file = seed_file(&files, &data);
+    let seeder =
+        SeederProcess::start_with_config(&file, &[&tracker.url], &[], &upload_cap(4_000_000)).await;
+
+    let leecher = Leecher::start(&origin.url(), &[&tracker.url], &[]);
+    common::swarm::wait_for_log(seeder.state.path(), "peer connected").await;
+    tracker.kill().await;
+    let got = leecher.finish(Duration::from_secs(120)).await;
+    assert!(got.bytes == data, "the file is byte for byte the origin's");
+    // At 4 MB/s the seeder needs about 4 s for the file; a peer cut off with the
+    // tracker would have served a fraction of it.
+    assert!(
+        got.from_peers > data.len() as u64 / 2,
+        "the connected seeder went on serving: {} from peers, {} from the origin",
+        got.from_peers,
+        got.from_origin
+    );
+}

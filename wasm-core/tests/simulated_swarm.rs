@@ -504,3 +504,21 @@ fn random_swarms_that_once_failed_now_finish() {
         }
     }
 }
+
+#[test]
+fn a_seed_that_freezes_mid_transfer_hands_its_work_to_the_origin_promptly() {
+    // A killed seeder: its connection stays open and nothing more comes. The origin
+    // (2 MB/s) must take over within seconds, not after the peer is given up on.
+    let mut sc = Scenario::new(16 * MB, 31);
+    sc.origin = Some(OriginSpec { rate: 2 * MB });
+    sc.nodes
+        .push(NodeSpec::seed(2 * MB).freezing_at(Duration::from_millis(1500)));
+    sc.nodes.push(NodeSpec::downloader(2 * MB, 32 * MB));
+    sc.check_invariants = true;
+    let out = run(&sc);
+    assert_all_correct(&sc, &out);
+    let n = &out.nodes[1];
+    assert!(n.stats.bytes_from_peers > 0);
+    // Alone, the origin needs 8 s for the file; the frozen seed may cost a few more.
+    assert!(secs(n.completed_at) < 14.0, "{:?}", n.completed_at);
+}

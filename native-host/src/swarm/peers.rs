@@ -283,6 +283,9 @@ impl Coordinator {
             )));
         }
         drop(upd_tx);
+        // The pool fills before any tracker asks, so the first announce carries
+        // offers without waiting for ICE gathering.
+        self.make_offers(&inner_tx);
         let mut expiry = tokio::time::interval(Duration::from_secs(5));
         loop {
             tokio::select! {
@@ -506,7 +509,8 @@ impl Coordinator {
 
     /// Starts making offers until the pool covers what trackers asked for.
     fn make_offers(&mut self, inner: &mpsc::Sender<Inner>) {
-        let wanted: usize = self.wants.iter().map(|(_, n)| n).sum::<usize>() + SPARE_OFFERS;
+        let asked: usize = self.wants.iter().map(|(_, n)| n).sum();
+        let wanted = asked.max(tracker_client::OFFERS_PER_ANNOUNCE) + SPARE_OFFERS;
         while self.ready.len() + self.making < wanted && self.making < MAX_MAKING {
             self.making += 1;
             let cfg = self.cfg.rtc.clone();
@@ -518,12 +522,15 @@ impl Coordinator {
         }
     }
 
-    /// Hands ready offers to the trackers that asked, oldest request first.
+    /// Hands ready offers to the trackers that asked, oldest request first. A request
+    /// waits until the pool covers it, or until no more offers are on the way.
     fn serve_wants(&mut self) {
-        while !self.ready.is_empty() {
-            let Some((url, n)) = self.wants.pop_front() else {
+        while let Some((url, n)) = self.wants.front().cloned() {
+            let covered = self.ready.len() >= n || (self.making == 0 && !self.ready.is_empty());
+            if !covered {
                 return;
-            };
+            }
+            self.wants.pop_front();
             let Some(tracker) = self.trackers.get(&url) else {
                 continue;
             };

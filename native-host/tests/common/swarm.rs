@@ -105,7 +105,18 @@ pub struct SeederProcess {
 
 impl SeederProcess {
     pub async fn start(file: &Path, trackers: &[&str], extra: &[&str]) -> SeederProcess {
+        Self::start_with_config(file, trackers, extra, "").await
+    }
+
+    /// A seeder whose `config.toml` is `config`.
+    pub async fn start_with_config(
+        file: &Path,
+        trackers: &[&str],
+        extra: &[&str],
+        config: &str,
+    ) -> SeederProcess {
         let state = TempDir::new("seeder");
+        std::fs::write(state.join("config.toml"), config).unwrap();
         let mut cmd = Command::new(host_bin());
         cmd.arg("seed")
             .arg(file)
@@ -199,6 +210,7 @@ impl Leecher {
             from_peers: json["from_peers"].as_u64().unwrap_or_default(),
             from_origin: json["from_origin"].as_u64().unwrap_or_default(),
             seconds: json["seconds"].as_f64().unwrap_or_default(),
+            peers_banned: json["peers_banned"].as_u64().unwrap_or_default(),
             log,
             _dir: dir,
             _state: state,
@@ -211,6 +223,7 @@ pub struct Summary {
     pub from_peers: u64,
     pub from_origin: u64,
     pub seconds: f64,
+    pub peers_banned: u64,
     pub log: String,
     _dir: TempDir,
     _state: TempDir,

@@ -351,6 +351,7 @@ impl Engine {
         let asked = peer.take_inflight(block);
         peer.bytes_received += data.len() as u64;
         peer.rate.record(now, data.len() as u64);
+        peer.delivered_rate = peer.rate.rate(now);
         peer.timeouts_in_row = 0;
         peer.snubbed_until = None;
         let max_window = self.cfg.max_window;

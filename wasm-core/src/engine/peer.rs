@@ -42,6 +42,10 @@ pub struct Peer {
     pub last_recv: Time,
     pub last_sent: Time,
     pub bytes_received: u64,
+    /// The receive rate measured when the last block arrived. Requests are timed
+    /// against it: the current rate falls to zero exactly when a peer freezes, and
+    /// would stretch the timeout just when it should fire.
+    pub delivered_rate: f64,
     /// Spreads this peer's rarest-first picks over equally rare pieces.
     pub salt: u64,
 }
@@ -68,6 +72,7 @@ impl Peer {
             last_recv: now,
             last_sent: now,
             bytes_received: 0,
+            delivered_rate: 0.0,
             salt,
         }
     }
@@ -110,12 +115,12 @@ impl Peer {
     }
 
     /// How long one request may wait before it counts as lost.
-    pub fn request_timeout(&self, now: Time, floor: Duration) -> Duration {
+    pub fn request_timeout(&self, floor: Duration) -> Duration {
         if self.bytes_received == 0 {
             // Never delivered anything: no reason to wait longer than the floor.
             return floor;
         }
-        let rate = self.rate.rate(now).max(16.0 * 1024.0);
+        let rate = self.delivered_rate.max(16.0 * 1024.0);
         let queued = self.window as f64 * BLOCK_SIZE as f64 / rate;
         Duration::from_secs_f64((queued * 3.0).min(60.0)).max(floor)
     }

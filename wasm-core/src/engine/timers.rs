@@ -28,7 +28,7 @@ impl Engine {
         };
         for p in self.peers.values() {
             if let Some(f) = p.inflight.front() {
-                at(f.sent + p.request_timeout(now, self.cfg.min_request_timeout));
+                at(f.sent + p.request_timeout(self.cfg.min_request_timeout));
             }
             if let Some((_, sent)) = p.hash_request {
                 at(sent + HASH_REQUEST_TIMEOUT);
@@ -100,7 +100,7 @@ impl Engine {
         if peer.snubbed_until.is_some_and(|t| now >= t) {
             peer.snubbed_until = None;
         }
-        let timeout = peer.request_timeout(now, floor);
+        let timeout = peer.request_timeout(floor);
         let mut expired = Vec::new();
         while let Some(f) = peer.inflight.front() {
             if now < f.sent + timeout {

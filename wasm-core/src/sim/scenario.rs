@@ -40,6 +40,9 @@ pub struct NodeSpec {
     pub download: u64,
     pub join_at: Duration,
     pub leave_at: Option<Duration>,
+    /// From this time on the node sends nothing at all while its connections stay
+    /// open: a killed process whose peers have not noticed yet.
+    pub freeze_at: Option<Duration>,
     /// This node cannot reach the origin (a firewall, a broken proxy).
     pub origin_unreachable: bool,
 }
@@ -53,6 +56,7 @@ impl NodeSpec {
             download: upload,
             join_at: Duration::ZERO,
             leave_at: None,
+            freeze_at: None,
             origin_unreachable: false,
         }
     }
@@ -65,6 +69,7 @@ impl NodeSpec {
             download,
             join_at: Duration::ZERO,
             leave_at: None,
+            freeze_at: None,
             origin_unreachable: false,
         }
     }
@@ -86,6 +91,11 @@ impl NodeSpec {
 
     pub fn leaving_at(mut self, t: Duration) -> Self {
         self.leave_at = Some(t);
+        self
+    }
+
+    pub fn freezing_at(mut self, t: Duration) -> Self {
+        self.freeze_at = Some(t);
         self
     }
 }
@@ -613,6 +623,13 @@ impl Sim<'_> {
         match action {
             Action::Send { peer, data } => {
                 let to = peer.0 as usize;
+                let frozen = self.nodes[node]
+                    .spec
+                    .freeze_at
+                    .is_some_and(|t| Time::ZERO + t <= now);
+                if frozen {
+                    return;
+                }
                 let data = match self.nodes[node].spec.behaviour {
                     Behaviour::CorruptBlocks if data.first() == Some(&0x03) && data.len() > 5 => {
                         let mut v = data.to_vec();

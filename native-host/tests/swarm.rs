@@ -141,3 +141,37 @@ async fn a_tracker_killed_mid_download_leaves_connected_peers_serving() {
         got.from_origin
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flash_crowd_shares_the_origin_instead_of_each_fetching_everything() {
+    // Four downloaders start together; nobody has the file yet. The origin
+    // publishes the leaf layer (Metalink pieces), so they can check each other's
+    // blocks and divide the origin's work.
+    let data = content(16 * MIB, 5);
+    let mut cfg = OriginConfig::memory(data.clone());
+    cfg.throttle_total = Some(4 * MIB as u64);
+    cfg.metalink = true;
+    let origin = TestOrigin::start(cfg).await.unwrap();
+    let tracker = TrackerProcess::start().await;
+    let crowd: Vec<Leecher> = (0..4)
+        .map(|_| Leecher::start(&origin.url(), &[&tracker.url], &["--seed-for", "3s"]))
+        .collect();
+    let mut peer_bytes = 0;
+    for l in crowd {
+        let got = l.finish(Duration::from_secs(180)).await;
+        assert!(got.bytes == data, "every member gets the right file");
+        peer_bytes += got.from_peers;
+        println!(
+            "{} from peers, {} from the origin, {:.2} s",
+            got.from_peers, got.from_origin, got.seconds
+        );
+    }
+    let served = origin.stats().body_bytes();
+    println!("origin served {served} bytes for 4 × {}", data.len());
+    assert!(
+        served < 2 * data.len() as u64,
+        "the origin served {served} bytes, not about 4 × {}",
+        data.len()
+    );
+    assert!(peer_bytes > data.len() as u64, "members served each other");
+}

@@ -99,6 +99,10 @@ pub struct OriginConfig {
     /// Bytes per second for all connections together (the server's uplink, as a
     /// busy server shares it); `None` is unthrottled.
     pub throttle_total: Option<u64>,
+    /// Publish a Metalink 4 document at `<path>.meta4` (RFC 5854) with the SHA-256
+    /// and the 16 KiB piece hashes of version 0, and point at it from every content
+    /// response with `Link: rel=describedby` (RFC 6249).
+    pub metalink: bool,
     pub faults: Faults,
 }
 
@@ -118,6 +122,7 @@ impl OriginConfig {
             content_disposition: None,
             throttle_per_connection: None,
             throttle_total: None,
+            metalink: false,
             faults: Faults::default(),
         }
     }
@@ -234,6 +239,8 @@ struct Shared {
     stats: Arc<OriginStats>,
     drops_done: AtomicU64,
     uplink: Mutex<Throttle>,
+    /// The Metalink document, when published.
+    metalink: Option<Bytes>,
 }
 
 /// A running origin; stops when dropped.
@@ -269,10 +276,14 @@ impl TestOrigin {
         let stats = Arc::new(OriginStats::default());
         let shared = Arc::new(Shared {
             cfg: cfg.clone(),
-            versions,
             stats: stats.clone(),
             drops_done: AtomicU64::new(0),
             uplink: Mutex::new(Throttle::new(cfg.throttle_total)),
+            metalink: match (cfg.metalink, versions.first()) {
+                (true, Some(v)) => Some(metalink_document(&cfg.path, v)),
+                _ => None,
+            },
+            versions,
         });
         let digests = shared.versions.iter().map(|v| v.sha256).collect();
         let (stop, mut stopped) = watch::channel(false);
@@ -392,6 +403,17 @@ fn respond(
         }
         return r;
     }
+    if let Some(doc) = &shared.metalink
+        && path == format!("{}.meta4", cfg.path)
+    {
+        stats.record(rec);
+        let mut r = Response::new(Full::new(doc.clone()).map_err(|e| match e {}).boxed());
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/metalink4+xml"),
+        );
+        return r;
+    }
     if path != cfg.path {
         rec.status = 404;
         stats.record(rec);
@@ -506,6 +528,13 @@ fn respond(
     if let Some(cd) = &cfg.content_disposition {
         set(header::CONTENT_DISPOSITION, cd.clone());
     }
+    if cfg.metalink {
+        let name = cfg.path.rsplit('/').next().unwrap_or_default();
+        set(
+            header::LINK,
+            format!("<{name}.meta4>; rel=describedby; type=\"application/metalink4+xml\""),
+        );
+    }
     if cfg.repr_digest {
         let b64 = base64::engine::general_purpose::STANDARD.encode(v.sha256);
         set(
@@ -514,6 +543,35 @@ fn respond(
         );
     }
     resp
+}
+
+/// A Metalink 4 document for `v`: its size, SHA-256 and 16 KiB piece hashes.
+fn metalink_document(path: &str, v: &Version) -> Bytes {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    let mut pieces = String::new();
+    let mut off = 0;
+    while off < v.len {
+        let end = (off + 16384).min(v.len);
+        let block = v.source.slice(off, end);
+        pieces.push_str(&format!(
+            "<hash>{}</hash>",
+            hex::encode(Sha256::digest(&block))
+        ));
+        off = end;
+    }
+    Bytes::from(format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<metalink xmlns="urn:ietf:params:xml:ns:metalink">
+  <file name="{name}">
+    <size>{}</size>
+    <hash type="sha-256">{}</hash>
+    <pieces length="16384" type="sha-256">{pieces}</pieces>
+  </file>
+</metalink>
+"#,
+        v.len,
+        hex::encode(v.sha256)
+    ))
 }
 
 /// `bytes=a-b`, `bytes=a-` or `bytes=-n` (one range only) → `[start, end)`.

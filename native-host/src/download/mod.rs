@@ -232,7 +232,13 @@ pub async fn run(
                 sha256,
                 size,
                 root: None,
-                leaves: None,
+                // The origin's leaf layer belongs to the digest it published with
+                // it, not to a different one given elsewhere.
+                leaves: info
+                    .leaves
+                    .as_deref()
+                    .filter(|_| info.digest == Some(sha256))
+                    .cloned(),
             },
             cfg,
         )?,

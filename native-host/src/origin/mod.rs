@@ -2,6 +2,7 @@
 //! fetches with retries that never mix two versions of a file.
 
 mod fetch;
+pub mod metalink;
 mod probe;
 
 pub use fetch::{Fetcher, Pacer};

@@ -3,12 +3,15 @@
 
 use reqwest::header::{self, HeaderMap};
 use reqwest::{Method, StatusCode};
+use std::sync::Arc;
 use swarmload_core::content::Hash32;
 use swarmload_core::trusted_digest::{
     DigestError, parse_legacy_digest, parse_repr_digest, parse_url_fragment,
 };
+
 use url::Url;
 
+use super::metalink;
 use crate::filename;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +29,11 @@ pub struct OriginInfo {
     /// `Digest`), or a `#sha256=` fragment on the URL.
     pub digest: Option<Hash32>,
     pub filename: String,
+    /// A Metalink the origin points at (`Link: rel=describedby`).
+    pub metalink: Option<Url>,
+    /// The SHA-256 of every 16 KiB block (the BEP 52 leaf layer), from the origin's
+    /// Metalink, for the trusted `digest`.
+    pub leaves: Option<Arc<Vec<Hash32>>>,
 }
 
 impl OriginInfo {
@@ -57,6 +65,8 @@ pub enum ProbeError {
     Digest(#[from] DigestError),
     #[error("only http and https URLs can be downloaded")]
     Scheme,
+    #[error("the origin's Metalink names SHA-256 {metalink}, its headers {header}")]
+    MetalinkConflict { header: Hash32, metalink: Hash32 },
 }
 
 fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -163,6 +173,27 @@ pub async fn probe(
     if info.digest.is_none() {
         info.digest = fragment_digest;
     }
+    if let Some(at) = info.metalink.clone() {
+        match metalink::fetch(client, &at, &info.url, headers, &info.filename, info.size).await {
+            Ok(m) => {
+                if let (Some(header), Some(ml)) = (info.digest, m.sha256)
+                    && header != ml
+                {
+                    return Err(ProbeError::MetalinkConflict {
+                        header,
+                        metalink: ml,
+                    });
+                }
+                info.digest = info.digest.or(m.sha256);
+                // The leaf layer is trusted for the content its document names.
+                if m.sha256.is_some() && m.sha256 == info.digest {
+                    info.leaves = m.leaves.map(Arc::new);
+                }
+            }
+            // The Metalink is an extra: without it the download goes on as it would.
+            Err(e) => tracing::info!(metalink = %at, "Metalink not used: {e}"),
+        }
+    }
     Ok(info)
 }
 
@@ -196,7 +227,10 @@ fn from_headers(
         digest = parse_legacy_digest(v)?;
     }
     let filename = filename::choose(header_str(h, "content-disposition"), &url);
+    let metalink = metalink::describedby(h, &url);
     Ok(OriginInfo {
+        metalink,
+        leaves: None,
         requested: url.clone(),
         url,
         size,

@@ -2,6 +2,8 @@
 //! WebTorrent tracker, npm `bittorrent-tracker` (pinned in
 //! `tests/interop/package-lock.json`; `cargo xtask test` installs it).
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
@@ -31,8 +33,8 @@ async fn next_update(
     }
 }
 
-#[tokio::test]
-async fn two_hosts_meet_through_the_bittorrent_tracker_package() {
+/// The reference tracker as a process, and its ws:// URL.
+async fn reference_tracker() -> (tokio::process::Child, String) {
     let dir = interop_dir();
     assert!(
         dir.join("node_modules/bittorrent-tracker").exists(),
@@ -52,6 +54,36 @@ async fn two_hosts_meet_through_the_bittorrent_tracker_package() {
         .unwrap()
         .unwrap();
     let url = line.strip_prefix("listening on ").unwrap().to_string();
+    (server, url)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_seeder_and_a_downloader_share_a_file_through_the_bittorrent_tracker_package() {
+    use common::swarm::{Leecher, SeederProcess, content};
+    use swarmload_tests::origin::{OriginConfig, TestOrigin};
+    let (_server, url) = reference_tracker().await;
+    let data = content(8 << 20, 9);
+    let mut cfg = OriginConfig::memory(data.clone());
+    cfg.throttle_per_connection = Some(256 * 1024);
+    let origin = TestOrigin::start(cfg).await.unwrap();
+    let files = common::TempDir::new("interop");
+    let file = files.join("content.bin");
+    std::fs::write(&file, &data).unwrap();
+    let _seeder = SeederProcess::start(&file, &[&url], &[]).await;
+    let got = Leecher::start(&origin.url(), &[&url], &[])
+        .finish(Duration::from_secs(120))
+        .await;
+    assert!(got.bytes == data, "the file is byte for byte the origin's");
+    assert!(
+        got.from_peers > data.len() as u64 / 2,
+        "the seeder found through the reference tracker served most of it: {} from peers",
+        got.from_peers
+    );
+}
+
+#[tokio::test]
+async fn two_hosts_meet_through_the_bittorrent_tracker_package() {
+    let (_server, url) = reference_tracker().await;
 
     let ih = Id20([0xab; 20]);
     let peer = |n: u8| Id20(core::array::from_fn(|i| 0x80 | n | i as u8));

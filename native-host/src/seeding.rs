@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::download::PeerSource;
 use crate::file_digest::{self, FileDigestError};
+use crate::store::cache::CachedContent;
 
 /// How long leaving the swarm may take.
 const LEAVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
@@ -94,6 +95,26 @@ impl Seeder {
             },
             seeded,
         ))
+    }
+
+    /// Serves content from the seeding cache.
+    pub fn from_cache(
+        content: CachedContent,
+        cfg: EngineConfig,
+        mut peers: Box<dyn PeerSource>,
+    ) -> Result<Seeder, EngineError> {
+        let (sha256, size, leaves, file) = content.into_parts();
+        let engine = Engine::seed(sha256, size, leaves, cfg)?;
+        let (tx, rx) = mpsc::channel(16);
+        peers.start(sha256, tx);
+        peers.completed();
+        Ok(Seeder {
+            engine,
+            peers,
+            events: rx,
+            file,
+            epoch: Instant::now(),
+        })
     }
 
     /// Carries on with a finished download's engine and its open connections.
@@ -194,5 +215,63 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
+    }
+}
+
+/// Seeders running in the background (the native-messaging host's), by content.
+#[derive(Default)]
+pub struct Seeds {
+    running: std::sync::Mutex<std::collections::HashMap<Hash32, RunningSeed>>,
+}
+
+struct RunningSeed {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Seeds {
+    pub fn is_seeding(&self, sha256: &Hash32) -> bool {
+        self.lock().contains_key(sha256)
+    }
+
+    pub fn count(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<Hash32, RunningSeed>> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Serves `seeder` until [`Seeds::stop_all`]; content already served is left as
+    /// it is (the new seeder leaves its swarm at once).
+    pub fn add(&self, sha256: Hash32, mut seeder: Seeder) {
+        let mut running = self.lock();
+        running.retain(|_, s| !s.task.is_finished());
+        if running.contains_key(&sha256) {
+            drop(running);
+            tokio::spawn(seeder.leave());
+            return;
+        }
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            seeder
+                .serve(async move {
+                    let _ = stopped.changed().await;
+                })
+                .await;
+            seeder.leave().await;
+        });
+        running.insert(sha256, RunningSeed { stop, task });
+    }
+
+    /// Stops every seeder; each leaves its swarm (a few seconds at most).
+    pub async fn stop_all(&self) {
+        let all: Vec<RunningSeed> = self.lock().drain().map(|(_, s)| s).collect();
+        for s in &all {
+            s.stop.send_replace(true);
+        }
+        for s in all {
+            let _ = tokio::time::timeout(LEAVE_TIMEOUT * 2, s.task).await;
+        }
     }
 }

@@ -21,17 +21,35 @@ struct Host {
     child: Child,
     stdin: ChildStdin,
     stdout: ChildStdout,
-    _home: TempDir,
+    _home: Option<TempDir>,
+}
+
+/// A state directory for a host: small downloads count in these tests, and no
+/// tracker is contacted unless a test pushes one.
+fn home() -> TempDir {
+    let home = TempDir::new("nm");
+    std::fs::write(
+        home.join("config.toml"),
+        "min_size_bytes = 1000\ntrackers = []\n",
+    )
+    .unwrap();
+    home
 }
 
 impl Host {
     fn start(args: &[&str]) -> Host {
-        let home = TempDir::new("nm");
-        // Small downloads count in these tests.
-        std::fs::write(home.join("config.toml"), "min_size_bytes = 1000\n").unwrap();
+        let home = home();
+        let mut h = Host::start_at(home.path(), args, &[]);
+        h._home = Some(home);
+        h
+    }
+
+    /// A host on an existing state directory, with extra environment variables.
+    fn start_at(home: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Host {
         let mut child = Command::new(host_bin())
             .args(args)
-            .env("SWARMLOAD_HOME", home.path())
+            .envs(env.iter().copied())
+            .env("SWARMLOAD_HOME", home)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -44,7 +62,7 @@ impl Host {
             child,
             stdin,
             stdout,
-            _home: home,
+            _home: None,
         }
     }
 
@@ -403,5 +421,65 @@ async fn cancel_stops_a_download_and_its_delivery() {
             credentialed["message"].clone()
         ),
         (json!("not_eligible"), json!("credentials"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_host_serves_what_it_downloaded_while_the_browser_runs_and_after_a_restart() {
+    use common::swarm::{Leecher, TrackerProcess};
+    let data = random_bytes(6 * 1024 * 1024, 21);
+    // One content at two URLs: a fast mirror the browser used, and a slow origin a
+    // later downloader tries. The swarm is named by the content, not the URL.
+    let fast = TestOrigin::start(OriginConfig::memory(data.clone()))
+        .await
+        .unwrap();
+    let mut slow = OriginConfig::memory(data.clone());
+    slow.throttle_per_connection = Some(128 * 1024);
+    let slow = TestOrigin::start(slow).await.unwrap();
+    let tracker = TrackerProcess::start().await;
+    let state = home();
+    let env = [("SWARMLOAD_ICE_ADDR", "127.0.0.1")];
+    let policy = json!({"type": "policy", "id": 1, "policy": {"trackers": [tracker.url]}});
+
+    let mut h = Host::start_at(state.path(), &[EXTENSION], &env);
+    assert_eq!(h.request(policy.clone()).await["ok"], true);
+    let started = h
+        .request(json!({"type": "start", "id": 2, "url": fast.url()}))
+        .await;
+    assert_eq!(started["type"], "started", "{started}");
+    let url = started["delivery_url"].as_str().unwrap().to_string();
+    let reader = tokio::spawn(async move { fetch(&url, None).await });
+    let (done, _) = h
+        .until(|m| m["type"] == "finished" || m["type"] == "failed")
+        .await;
+    assert_eq!(done["type"], "finished", "{done}");
+    assert_eq!(reader.await.unwrap().2, data);
+    let status = h.request(json!({"type": "status", "id": 3})).await;
+    assert_eq!(status["seeding"], 1, "{status}");
+
+    let got = Leecher::start(&slow.url(), &[&tracker.url], &[])
+        .finish(Duration::from_secs(120))
+        .await;
+    assert!(got.bytes == data);
+    assert!(
+        got.from_peers > data.len() as u64 / 2,
+        "the browser's host served it: {} from peers",
+        got.from_peers
+    );
+
+    // The browser closes; next time it starts, the cache is served again once the
+    // extension has said which trackers to use.
+    drop(h.stdin);
+    let _ = tokio::time::timeout(Duration::from_secs(10), h.child.wait()).await;
+    let mut h = Host::start_at(state.path(), &[EXTENSION], &env);
+    assert_eq!(h.request(policy).await["ok"], true);
+    let got = Leecher::start(&slow.url(), &[&tracker.url], &[])
+        .finish(Duration::from_secs(120))
+        .await;
+    assert!(got.bytes == data);
+    assert!(
+        got.from_peers > data.len() as u64 / 2,
+        "the restarted host served it from its cache: {} from peers",
+        got.from_peers
     );
 }

@@ -124,7 +124,7 @@ async fn serve(caller: String) -> ExitCode {
             }
         }
     };
-    session.shutdown();
+    session.shutdown().await;
     drop(session);
     drop(out_tx);
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer).await;

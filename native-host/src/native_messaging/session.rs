@@ -9,22 +9,31 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
 use swarmload_core::content::Hash32;
+use swarmload_core::engine::EngineConfig;
 use swarmload_core::policy::{Policy, PolicyLayer};
 use tokio::sync::{mpsc, watch};
 
 use super::messages::{self, HeaderEntry, PROTOCOL, Request, Resolve, Start, Target, error_reply};
 use crate::config::StateDir;
 use crate::delivery::{self, Delivery};
-use crate::download::{self, Connections, Job, NoPeers, Phase, Progress};
+use crate::download::{self, Connections, Job, NoPeers, PeerSource, Phase, Progress};
 use crate::origin::{self, OriginInfo};
+use crate::seeding::{Seeder, Seeds};
 use crate::store::cache::Cache;
 use crate::store::partial::{self, Partial, PartialRecord};
+use crate::swarm::peers::{Swarm, SwarmConfig};
+use crate::swarm::rtc::RtcConfig;
 
 /// Progress events per download, at most this often.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 /// A probe that takes longer than this is given up (the browser's own download
 /// goes on meanwhile, so waiting long helps no one).
 const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
+/// Cached content served at once, the most recently used first.
+const MAX_CACHE_SEEDS: usize = 64;
+/// Names a local IP address to confine WebRTC to (tests, containers, hosts with
+/// one allowed interface); unset, every interface is used.
+const ICE_ADDR_ENV: &str = "SWARMLOAD_ICE_ADDR";
 /// Request headers passed on to the origin; credentials never are.
 const FORWARDED: &[&str] = &["user-agent", "referer", "accept-language"];
 
@@ -44,6 +53,30 @@ pub struct Session {
     delivery: Delivery,
     downloads: Mutex<HashMap<String, Active>>,
     out: mpsc::UnboundedSender<Value>,
+    /// What this host serves to swarms while it runs.
+    seeds: Seeds,
+    /// Held while the cache's seeders are (re)started for a new policy.
+    reseeding: tokio::sync::Mutex<()>,
+}
+
+/// The swarm downloads and seeds join under `policy`, if it names any tracker.
+fn swarm_config(policy: &Policy) -> Option<SwarmConfig> {
+    if !policy.enabled || policy.trackers.is_empty() {
+        return None;
+    }
+    let mut rtc = RtcConfig::from_policy(policy);
+    if let Some(ip) = std::env::var(ICE_ADDR_ENV)
+        .ok()
+        .and_then(|v| v.parse::<std::net::IpAddr>().ok())
+    {
+        rtc = rtc.confined_to(ip);
+    }
+    Some(SwarmConfig {
+        trackers: policy.trackers.clone(),
+        rtc,
+        group_id: policy.group_id.clone(),
+        corrupt_uploads: false,
+    })
 }
 
 /// Why a download is left to the browser.
@@ -112,6 +145,8 @@ impl Session {
             delivery,
             downloads: Mutex::new(HashMap::new()),
             out,
+            seeds: Seeds::default(),
+            reseeding: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -144,11 +179,66 @@ impl Session {
         self.send(error_reply(id.as_ref(), code, message));
     }
 
-    /// Cancels every download (the browser is gone).
-    pub fn shutdown(&self) {
-        let downloads = self.downloads.lock().unwrap_or_else(|e| e.into_inner());
-        for d in downloads.values() {
-            let _ = d.cancel.send(true);
+    /// Cancels every download and leaves every swarm (the browser is gone).
+    pub async fn shutdown(&self) {
+        {
+            let downloads = self.downloads.lock().unwrap_or_else(|e| e.into_inner());
+            for d in downloads.values() {
+                let _ = d.cancel.send(true);
+            }
+        }
+        self.seeds.stop_all().await;
+    }
+
+    /// Serves the seeding cache under the current policy: the seeders of an older
+    /// policy (other trackers, another group) leave their swarms first.
+    async fn reseed(self: Arc<Self>) {
+        let _one_at_a_time = self.reseeding.lock().await;
+        self.seeds.stop_all().await;
+        let policy = self.policy();
+        let Some(swarm) = swarm_config(&policy).filter(|_| policy.upload_enabled) else {
+            return;
+        };
+        let cache = Cache::new(
+            &self.state,
+            policy.cache_max_bytes,
+            policy.cache_max_age_secs,
+        );
+        let mut entries = cache.list();
+        entries.sort_by_key(|e| std::cmp::Reverse(e.last_used_unix));
+        entries.truncate(MAX_CACHE_SEEDS);
+        for e in entries {
+            let Ok(sha256) = Hash32::from_hex(&e.sha256) else {
+                continue;
+            };
+            if self.seeds.is_seeding(&sha256) {
+                continue;
+            }
+            let (state, max, age) = (
+                self.state.clone(),
+                policy.cache_max_bytes,
+                policy.cache_max_age_secs,
+            );
+            // Opening may index (hash) the whole file: off the async threads.
+            let opened =
+                tokio::task::spawn_blocking(move || Cache::new(&state, max, age).open(&sha256))
+                    .await;
+            let content = match opened {
+                Ok(Ok(c)) => c,
+                Ok(Err(e)) => {
+                    tracing::info!(%sha256, "not seeding a cache entry: {e}");
+                    continue;
+                }
+                Err(_) => continue,
+            };
+            let cfg = EngineConfig::from_policy(&policy, download::random_seed());
+            match Seeder::from_cache(content, cfg, Box::new(Swarm::new(swarm.clone()))) {
+                Ok(seeder) => {
+                    tracing::info!(%sha256, "seeding from the cache");
+                    self.seeds.add(sha256, seeder);
+                }
+                Err(e) => tracing::warn!(%sha256, "cannot seed: {e}"),
+            }
         }
     }
 
@@ -167,6 +257,9 @@ impl Session {
             Request::Policy(p) => match PolicyLayer::from_value(p.policy) {
                 Ok(layer) => {
                     *self.managed.lock().unwrap_or_else(|e| e.into_inner()) = Some(layer);
+                    // Seeding waits for the extension's policy: an enterprise's
+                    // trackers and group must be known before anything is announced.
+                    tokio::spawn(self.clone().reseed());
                     let effective: Value =
                         serde_json::from_str(&self.policy().to_json()).unwrap_or(Value::Null);
                     self.reply(
@@ -333,13 +426,16 @@ impl Session {
                     progress: progress_rx.clone(),
                 },
             );
+        // Only content with a trusted digest has a swarm; credentials and incognito
+        // were ruled out above.
+        let swarm = expected.and(swarm_config(&policy));
         let job = Job {
             client: self.client.clone(),
             info: Arc::new(info.clone()),
             headers: forwarded_headers(&s.target.headers),
             expected,
             connections: Connections::Adaptive(4),
-            origin_only: true,
+            origin_only: swarm.is_none(),
             partial,
             policy: policy.clone(),
         };
@@ -359,7 +455,11 @@ impl Session {
         let session = self.clone();
         let size = info.size;
         tokio::spawn(async move {
-            let result = download::run(job, progress_tx, cancel_rx, Box::new(NoPeers)).await;
+            let peers: Box<dyn PeerSource> = match swarm {
+                Some(cfg) => Box::new(Swarm::new(cfg)),
+                None => Box::new(NoPeers),
+            };
+            let result = download::run(job, progress_tx, cancel_rx, peers).await;
             session.finish(&key, &filename, &data_path, size, &policy, result);
         });
     }
@@ -394,6 +494,12 @@ impl Session {
                 // The delivery keeps its own handle on the bytes; the cache its link.
                 let _ = std::fs::remove_file(data_path);
                 done.partial.finish();
+                // The download's peers go on being served while the browser runs.
+                if policy.upload_enabled && !self.seeds.is_seeding(&done.sha256) {
+                    self.seeds.add(done.sha256, done.seeder);
+                } else {
+                    tokio::spawn(done.seeder.leave());
+                }
                 self.send(json!({
                     "type": "finished",
                     "download": key,
@@ -470,6 +576,7 @@ impl Session {
             "active": active,
             "partial": partial.len(),
             "cached": cached.len(),
+            "seeding": self.seeds.count(),
             "cache_bytes": cached.iter().map(|e| e.size).sum::<u64>(),
             "cache_max_bytes": policy.cache_max_bytes,
             "items": cached.iter().rev().take(200).map(|e| json!({"sha256": e.sha256, "size": e.size, "name": e.name})).collect::<Vec<_>>(),

@@ -247,6 +247,12 @@ pub struct CachedContent {
 }
 
 impl CachedContent {
+    /// The open file and its leaf layer, to serve from (each block is checked
+    /// against its leaf again as it is read).
+    pub fn into_parts(self) -> (Hash32, u64, Vec<Hash32>, File) {
+        (self.sha256, self.geo.size(), self.leaves, self.file)
+    }
+
     /// Reads one block, checked against its leaf: a block changed on disk is an
     /// error, never served.
     pub fn read_block(&self, block: u32) -> Result<Bytes, CacheError> {

@@ -52,12 +52,7 @@ impl SwarmArgs {
         }
         let mut rtc = RtcConfig::from_policy(policy);
         if let Some(ip) = self.ice_addr {
-            rtc.udp_addrs = vec![format!("{}", std::net::SocketAddr::new(ip, 0))];
-            // From a loopback address no STUN or TURN server can be reached: asking
-            // would only cost a lookup that leaves the machine.
-            if ip.is_loopback() {
-                rtc.ice_servers.clear();
-            }
+            rtc = rtc.confined_to(ip);
         }
         Ok(Some(SwarmConfig {
             trackers,

@@ -64,6 +64,17 @@ impl RtcConfig {
             udp_addrs: vec!["0.0.0.0:0".into()],
         }
     }
+
+    /// Gathers candidates on `ip` only.
+    pub fn confined_to(mut self, ip: std::net::IpAddr) -> RtcConfig {
+        self.udp_addrs = vec![std::net::SocketAddr::new(ip, 0).to_string()];
+        // From a loopback address no STUN or TURN server can be reached: asking
+        // would only cost a lookup that leaves the machine.
+        if ip.is_loopback() {
+            self.ice_servers.clear();
+        }
+        self
+    }
 }
 
 struct Handler {

@@ -231,7 +231,11 @@ async fn get(
                 let (from_peers, from_origin, banned) =
                     (s.bytes_from_peers, s.bytes_from_origin, s.peers_banned);
                 let mut seeder = done.seeder;
-                if let Some(d) = args.seed_for {
+                if args.seed_for.is_some() && !policy.upload_enabled {
+                    tracing::info!("upload is disabled by policy: not seeding");
+                }
+                if let Some(d) = args.seed_for.filter(|_| policy.upload_enabled) {
+                    tracing::info!(?d, "seeding");
                     if interactive && !args.json {
                         println!("seeding for {}", humantime::format_duration(d));
                     }

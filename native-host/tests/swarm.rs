@@ -175,3 +175,73 @@ async fn a_flash_crowd_shares_the_origin_instead_of_each_fetching_everything() {
     );
     assert!(peer_bytes > data.len() as u64, "members served each other");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_seeder_uploads_no_faster_than_its_policy_allows() {
+    let data = content(6 * MIB, 6);
+    let origin = busy_origin(&data, 64 * 1024).await;
+    let tracker = TrackerProcess::start().await;
+    let files = TempDir::new("seeds");
+    let file = seed_file(&files, &data);
+    let cap = 1_000_000u64;
+    let _seeder =
+        SeederProcess::start_with_config(&file, &[&tracker.url], &[], &upload_cap(cap)).await;
+    let got = Leecher::start(&origin.url(), &[&tracker.url], &[])
+        .finish(Duration::from_secs(120))
+        .await;
+    assert!(got.bytes == data);
+    assert!(got.from_peers > 0, "the seeder served");
+    let rate = got.from_peers as f64 / got.seconds;
+    assert!(
+        rate < cap as f64 * 1.25,
+        "{rate:.0} bytes/s from a seeder capped at {cap}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upload_disabled_by_policy_serves_nobody() {
+    let data = content(4 * MIB, 7);
+    let origin = busy_origin(&data, 8 * MIB as u64).await;
+    let tracker = TrackerProcess::start().await;
+    let files = TempDir::new("seeds");
+    let file = seed_file(&files, &data);
+
+    // `seed` refuses outright.
+    let state = TempDir::new("no-upload");
+    std::fs::write(state.join("config.toml"), "upload_enabled = false\n").unwrap();
+    let out = common::host(
+        state.path(),
+        files.path(),
+        &["seed", file.to_str().unwrap(), "--tracker", &tracker.url],
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(common::stderr(&out).contains("upload_enabled"));
+
+    // Two downloaders start together on a busy origin that publishes the leaf
+    // layer, so they could trade blocks: the one that may not upload takes from the
+    // other, and gives nothing back.
+    drop(origin);
+    let mut cfg = OriginConfig::memory(data.clone());
+    cfg.throttle_total = Some(2 * MIB as u64);
+    cfg.metalink = true;
+    let origin = TestOrigin::start(cfg).await.unwrap();
+    let taker = Leecher::start_with_config(
+        &origin.url(),
+        &[&tracker.url],
+        &[],
+        "upload_enabled = false\n",
+    );
+    let giver = Leecher::start(&origin.url(), &[&tracker.url], &["--seed-for", "2s"]);
+    let (taker, giver) = tokio::join!(
+        taker.finish(Duration::from_secs(60)),
+        giver.finish(Duration::from_secs(60))
+    );
+    assert!(taker.bytes == data && giver.bytes == data);
+    assert_eq!(giver.from_peers, 0, "nothing came from the peer that may not upload");
+    assert!(
+        taker.from_peers > 0,
+        "the other peer did serve it: {} from peers",
+        taker.from_peers
+    );
+}

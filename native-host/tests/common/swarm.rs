@@ -170,7 +170,13 @@ pub struct Leecher {
 
 impl Leecher {
     pub fn start(url: &str, trackers: &[&str], extra: &[&str]) -> Leecher {
+        Self::start_with_config(url, trackers, extra, "")
+    }
+
+    /// A download whose `config.toml` is `config`.
+    pub fn start_with_config(url: &str, trackers: &[&str], extra: &[&str], config: &str) -> Leecher {
         let state = TempDir::new("leecher");
+        std::fs::write(state.join("config.toml"), config).unwrap();
         let dir = TempDir::new("leecher-out");
         let mut cmd = Command::new(host_bin());
         cmd.args(["get", url, "--json", "--ice-addr", "127.0.0.1", "-o"])

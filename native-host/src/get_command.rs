@@ -38,8 +38,9 @@ pub struct GetArgs {
     /// `10m`, `1h`); Ctrl-C ends it early.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub seed_for: Option<Duration>,
-    /// Print a JSON summary on stdout when done: path, size, sha256, bytes from
-    /// peers and from the origin, bytes uploaded, peers banned, seconds.
+    /// Print a JSON summary on stdout as the download completes: path, size,
+    /// sha256, bytes from peers and from the origin, bytes uploaded, peers banned,
+    /// seconds, and the seconds since the first byte from a peer.
     #[arg(long)]
     pub json: bool,
     /// Parallel connections to the origin (1 to 16; default: adaptive, up to 4).
@@ -132,7 +133,8 @@ async fn get(
 ) -> Result<(), GetError> {
     let started = std::time::Instant::now();
     let client = origin::client().map_err(|e| GetError::Client(e.to_string()))?;
-    let interactive = std::io::stdout().is_terminal();
+    // Progress goes where curl's goes, to stderr: stdout stays free for `--json`.
+    let interactive = std::io::stderr().is_terminal();
     let mut restarts = 0;
     loop {
         let info = origin::probe(&client, &url, &HeaderMap::new()).await?;
@@ -218,7 +220,7 @@ async fn get(
                 done.partial.finish();
                 let s = &done.stats;
                 if interactive && !args.json {
-                    println!(
+                    eprintln!(
                         "saved {} ({} bytes, {} from peers, {} from the origin), sha256 {}",
                         dest.display(),
                         info.size,
@@ -227,9 +229,23 @@ async fn get(
                         done.sha256
                     );
                 }
-                let seconds = started.elapsed().as_secs_f64();
-                let (from_peers, from_origin, banned) =
-                    (s.bytes_from_peers, s.bytes_from_origin, s.peers_banned);
+                if args.json {
+                    // Printed as the download completes; seeding may follow.
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "path": absolute(&dest).display().to_string(),
+                            "size": info.size,
+                            "sha256": done.sha256.to_hex(),
+                            "from_peers": s.bytes_from_peers,
+                            "from_origin": s.bytes_from_origin,
+                            "uploaded": s.bytes_uploaded,
+                            "peers_banned": s.peers_banned,
+                            "seconds": started.elapsed().as_secs_f64(),
+                            "peer_seconds": done.peer_time.map(|t| t.as_secs_f64()),
+                        })
+                    );
+                }
                 let mut seeder = done.seeder;
                 if args.seed_for.is_some() && !policy.upload_enabled {
                     tracing::info!("upload is disabled by policy: not seeding");
@@ -237,7 +253,7 @@ async fn get(
                 if let Some(d) = args.seed_for.filter(|_| policy.upload_enabled) {
                     tracing::info!(?d, "seeding");
                     if interactive && !args.json {
-                        println!("seeding for {}", humantime::format_duration(d));
+                        eprintln!("seeding for {}", humantime::format_duration(d));
                     }
                     seeder
                         .serve(async {
@@ -248,23 +264,7 @@ async fn get(
                         })
                         .await;
                 }
-                let uploaded = seeder.stats().bytes_uploaded;
                 seeder.leave().await;
-                if args.json {
-                    println!(
-                        "{}",
-                        serde_json::json!({
-                            "path": absolute(&dest).display().to_string(),
-                            "size": info.size,
-                            "sha256": done.sha256.to_hex(),
-                            "from_peers": from_peers,
-                            "from_origin": from_origin,
-                            "uploaded": uploaded,
-                            "peers_banned": banned,
-                            "seconds": seconds,
-                        })
-                    );
-                }
                 return Ok(());
             }
             Err(e) => {
@@ -326,12 +326,12 @@ fn save_empty(dest: &Path, expected: Option<Hash32>) -> Result<(), GetError> {
         })
 }
 
-/// An indicatif bar on stdout: bytes, speed, ETA, and where the bytes came from.
+/// An indicatif bar on stderr: bytes, speed, ETA, and where the bytes came from.
 fn show_progress(
     mut rx: watch::Receiver<Progress>,
     info: &OriginInfo,
 ) -> tokio::task::JoinHandle<()> {
-    let bar = ProgressBar::with_draw_target(Some(info.size), ProgressDrawTarget::stdout());
+    let bar = ProgressBar::with_draw_target(Some(info.size), ProgressDrawTarget::stderr());
     let style = ProgressStyle::with_template(
         "{wide_bar} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
     )

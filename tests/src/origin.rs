@@ -103,6 +103,9 @@ pub struct OriginConfig {
     /// and the 16 KiB piece hashes of version 0, and point at it from every content
     /// response with `Link: rel=describedby` (RFC 6249).
     pub metalink: bool,
+    /// A path that answers the origin's counters as JSON (`body_bytes`, `gets`), for
+    /// a test origin running as its own process.
+    pub stats_path: Option<String>,
     pub faults: Faults,
 }
 
@@ -123,6 +126,7 @@ impl OriginConfig {
             throttle_per_connection: None,
             throttle_total: None,
             metalink: false,
+            stats_path: None,
             faults: Faults::default(),
         }
     }
@@ -402,6 +406,14 @@ fn respond(
             r.headers_mut().insert(header::LOCATION, v);
         }
         return r;
+    }
+    if cfg.stats_path.as_deref() == Some(path.as_str()) {
+        let body = format!(
+            r#"{{"body_bytes": {}, "gets": {}}}"#,
+            stats.body_bytes(),
+            stats.gets()
+        );
+        return Response::new(Full::new(Bytes::from(body)).map_err(|e| match e {}).boxed());
     }
     if let Some(doc) = &shared.metalink
         && path == format!("{}.meta4", cfg.path)

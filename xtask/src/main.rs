@@ -1,5 +1,7 @@
 //! `cargo xtask …`: the one entry point for building, testing and benchmarking.
 //!
+//! - `cargo xtask demo`: a swarm on this machine: origin, tracker, two seeders and a
+//!   download, against the origin alone.
 //! - `cargo xtask test`: installs what is missing, then fmt, clippy, tests (native
 //!   and wasm in headless Chromium) and a short fuzz run.
 //! - `cargo xtask bench core`: the core's performance table.
@@ -9,6 +11,8 @@
 
 mod bench;
 mod bench_host;
+mod demo;
+mod procs;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -35,6 +39,7 @@ fn main() -> ExitCode {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
         ["test"] => test(),
+        ["demo"] => demo::demo(),
         ["bench", "core"] => bench::core(),
         ["bench", "host"] => bench_host::host(),
         ["build"] => build(),
@@ -57,7 +62,7 @@ fn main() -> ExitCode {
 }
 
 const USAGE: &str =
-    "usage: cargo xtask test | bench core | bench host | build | fuzz TARGET SECONDS";
+    "usage: cargo xtask demo | test | bench core | bench host | bench swarm | build | fuzz TARGET SECONDS";
 
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -122,6 +122,9 @@ pub struct Progress {
 pub struct Finished {
     /// The content's seeder, with the download's connections still open.
     pub seeder: Seeder,
+    /// From the first byte a peer delivered to the end of the download (the span
+    /// over which peers' throughput is measured).
+    pub peer_time: Option<std::time::Duration>,
     pub sha256: Hash32,
     /// The leaf layer, where the engine computed every leaf.
     pub leaves: Option<Vec<Hash32>>,
@@ -306,6 +309,7 @@ pub async fn run(
         peers.start(sha256, tx.clone());
     }
     let mut reported = Instant::now();
+    let mut first_peer_byte: Option<Instant> = None;
     let epoch = Instant::now();
     let now = move || Time::from_micros(epoch.elapsed().as_micros() as u64);
     let mut fetches: HashMap<u64, tokio::task::JoinHandle<()>> = HashMap::new();
@@ -400,6 +404,9 @@ pub async fn run(
         state.have_bytes = held_bytes(&engine, stats.blocks_have);
         state.from_origin = stats.bytes_from_origin;
         state.from_peers = stats.bytes_from_peers;
+        if first_peer_byte.is_none() && stats.bytes_from_peers > 0 {
+            first_peer_byte = Some(Instant::now());
+        }
         state.peers = stats.peers_connected;
         state.bytes_per_sec = engine.download_rate();
         if let Some(end) = end {
@@ -472,6 +479,7 @@ pub async fn run(
                 stats,
                 data_path,
                 partial,
+                peer_time: first_peer_byte.map(|t| t.elapsed()),
                 // The same engine, peers and connections go on serving.
                 seeder: Seeder::resume(engine, peers, rx, file, epoch),
             })

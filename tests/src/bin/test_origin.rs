@@ -1,6 +1,6 @@
 //! `test-origin`: the test origin as a process, for benchmarks and manual runs.
 //!
-//! `test-origin FILE [--throttle BYTES_PER_SEC] [--throttle-total BYTES_PER_SEC] [--no-ranges] [--port N]` serves FILE
+//! `test-origin FILE [--throttle BYTES_PER_SEC] [--throttle-total BYTES_PER_SEC] [--metalink] [--no-ranges] [--port N]` serves FILE
 //! at `/files/<name>` on 127.0.0.1 and prints the URL on stdout.
 
 use std::path::PathBuf;
@@ -9,7 +9,7 @@ use swarmload_tests::origin::{Content, OriginConfig, TestOrigin};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: test-origin FILE [--throttle BYTES_PER_SEC] [--throttle-total BYTES_PER_SEC] [--no-ranges] [--port N]"
+        "usage: test-origin FILE [--throttle BYTES_PER_SEC] [--throttle-total BYTES_PER_SEC] [--metalink] [--no-ranges] [--port N]"
     );
     std::process::exit(2)
 }
@@ -21,6 +21,7 @@ async fn main() {
     let mut throttle = None;
     let mut throttle_total = None;
     let mut ranges = true;
+    let mut metalink = false;
     let mut port = 0u16;
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -29,6 +30,7 @@ async fn main() {
                 throttle_total = args.next().and_then(|v| v.parse().ok()).or_else(|| usage())
             }
             "--no-ranges" => ranges = false,
+            "--metalink" => metalink = true,
             "--port" => {
                 port = args
                     .next()
@@ -49,6 +51,8 @@ async fn main() {
     cfg.throttle_per_connection = throttle;
     cfg.throttle_total = throttle_total;
     cfg.ranges = ranges;
+    cfg.metalink = metalink;
+    cfg.stats_path = Some("/stats".into());
     let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
         Ok(l) => l,
         Err(e) => {

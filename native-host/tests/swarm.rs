@@ -238,7 +238,10 @@ async fn upload_disabled_by_policy_serves_nobody() {
         giver.finish(Duration::from_secs(60))
     );
     assert!(taker.bytes == data && giver.bytes == data);
-    assert_eq!(giver.from_peers, 0, "nothing came from the peer that may not upload");
+    assert_eq!(
+        giver.from_peers, 0,
+        "nothing came from the peer that may not upload"
+    );
     assert!(
         taker.from_peers > 0,
         "the other peer did serve it: {} from peers",

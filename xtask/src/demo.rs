@@ -31,13 +31,18 @@ pub fn demo() -> Result {
 fn run(dir: &Path) -> Result {
     let file = dir.join("sample.iso");
     crate::bench::write_noise(&file, SIZE)?;
-    let (_origin, url) = procs::origin(
-        &file,
-        &["--throttle", &ORIGIN_PER_CONNECTION.to_string()],
-    )?;
+    let (_origin, url) = procs::origin(&file, &["--throttle", &ORIGIN_PER_CONNECTION.to_string()])?;
     let (_tracker, tracker) = procs::tracker()?;
-    let _s1 = procs::seeder(&file, &tracker, &procs::state_dir(&dir.join("seeder-1"), "")?)?;
-    let _s2 = procs::seeder(&file, &tracker, &procs::state_dir(&dir.join("seeder-2"), "")?)?;
+    let _s1 = procs::seeder(
+        &file,
+        &tracker,
+        &procs::state_dir(&dir.join("seeder-1"), "")?,
+    )?;
+    let _s2 = procs::seeder(
+        &file,
+        &tracker,
+        &procs::state_dir(&dir.join("seeder-2"), "")?,
+    )?;
     println!(
         "\norigin  {url}  ({:.1} MB/s per connection)\ntracker {tracker}\nseeders 2, each serving {}\n",
         ORIGIN_PER_CONNECTION as f64 / 1e6,

@@ -61,8 +61,7 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str =
-    "usage: cargo xtask demo | test | bench core | bench host | bench swarm | build | fuzz TARGET SECONDS";
+const USAGE: &str = "usage: cargo xtask demo | test | bench core | bench host | bench swarm | build | fuzz TARGET SECONDS";
 
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -55,7 +55,10 @@ impl Proc {
     pub fn line(&mut self) -> Result<String> {
         match self.lines.as_mut().and_then(Iterator::next) {
             Some(Ok(l)) => Ok(l),
-            _ => Err(format!("{} ended without saying what was expected", self.what)),
+            _ => Err(format!(
+                "{} ended without saying what was expected",
+                self.what
+            )),
         }
     }
 
@@ -89,7 +92,9 @@ impl Drop for Proc {
 /// `test-origin FILE ARGS…`: the process and the file's URL.
 pub fn origin(file: &Path, args: &[&str]) -> Result<(Proc, String)> {
     let mut p = Proc::spawn(
-        Command::new(release_bin("test-origin")).arg(file).args(args),
+        Command::new(release_bin("test-origin"))
+            .arg(file)
+            .args(args),
         "test-origin",
     )?;
     let url = p.line()?;

@@ -5,4 +5,5 @@
 pub mod options;
 pub mod peers;
 pub mod rtc;
+pub mod rtc_runtime;
 pub mod tracker_client;

@@ -121,6 +121,7 @@ async fn new_connection(cfg: &RtcConfig) -> Result<Side, RtcError> {
         }))
         .with_udp_addrs(cfg.udp_addrs.clone())
         .with_data_channel_send_buffer_limit(SEND_BUFFER_LIMIT)
+        .with_runtime(super::rtc_runtime::BufferedRuntime::shared())
         .build()
         .await
         .map_err(rtc_err)?;

@@ -174,7 +174,12 @@ impl Leecher {
     }
 
     /// A download whose `config.toml` is `config`.
-    pub fn start_with_config(url: &str, trackers: &[&str], extra: &[&str], config: &str) -> Leecher {
+    pub fn start_with_config(
+        url: &str,
+        trackers: &[&str],
+        extra: &[&str],
+        config: &str,
+    ) -> Leecher {
         let state = TempDir::new("leecher");
         std::fs::write(state.join("config.toml"), config).unwrap();
         let dir = TempDir::new("leecher-out");

@@ -114,7 +114,7 @@ pub fn run(args: GetArgs) -> Result<(), GetError> {
         None => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build(),
-        Some(_) => tokio::runtime::Builder::new_multi_thread()
+        Some(_) => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build(),
     }

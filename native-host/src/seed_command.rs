@@ -54,7 +54,7 @@ pub fn run(args: SeedArgs) -> Result<(), SeedCommandError> {
     if !policy.upload_enabled {
         return Err(SeedCommandError::UploadDisabled);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| SeedCommandError::Runtime(e.to_string()))?;

@@ -77,7 +77,7 @@ impl Seeder {
                 source,
             }
         })?;
-        let (tx, rx) = mpsc::channel(16);
+        let (tx, rx) = mpsc::channel(crate::download::EVENT_QUEUE);
         let mut peers = peers;
         peers.start(digests.sha256, tx);
         peers.completed();
@@ -105,7 +105,7 @@ impl Seeder {
     ) -> Result<Seeder, EngineError> {
         let (sha256, size, leaves, file) = content.into_parts();
         let engine = Engine::seed(sha256, size, leaves, cfg)?;
-        let (tx, rx) = mpsc::channel(16);
+        let (tx, rx) = mpsc::channel(crate::download::EVENT_QUEUE);
         peers.start(sha256, tx);
         peers.completed();
         Ok(Seeder {

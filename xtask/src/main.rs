@@ -6,11 +6,14 @@
 //!   and wasm in headless Chromium) and a short fuzz run.
 //! - `cargo xtask bench core`: the core's performance table.
 //! - `cargo xtask bench host`: the host as a downloader, against curl.
+//! - `cargo xtask bench swarm`: swarms of hosts against raw WebRTC throughput, the
+//!   fluid-model bound and the reference tracker.
 //! - `cargo xtask build`: release host and the wasm package.
 //! - `cargo xtask fuzz TARGET SECONDS`: a longer fuzz run of one target.
 
 mod bench;
 mod bench_host;
+mod bench_swarm;
 mod demo;
 mod procs;
 mod tools;
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         ["demo"] => demo::demo(),
         ["bench", "core"] => bench::core(),
         ["bench", "host"] => bench_host::host(),
+        ["bench", "swarm"] => bench_swarm::swarm(),
         ["build"] => build(),
         ["fuzz", target, seconds] => seconds
             .parse()

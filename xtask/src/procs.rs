@@ -38,7 +38,7 @@ pub struct Proc {
 }
 
 impl Proc {
-    fn spawn(cmd: &mut Command, what: &str) -> Result<Proc> {
+    pub fn spawn(cmd: &mut Command, what: &str) -> Result<Proc> {
         let mut child = cmd
             .stdout(Stdio::piped())
             .spawn()
@@ -66,19 +66,6 @@ impl Proc {
     pub fn json(&mut self) -> Result<Value> {
         let line = self.line()?;
         serde_json::from_str(&line).map_err(|_| format!("{}: not JSON: {line}", self.what))
-    }
-
-    /// Waits for the process to end on its own; fails on a non-zero exit.
-    pub fn wait(&mut self) -> Result {
-        let status = self
-            .child
-            .wait()
-            .map_err(|e| format!("{}: {e}", self.what))?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(format!("{} failed ({status})", self.what))
-        }
     }
 }
 

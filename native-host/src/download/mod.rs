@@ -61,6 +61,9 @@ impl PeerSource for NoPeers {
     fn disconnect(&mut self, _: PeerId, _: &DisconnectReason) {}
 }
 
+/// Events (peer messages above all) queued for the engine: enough that a burst from
+/// the network is taken in one pass instead of waking the loop per message.
+pub const EVENT_QUEUE: usize = 256;
 /// How often the trackers hear the transfer counters.
 const TRACKER_REPORT: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -302,7 +305,7 @@ pub async fn run(
         Pacer::new(policy.max_download_bytes_per_sec),
         identifiable,
     );
-    let (tx, mut rx) = mpsc::channel::<Event>(16);
+    let (tx, mut rx) = mpsc::channel::<Event>(EVENT_QUEUE);
     // Only content with a trusted SHA-256 has a swarm: it names it, and it is what
     // the whole is checked against.
     if let Some(sha256) = expected {

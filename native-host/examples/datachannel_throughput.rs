@@ -19,6 +19,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cfg = RtcConfig {
         ice_servers: Vec::new(),
         udp_addrs: vec!["127.0.0.1:0".into()],
+        // Both peers live in this process: let the multi-threaded runtime spread
+        // their drivers over the cores, webrtc-rs's fastest setting here.
+        reactor_threads: 0,
     };
     let (pending, offer) = rtc::offer(&cfg).await?;
     let (answering, answer) = rtc::answer(&cfg, offer).await?;

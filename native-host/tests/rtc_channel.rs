@@ -14,6 +14,7 @@ fn loopback() -> RtcConfig {
     RtcConfig {
         ice_servers: Vec::new(),
         udp_addrs: vec!["127.0.0.1:0".into()],
+        reactor_threads: 0,
     }
 }
 

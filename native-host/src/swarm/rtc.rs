@@ -17,8 +17,8 @@ use webrtc::peer_connection::{
 
 /// The data channel's label: the wire protocol and its version.
 pub const LABEL: &str = "swarmload/1";
-/// Threads that run every connection's WebRTC driver (one process-wide pool).
-const REACTOR_THREADS: usize = 1;
+/// Threads that run a host's WebRTC connection drivers (one process-wide pool).
+pub const REACTOR_THREADS: usize = 1;
 /// How long ICE gathering may take before the description is used as it is.
 const GATHER_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a channel may take to open once both descriptions are set.
@@ -61,6 +61,9 @@ pub struct RtcConfig {
     pub ice_servers: Vec<swarmload_core::policy::IceServer>,
     /// Local UDP addresses to gather on (tests confine ICE to 127.0.0.1).
     pub udp_addrs: Vec<String>,
+    /// Threads of the process-wide pool that runs connection drivers; 0 runs them on
+    /// the ambient tokio runtime. The first connection of a process fixes it.
+    pub reactor_threads: usize,
 }
 
 impl RtcConfig {
@@ -68,6 +71,7 @@ impl RtcConfig {
         RtcConfig {
             ice_servers: p.ice_servers.clone(),
             udp_addrs: vec!["0.0.0.0:0".into()],
+            reactor_threads: REACTOR_THREADS,
         }
     }
 
@@ -130,7 +134,7 @@ async fn new_connection(cfg: &RtcConfig) -> Result<Side, RtcError> {
         // One thread of its own for the connection's driver: the transfer no longer
         // depends on where the scheduler puts it (measured: a steady ~66 MB/s instead
         // of runs at half that).
-        .with_dedicated_reactor_pool_size(REACTOR_THREADS)
+        .with_dedicated_reactor_pool_size(cfg.reactor_threads)
         .with_runtime(super::rtc_runtime::BufferedRuntime::shared())
         .build()
         .await

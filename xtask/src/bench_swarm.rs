@@ -296,11 +296,15 @@ fn reference_tracker() -> Result<(Proc, String)> {
 /// Completion time of the last downloader and the fluid bound against N, as SVG.
 fn plot(crowds: &[Crowd]) -> String {
     let (w, h, m) = (640.0, 400.0, 60.0);
-    let max_t = crowds
+    // Room above the highest point, rounded up to whole 5 s ticks.
+    let max_t = (crowds
         .iter()
         .flat_map(|c| [c.last, c.bound])
         .fold(1.0f64, f64::max)
-        * 1.15;
+        * 1.1
+        / 5.0)
+        .ceil()
+        * 5.0;
     let x = |n: usize| m + (n as f64 - 1.0) / 7.0 * (w - 2.0 * m);
     let y = |t: f64| h - m - t / max_t * (h - 2.0 * m);
     let line = |pick: &dyn Fn(&Crowd) -> f64| {

@@ -115,23 +115,11 @@ impl SeederProcess {
         extra: &[&str],
         config: &str,
     ) -> SeederProcess {
-        let state = TempDir::new("seeder");
-        std::fs::write(state.join("config.toml"), config).unwrap();
-        let mut cmd = Command::new(host_bin());
-        cmd.arg("seed")
-            .arg(file)
-            .args(["--json", "--ice-addr", "127.0.0.1"]);
-        for t in trackers {
-            cmd.args(["--tracker", t]);
-        }
-        cmd.args(extra)
-            .arg("--state-dir")
-            .arg(state.path())
-            .env_remove("SWARMLOAD_HOME")
-            .stdout(Stdio::piped())
+        let state = state_with(config);
+        let mut child = host_command(&["seed"], file, trackers, extra, state.path())
             .stderr(Stdio::null())
-            .kill_on_drop(true);
-        let mut child = cmd.spawn().expect("the seeder starts");
+            .spawn()
+            .expect("the seeder starts");
         let line = read_until(&mut child, |l| l.starts_with('{')).await;
         let v: Value = serde_json::from_str(&line).expect("a JSON line");
         let sha256 = v["sha256"].as_str().unwrap_or_default().to_string();
@@ -147,6 +135,38 @@ impl SeederProcess {
     pub async fn kill(&mut self) {
         let _ = self.child.kill().await;
     }
+}
+
+/// A state directory whose `config.toml` is `config`.
+fn state_with(config: &str) -> TempDir {
+    let state = TempDir::new("host");
+    std::fs::write(state.join("config.toml"), config).unwrap();
+    state
+}
+
+/// `swarmload-host ARGS PATH --json` on loopback ICE with the trackers, extra
+/// arguments and a private state directory; stdout piped, killed when dropped.
+fn host_command(
+    args: &[&str],
+    path: &Path,
+    trackers: &[&str],
+    extra: &[&str],
+    state: &Path,
+) -> Command {
+    let mut cmd = Command::new(host_bin());
+    cmd.args(args)
+        .arg(path)
+        .args(["--json", "--ice-addr", "127.0.0.1"]);
+    for t in trackers {
+        cmd.args(["--tracker", t]);
+    }
+    cmd.args(extra)
+        .arg("--state-dir")
+        .arg(state)
+        .env_remove("SWARMLOAD_HOME")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
 }
 
 /// Waits (at most 30 s) until the host's log in `state` has a line containing `what`.
@@ -180,23 +200,19 @@ impl Leecher {
         extra: &[&str],
         config: &str,
     ) -> Leecher {
-        let state = TempDir::new("leecher");
-        std::fs::write(state.join("config.toml"), config).unwrap();
+        let state = state_with(config);
         let dir = TempDir::new("leecher-out");
-        let mut cmd = Command::new(host_bin());
-        cmd.args(["get", url, "--json", "--ice-addr", "127.0.0.1", "-o"])
-            .arg(dir.path());
-        for t in trackers {
-            cmd.args(["--tracker", t]);
-        }
-        cmd.args(extra)
-            .arg("--state-dir")
-            .arg(state.path())
-            .env_remove("SWARMLOAD_HOME")
-            .stdout(Stdio::piped())
+        let mut cmd = host_command(
+            &["get", url, "-o"],
+            dir.path(),
+            trackers,
+            extra,
+            state.path(),
+        );
+        let child = cmd
             .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let child = cmd.spawn().expect("the download starts");
+            .spawn()
+            .expect("the download starts");
         Leecher { child, state, dir }
     }
 

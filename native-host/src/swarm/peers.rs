@@ -38,6 +38,10 @@ const SPARE_OFFERS: usize = 2;
 const MAX_MAKING: usize = 8;
 /// Connections kept per content; further offers are ignored.
 const MAX_PEERS: usize = 32;
+/// After a connection attempt failed, announce again with fresh offers this soon
+/// rather than at the tracker's interval (minutes): the peer is there, the attempt
+/// (ICE, DTLS) just did not make it. At most once per this period.
+const RETRY_ANNOUNCE: Duration = Duration::from_secs(5);
 /// Tracker commands queued per tracker before further ones are dropped.
 const TRACKER_QUEUE: usize = 64;
 
@@ -82,7 +86,7 @@ enum Inner {
     OfferMade(Result<(PendingOffer, Value), rtc::RtcError>),
     Connected { remote: Id20, channel: Channel },
     ConnectFailed { remote: Id20, why: String },
-    Gone { peer: PeerId, remote: Id20 },
+    Gone { peer: PeerId },
 }
 
 /// A swarm for one content; peers are found once [`PeerSource::start`] names it.
@@ -150,9 +154,11 @@ impl PeerSource for Swarm {
             sent: HashMap::new(),
             making: 0,
             wants: VecDeque::new(),
-            connecting: HashSet::new(),
+            attempts: HashMap::new(),
             next_peer: 0,
             tasks: Vec::new(),
+            retry_at: None,
+            last_retry: None,
         };
         self.task = Some(tokio::spawn(coordinator.run(self.stop.subscribe(), ctl_rx)));
     }
@@ -248,10 +254,16 @@ struct Coordinator {
     making: usize,
     /// Trackers that asked for offers, and how many.
     wants: VecDeque<(String, usize)>,
-    /// Remote peers connected or being connected to.
-    connecting: HashSet<Id20>,
+    /// Connection attempts in flight per remote peer. Two peers that offer to each
+    /// other at the same moment each answer the other's offer and each get the
+    /// other's answer: both attempts go on (dropping either side's would kill both
+    /// connections), and a second channel that opens is closed.
+    attempts: HashMap<Id20, u32>,
     next_peer: u64,
     tasks: Vec<JoinHandle<()>>,
+    /// When to announce again after a failed connection attempt.
+    retry_at: Option<Instant>,
+    last_retry: Option<Instant>,
 }
 
 impl Coordinator {
@@ -286,7 +298,7 @@ impl Coordinator {
         // The pool fills before any tracker asks, so the first announce carries
         // offers without waiting for ICE gathering.
         self.make_offers(&inner_tx);
-        let mut expiry = tokio::time::interval(Duration::from_secs(5));
+        let mut expiry = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
                 u = updates.recv() => match u {
@@ -295,7 +307,10 @@ impl Coordinator {
                 },
                 Some(i) = inner.recv() => self.on_inner(i, &inner_tx).await,
                 Some(c) = control.recv() => self.on_control(c),
-                _ = expiry.tick() => self.expire().await,
+                _ = expiry.tick() => {
+                    self.expire().await;
+                    self.retry_announce(&inner_tx);
+                }
                 _ = stop.changed() => break,
             }
             if *stop.borrow() {
@@ -348,12 +363,28 @@ impl Coordinator {
         }
     }
 
-    /// Whether a remote peer may be connected to now.
+    /// Whether a remote peer may be connected to now: not ourselves, not banned,
+    /// not connected already, not with two attempts on the way, and room left.
     fn welcome(&self, remote: Id20) -> bool {
+        let shared = self.shared();
         remote != self.peer_id
-            && !self.connecting.contains(&remote)
-            && self.connecting.len() < MAX_PEERS
-            && !self.shared().banned.contains(&remote)
+            && self.attempts.get(&remote).copied().unwrap_or(0) < 2
+            && !shared.banned.contains(&remote)
+            && !shared.links.values().any(|l| l.remote == remote)
+            && shared.links.len() + self.attempts.len() < MAX_PEERS
+    }
+
+    fn attempt_started(&mut self, remote: Id20) {
+        *self.attempts.entry(remote).or_default() += 1;
+    }
+
+    fn attempt_ended(&mut self, remote: Id20) {
+        if let Some(n) = self.attempts.get_mut(&remote) {
+            *n -= 1;
+            if *n == 0 {
+                self.attempts.remove(&remote);
+            }
+        }
     }
 
     fn on_offer(
@@ -370,7 +401,7 @@ impl Coordinator {
         let Some(tracker) = self.trackers.get(&url).cloned() else {
             return;
         };
-        self.connecting.insert(from);
+        self.attempt_started(from);
         let rtc_cfg = self.cfg.rtc.clone();
         let inner = inner.clone();
         self.tasks.push(tokio::spawn(async move {
@@ -402,7 +433,7 @@ impl Coordinator {
             self.tasks.push(tokio::spawn(pending.discard()));
             return;
         }
-        self.connecting.insert(from);
+        self.attempt_started(from);
         let inner = inner.clone();
         self.tasks.push(tokio::spawn(async move {
             let result = pending.connect(answer).await;
@@ -428,11 +459,15 @@ impl Coordinator {
             }
             Inner::ConnectFailed { remote, why } => {
                 tracing::info!(%why, "peer connection failed");
-                self.connecting.remove(&remote);
+                self.attempt_ended(remote);
+                let earliest = self
+                    .last_retry
+                    .map_or_else(Instant::now, |t| t + RETRY_ANNOUNCE)
+                    .max(Instant::now() + Duration::from_secs(1));
+                self.retry_at.get_or_insert(earliest);
             }
             Inner::Connected { remote, channel } => self.attach(remote, channel, inner).await,
-            Inner::Gone { peer, remote } => {
-                self.connecting.remove(&remote);
+            Inner::Gone { peer } => {
                 self.shared().links.remove(&peer);
                 let _ = self.events.send(Event::PeerGone { peer }).await;
             }
@@ -441,8 +476,13 @@ impl Coordinator {
 
     /// A channel opened: it becomes a peer of the engine.
     async fn attach(&mut self, remote: Id20, channel: Channel, inner: &mpsc::Sender<Inner>) {
-        if self.shared().banned.contains(&remote) {
-            self.connecting.remove(&remote);
+        self.attempt_ended(remote);
+        let unwanted = {
+            let shared = self.shared();
+            shared.banned.contains(&remote) || shared.links.values().any(|l| l.remote == remote)
+        };
+        if unwanted {
+            // Banned meanwhile, or the second of two crossing attempts.
             channel.close().await;
             return;
         }
@@ -485,7 +525,7 @@ impl Coordinator {
                 }
             }
             sender.close().await;
-            let _ = inner.send(Inner::Gone { peer, remote }).await;
+            let _ = inner.send(Inner::Gone { peer }).await;
         });
     }
 
@@ -545,6 +585,23 @@ impl Coordinator {
                 tracing::debug!(tracker = %url, "tracker busy, offers dropped");
             }
         }
+    }
+
+    /// Announces again on every tracker, with fresh offers, once a failed connection
+    /// attempt asked for it.
+    fn retry_announce(&mut self, inner: &mpsc::Sender<Inner>) {
+        if self.retry_at.is_none_or(|t| Instant::now() < t) {
+            return;
+        }
+        self.retry_at = None;
+        self.last_retry = Some(Instant::now());
+        tracing::info!("announcing again after a failed connection");
+        for url in self.trackers.keys() {
+            self.wants
+                .push_back((url.clone(), tracker_client::OFFERS_PER_ANNOUNCE));
+        }
+        self.make_offers(inner);
+        self.serve_wants();
     }
 
     /// Withdraws offers nobody answered in time.

@@ -1,7 +1,7 @@
 //! What the host reads from the browser, the network and its own files, from
 //! arbitrary bytes: native-messaging messages, journal files, `Content-Disposition`
-//! and `Content-Range` values, `config.toml`. The first byte picks the decoder. None
-//! may panic; names must come out safe.
+//! and `Content-Range` values, `config.toml`, `Link` headers and Metalink documents.
+//! The first byte picks the decoder. None may panic; names must come out safe.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let text = String::from_utf8_lossy(rest);
-    match which % 5 {
+    match which % 7 {
         0 => {
             if let Err(e) = messages::parse(rest) {
                 let reply = e.reply();
@@ -39,8 +39,25 @@ fuzz_target!(|data: &[u8]| {
                 assert!(s < e && e <= total);
             }
         }
-        _ => {
+        4 => {
             let _ = config::parse_config(std::path::Path::new("config.toml"), &text);
+        }
+        5 => {
+            let base = url::Url::parse("https://origin.example/dir/file.iso").unwrap();
+            let mut headers = reqwest::header::HeaderMap::new();
+            if let Ok(v) = reqwest::header::HeaderValue::from_bytes(rest) {
+                headers.insert("link", v);
+            }
+            let _ = origin::metalink::describedby(&headers, &base);
+        }
+        _ => {
+            // A size from the fuzzer too: the leaf count must fit it.
+            let size = u64::from(rest.first().copied().unwrap_or(0)) << 14;
+            if let Ok(m) = origin::metalink::parse(&text, "file.iso", size) {
+                if let Some(leaves) = m.leaves {
+                    assert_eq!(leaves.len() as u64, size.div_ceil(16384));
+                }
+            }
         }
     }
 });

@@ -98,16 +98,6 @@ pub struct Swarm {
     task: Option<JoinHandle<()>>,
 }
 
-/// Stops a swarm from outside the driver that owns it.
-#[derive(Clone)]
-pub struct SwarmStop(watch::Sender<bool>);
-
-impl SwarmStop {
-    pub fn stop(&self) {
-        self.0.send_replace(true);
-    }
-}
-
 impl Swarm {
     pub fn new(cfg: SwarmConfig) -> Swarm {
         Swarm {
@@ -117,10 +107,6 @@ impl Swarm {
             control: None,
             task: None,
         }
-    }
-
-    pub fn stopper(&self) -> SwarmStop {
-        SwarmStop(self.stop.clone())
     }
 
     fn shared(&self) -> MutexGuard<'_, Shared> {

@@ -216,11 +216,6 @@ impl ChannelSender {
             .map_err(|_| RtcError::Closed)
     }
 
-    /// Bytes handed to the channel and not yet acknowledged by the peer.
-    pub async fn buffered(&self) -> usize {
-        self.dc.outstanding_bytes().await.unwrap_or(0)
-    }
-
     pub async fn close(&self) {
         let _ = self.dc.close().await;
         let _ = self.pc.close().await;

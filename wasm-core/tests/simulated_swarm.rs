@@ -522,3 +522,43 @@ fn a_seed_that_freezes_mid_transfer_hands_its_work_to_the_origin_promptly() {
     // Alone, the origin needs 8 s for the file; the frozen seed may cost a few more.
     assert!(secs(n.completed_at) < 14.0, "{:?}", n.completed_at);
 }
+
+/// An origin that crawls (a busy server) while a fast seed is present: the origin's
+/// early blocks at the front must not hold up what the user sees, nor the end of
+/// the download. Peers take them over, and the origin's ranges are dropped.
+#[test]
+fn a_crawling_origin_holds_up_neither_the_front_nor_the_end() {
+    let mut sc = Scenario::new(32 * MB, 21);
+    sc.origin = Some(OriginSpec { rate: 64 * 1024 });
+    sc.nodes.push(NodeSpec::seed(16 * MB));
+    sc.nodes.push(NodeSpec::downloader(4 * MB, 64 * MB));
+    let out = run(&sc);
+    assert_all_correct(&sc, &out);
+    let n = &out.nodes[1];
+    let done = secs(n.completed_at);
+    // 32 MB at 16 MB/s is 2 s; the origin alone would take over 8 minutes, and
+    // the blocks it was given at the start alone would take seconds.
+    assert!(
+        done < 2.0 * 1.3 + 0.5,
+        "finished after {done} s: {:?}",
+        n.stats
+    );
+    let at_half = n
+        .delivery_log
+        .iter()
+        .take_while(|(t, _)| t.as_secs_f64() <= done / 2.0)
+        .map(|(_, upto)| *upto)
+        .max()
+        .unwrap_or(0);
+    assert!(
+        at_half >= sc.size / 3,
+        "only {at_half} of {} deliverable halfway ({done} s)",
+        sc.size
+    );
+    // The origin was not kept streaming blocks peers had already delivered.
+    assert!(
+        out.origin_bytes_sent <= MB,
+        "the origin sent {} bytes",
+        out.origin_bytes_sent
+    );
+}

@@ -492,7 +492,7 @@ impl Coordinator {
         let writer = sender.clone();
         tokio::spawn(async move {
             while let Some(data) = out_rx.recv().await {
-                if writer.send(&data).await.is_err() {
+                if writer.send_bytes(data).await.is_err() {
                     break;
                 }
             }

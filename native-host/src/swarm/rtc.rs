@@ -191,6 +191,12 @@ impl ChannelSender {
     /// Sends one message. Above the high watermark it first waits until the
     /// unacknowledged bytes drained to the low one.
     pub async fn send(&self, data: &[u8]) -> Result<(), RtcError> {
+        self.send_bytes(Bytes::copy_from_slice(data)).await
+    }
+
+    /// [`send`](Self::send) for a message already in a buffer of its own: a
+    /// uniquely held `Bytes` (an encoded wire message) goes to the stack uncopied.
+    pub async fn send_bytes(&self, data: Bytes) -> Result<(), RtcError> {
         let queued = self
             .dc
             .outstanding_bytes()
@@ -242,10 +248,12 @@ async fn open_channel(
                 DataChannelEvent::OnOpen => {
                     let _ = otx.try_send(());
                 }
-                DataChannelEvent::OnMessage(m)
-                    if itx.send(Bytes::from(m.data.to_vec())).await.is_err() =>
-                {
-                    break;
+                DataChannelEvent::OnMessage(m) => {
+                    // Handed over as it arrived: no copy.
+                    let taken = itx.send(m.data.freeze()).await;
+                    if taken.is_err() {
+                        break;
+                    }
                 }
                 DataChannelEvent::OnBufferedAmountLow => wake.notify_waiters(),
                 DataChannelEvent::OnClose => break,

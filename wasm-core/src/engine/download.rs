@@ -45,6 +45,10 @@ const OWNER_PATIENCE: Duration = Duration::from_secs(5);
 const MAX_OWNER_PATIENCE: Duration = Duration::from_secs(60);
 /// The origin duplicates blocks still out at peers only for this many last blocks.
 const ORIGIN_ENDGAME_BLOCKS: u32 = 64;
+/// The origin counts as lagging behind a source this many times faster.
+const ORIGIN_LAG_FACTOR: f64 = 4.0;
+/// How far past the cursor peers take over blocks a lagging origin holds.
+const RESCUE_BLOCKS: u32 = 64;
 /// Below this aggregate peer rate (bytes/s) the origin always helps, even when its
 /// own rate has not been measured yet.
 const SLOW_SWARM_FLOOR: f64 = 1024.0 * 1024.0;
@@ -133,6 +137,9 @@ impl Engine {
             self.piece_unrequested[piece as usize] -= 1;
         } else if requests > u8::from(own) {
             self.cancel_duplicates(block);
+        }
+        if self.origin_requested.contains(block) {
+            self.drop_delivered_origin_ranges();
         }
         self.piece_missing[piece as usize] -= 1;
         self.refresh_piece(piece);
@@ -407,6 +414,23 @@ impl Engine {
             && peer.rate.rate(self.now) * 10.0 < self.total_rate.rate(self.now);
         let start = self.cursor.max(self.in_order_hint);
         let end = self.cursor.saturating_add(self.in_order_window()).min(n);
+        // The origin holds blocks at the front but delivers far slower than this
+        // peer: ask the peer too, or the bytes the user waits for (and the running
+        // whole-file hash) would wait on the origin.
+        if !slow && self.origin_lags(peer.rate.rate(self.now)) {
+            let rescue_end = self.cursor.saturating_add(RESCUE_BLOCKS).min(n);
+            let rescued = (self.cursor..rescue_end).find(|&b| {
+                self.origin_requested.contains(b)
+                    && !self.have.contains(b)
+                    && self.requests[b as usize] < MAX_DUPLICATE_REQUESTS
+                    && self.leaves.is_proven(b)
+                    && peer.pieces.contains(self.geo.piece_of(b))
+                    && !peer.inflight.iter().any(|f| f.block == b)
+            });
+            if let Some(b) = rescued {
+                return Some((b, true));
+            }
+        }
         let in_order = if slow {
             None
         } else {
@@ -429,7 +453,10 @@ impl Engine {
             (None, Some(r)) => return Some((r, false)),
             (None, None) => {}
         }
-        // Endgame: every missing block is out; ask a second peer for the slow ones.
+        // Endgame: every missing block is out; ask a second source for the slow ones.
+        // That includes blocks the origin is fetching: a throttled origin would
+        // otherwise hold up the end of a download the peers could finish at once.
+        // The origin range is cancelled as soon as peers delivered all it had left.
         self.endgame
             .iter()
             .copied()
@@ -438,12 +465,16 @@ impl Engine {
                 !self.have.contains(b)
                     && r > 0
                     && r < MAX_DUPLICATE_REQUESTS
-                    && !self.origin_requested.contains(b)
                     && self.leaves.is_proven(b)
                     && peer.pieces.contains(self.geo.piece_of(b))
                     && !peer.inflight.iter().any(|f| f.block == b)
             })
             .map(|b| (b, false))
+    }
+
+    /// Whether the origin delivers far slower than `rate` (a peer's, or the swarm's).
+    fn origin_lags(&self, rate: f64) -> bool {
+        rate > 0.0 && self.origin.rate.rate(self.now) * ORIGIN_LAG_FACTOR < rate
     }
 
     /// Enters endgame when every missing block is requested and few remain: lists
@@ -617,9 +648,22 @@ impl Engine {
             Duration::from_secs(1)
         };
         let n = self.geo.num_blocks();
+        // An origin far slower than the peers works beyond the blocks the user waits
+        // for next, as a slow peer does.
+        let swarm_rate: f64 = self
+            .peers
+            .values()
+            .filter(|p| p.counted)
+            .map(|p| p.rate.rate(now))
+            .sum();
+        let from = if supplied && !crowd && self.origin_lags(swarm_rate) {
+            self.cursor.saturating_add(self.in_order_window())
+        } else {
+            self.cursor
+        }
+        .min(n - 1);
         for (pass, limit) in plan {
             while self.origin.requests.len() < limit && self.download_bucket.in_credit(now) {
-                let from = self.cursor.min(n - 1);
                 let Some(start) = (0..n)
                     .map(|k| (from + k) % n)
                     .find(|&b| self.origin_wants(pass, b))
@@ -759,6 +803,22 @@ impl Engine {
                 self.emit(Action::CancelOrigin { request: id });
                 self.release_origin_request(req);
             }
+        }
+    }
+
+    /// Cancels origin ranges whose every remaining block arrived from elsewhere
+    /// (endgame duplicates): their bytes would only be thrown away.
+    fn drop_delivered_origin_ranges(&mut self) {
+        let have = &self.have;
+        let done: Vec<u64> = self
+            .origin
+            .requests
+            .iter()
+            .filter(|r| (r.first_incomplete().max(r.start)..r.end).all(|b| have.contains(b)))
+            .map(|r| r.id)
+            .collect();
+        if !done.is_empty() {
+            self.cancel_origin_ranges(|r| done.contains(&r.id));
         }
     }
 

@@ -8,8 +8,8 @@
 //!                                         multi-threaded runtime
 //! datachannel_throughput --processes [MIB]
 //!                                         the receiver in a second process, each
-//!                                         side on the runtime a host uses (one
-//!                                         thread, plus the WebRTC reactor thread)
+//!                                         side on the runtime `get` and `seed` use
+//!                                         (one thread, drivers included)
 //! ```
 //!
 //! Prints one JSON line: `{"bytes": N, "seconds": S}`.

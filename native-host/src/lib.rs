@@ -8,6 +8,7 @@ pub mod file_digest;
 pub mod filename;
 pub mod get_command;
 pub mod hash_command;
+pub mod install_command;
 pub mod logging;
 pub mod native_messaging;
 pub mod origin;

@@ -1,10 +1,13 @@
 //! `swarmload-host`: the native side of Swarmload.
 //!
 //! Started by a browser (native messaging), it serves the extension over stdin and
-//! stdout. From a shell it is a downloader (`get`), reports what it holds (`status`)
-//! and prints the digests an origin publishes (`hash`).
+//! stdout. From a shell it is a downloader (`get`), a seeder (`seed`), reports what
+//! it holds (`status`), prints the digests that name a file (`hash`), and registers
+//! itself with the browsers (`install`, `uninstall`).
 
-use swarmload_host::{get_command, hash_command, native_messaging, seed_command, status_command};
+use swarmload_host::{
+    get_command, hash_command, install_command, native_messaging, seed_command, status_command,
+};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,6 +45,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Register this program with the browsers as the extension's native-messaging
+    /// host (writes each browser's host manifest).
+    Install(install_command::InstallArgs),
+    /// Remove exactly what `install` wrote, for the same selection.
+    Uninstall(install_command::InstallArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +65,12 @@ fn main() -> ExitCode {
             status_command::run(state_dir.as_deref(), json).map_err(Into::into)
         }
         Command::Hash { file, json } => hash_command::run(&file, json).map_err(Into::into),
+        Command::Install(args) => install_command::install(&args)
+            .map(|_| ())
+            .map_err(Into::into),
+        Command::Uninstall(args) => install_command::uninstall(&args)
+            .map(|_| ())
+            .map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

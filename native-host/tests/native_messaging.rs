@@ -261,6 +261,32 @@ async fn policy_push_and_resolve_decide_eligibility() {
         .await;
     assert_eq!(r["reason"], "too_small");
     assert!(origin.stats().requests().len() > probes);
+
+    // The options page's settings sit under the config file: they fill in what
+    // neither enterprise policy nor config.toml sets, and override nothing above.
+    let p = h
+        .request(json!({"type": "policy", "id": 9, "policy": {},
+            "settings": {"min_size_bytes": 5, "max_upload_bytes_per_sec": 12345}}))
+        .await;
+    assert_eq!(p["ok"], true, "{p}");
+    assert_eq!(p["effective"]["min_size_bytes"], 1000);
+    assert_eq!(p["effective"]["max_upload_bytes_per_sec"], 12345);
+    let p = h
+        .request(
+            json!({"type": "policy", "id": 10, "policy": {"max_upload_bytes_per_sec": 7},
+            "settings": {"max_upload_bytes_per_sec": 12345}}),
+        )
+        .await;
+    assert_eq!(p["effective"]["max_upload_bytes_per_sec"], 7);
+    let p = h
+        .request(json!({"type": "policy", "id": 11, "policy": {},
+            "settings": {"min_size_bytes": "big"}}))
+        .await;
+    assert_eq!(p["code"], "bad_policy", "{p}");
+    assert!(
+        p["message"].as_str().unwrap().contains("min_size_bytes"),
+        "{p}"
+    );
 }
 
 /// Reads a delivery URL the way a browser would; returns the status, the headers

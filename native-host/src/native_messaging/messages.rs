@@ -61,7 +61,11 @@ pub struct Cancel {
 
 #[derive(Debug, Deserialize)]
 pub struct PolicyPush {
+    /// Enterprise policy (`storage.managed`): the highest layer.
     pub policy: Value,
+    /// The options page's settings: the lowest layer, under `config.toml`.
+    #[serde(default)]
+    pub settings: Option<Value>,
 }
 
 #[derive(Debug)]

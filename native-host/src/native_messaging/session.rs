@@ -49,6 +49,8 @@ pub struct Session {
     config: PolicyLayer,
     config_error: Option<String>,
     managed: Mutex<Option<PolicyLayer>>,
+    /// The options page's settings, under the config file.
+    settings: Mutex<Option<PolicyLayer>>,
     client: reqwest::Client,
     delivery: Delivery,
     downloads: Mutex<HashMap<String, Active>>,
@@ -141,6 +143,7 @@ impl Session {
             config,
             config_error,
             managed: Mutex::new(None),
+            settings: Mutex::new(None),
             client,
             delivery,
             downloads: Mutex::new(HashMap::new()),
@@ -150,17 +153,23 @@ impl Session {
         })
     }
 
-    /// The effective policy: what the extension pushed (enterprise policy) over the
-    /// config file over the defaults.
+    /// The effective policy: enterprise policy (pushed by the extension) over the
+    /// config file over the options page's settings (pushed too) over the defaults.
     fn policy(&self) -> Policy {
         let managed = self
             .managed
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
+        let settings = self
+            .settings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let mut layers = Vec::new();
         layers.extend(managed);
         layers.push(self.config.clone());
+        layers.extend(settings);
         Policy::resolve(&layers)
     }
 
@@ -254,9 +263,13 @@ impl Session {
                     "config_error": self.config_error,
                 }),
             ),
-            Request::Policy(p) => match PolicyLayer::from_value(p.policy) {
-                Ok(layer) => {
+            Request::Policy(p) => match PolicyLayer::from_value(p.policy).and_then(|managed| {
+                let settings = p.settings.map(PolicyLayer::from_value).transpose()?;
+                Ok((managed, settings))
+            }) {
+                Ok((layer, settings)) => {
                     *self.managed.lock().unwrap_or_else(|e| e.into_inner()) = Some(layer);
+                    *self.settings.lock().unwrap_or_else(|e| e.into_inner()) = settings;
                     // Seeding waits for the extension's policy: an enterprise's
                     // trackers and group must be known before anything is announced.
                     tokio::spawn(self.clone().reseed());

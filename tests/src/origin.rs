@@ -106,6 +106,9 @@ pub struct OriginConfig {
     /// A path that answers the origin's counters as JSON (`body_bytes`, `gets`), for
     /// a test origin running as its own process.
     pub stats_path: Option<String>,
+    /// A path that serves an HTML page linking to the content (`<a download>`), as a
+    /// publisher's download page does: what a browser test clicks.
+    pub page_path: Option<String>,
     pub faults: Faults,
 }
 
@@ -127,6 +130,7 @@ impl OriginConfig {
             throttle_total: None,
             metalink: false,
             stats_path: None,
+            page_path: None,
             faults: Faults::default(),
         }
     }
@@ -414,6 +418,21 @@ fn respond(
             stats.gets()
         );
         return Response::new(Full::new(Bytes::from(body)).map_err(|e| match e {}).boxed());
+    }
+    if cfg.page_path.as_deref() == Some(path.as_str()) {
+        stats.record(rec);
+        let name = cfg.path.rsplit('/').next().unwrap_or("content.bin");
+        let body = format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>Downloads</title></head>\
+             <body><h1>Downloads</h1><p><a id=\"file\" href=\"{}\" download>{name}</a></p></body></html>",
+            cfg.path
+        );
+        let mut r = Response::new(Full::new(Bytes::from(body)).map_err(|e| match e {}).boxed());
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        return r;
     }
     if let Some(doc) = &shared.metalink
         && path == format!("{}.meta4", cfg.path)

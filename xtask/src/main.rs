@@ -15,6 +15,7 @@ mod bench;
 mod bench_host;
 mod bench_swarm;
 mod demo;
+mod extension;
 mod procs;
 mod tools;
 
@@ -42,6 +43,9 @@ fn main() -> ExitCode {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
         ["test"] => test(),
+        ["test", "browser"] => tools::ensure_chromium()
+            .and_then(|()| tools::ensure_e2e())
+            .and_then(|()| browser_tests()),
         ["demo"] => demo::demo(),
         ["bench", "core"] => bench::core(),
         ["bench", "host"] => bench_host::host(),
@@ -65,7 +69,7 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask demo | test | bench core | bench host | bench swarm | build | fuzz TARGET SECONDS";
+const USAGE: &str = "usage: cargo xtask demo | test | test browser | bench core | bench host | bench swarm | build | fuzz TARGET SECONDS";
 
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -132,6 +136,10 @@ fn test() -> Result {
     })?;
     step("tests", || run(cargo().args(["test", "--workspace"])))?;
     step("wasm tests in headless Chromium", wasm_tests)?;
+    step(
+        "browser tests (Chromium, extension, native host)",
+        browser_tests,
+    )?;
     step("fuzz (short)", || {
         for t in FUZZ_TARGETS {
             fuzz(t, TEST_FUZZ_SECONDS)?;
@@ -160,6 +168,28 @@ fn wasm_tests() -> Result {
         .env("WASM_BINDGEN_TEST_TIMEOUT", "300"))
 }
 
+/// The extension in a real Chromium with the registered native host, real seeders,
+/// tracker and origin, inside a private network namespace (`tests/e2e/run.sh`).
+fn browser_tests() -> Result {
+    run(cargo().args(["build", "--workspace", "--bins"]))?;
+    build_extension()?;
+    let artifacts = root().join("target/e2e-artifacts");
+    std::fs::create_dir_all(&artifacts).map_err(|e| format!("{}: {e}", artifacts.display()))?;
+    let work = root().join("target/e2e");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    run(Command::new(root().join("tests/e2e/run.sh"))
+        .env("SWARMLOAD_BIN_DIR", root().join("target/debug"))
+        .env(
+            "SWARMLOAD_EXTENSION",
+            root().join("target/extension/chromium"),
+        )
+        .env("SWARMLOAD_E2E_DIR", &work)
+        .env("SWARMLOAD_ARTIFACTS", &artifacts))?;
+    println!("screenshots: {}", artifacts.display());
+    Ok(())
+}
+
 fn fuzz(target: &str, seconds: u32) -> Result {
     if !FUZZ_TARGETS.contains(&target) {
         return Err(format!(
@@ -184,8 +214,17 @@ fn fuzz(target: &str, seconds: u32) -> Result {
 }
 
 fn build() -> Result {
-    tools::ensure_wasm()?;
     run(cargo().args(["build", "--release", "-p", "swarmload-host"]))?;
+    for e in build_extension()? {
+        println!("extension: {}", e.display());
+    }
+    println!("host: target/release/swarmload-host");
+    Ok(())
+}
+
+/// The wasm core (release) through wasm-bindgen, and both extension builds around it.
+fn build_extension() -> Result<Vec<std::path::PathBuf>> {
+    tools::ensure_wasm()?;
     run(cargo().args([
         "build",
         "--release",
@@ -198,10 +237,6 @@ fn build() -> Result {
     run(Command::new("wasm-bindgen")
         .args(["--target", "web", "--out-dir"])
         .arg(&out)
-        .arg("target/wasm32-unknown-unknown/release/swarmload_core.wasm"))?;
-    println!(
-        "host: target/release/swarmload-host\nwasm: {}",
-        out.display()
-    );
-    Ok(())
+        .arg(root().join("target/wasm32-unknown-unknown/release/swarmload_core.wasm")))?;
+    extension::assemble(&out)
 }

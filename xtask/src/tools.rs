@@ -13,7 +13,55 @@ pub fn ensure_all() -> Result {
     ensure_wasm()?;
     ensure_chromium()?;
     ensure_interop()?;
+    ensure_e2e()?;
     ensure_fuzz()
+}
+
+/// What the browser tests drive: npm `playwright-core` as `tests/e2e/package-lock.json`
+/// pins it (never a downloaded browser: Debian's Chromium is used), and `ip` for the
+/// test's private network namespace.
+pub fn ensure_e2e() -> Result {
+    if output(Command::new("ip").arg("-V")).is_none() {
+        apt_install(&["iproute2"])?;
+    }
+    let dir = crate::root().join("tests/e2e");
+    if dir
+        .join("node_modules/playwright-core/package.json")
+        .exists()
+    {
+        return Ok(());
+    }
+    if output(Command::new("npm").arg("--version")).is_none() {
+        return Err("npm (Node.js) is needed for the browser tests".into());
+    }
+    crate::run(Command::new("npm").args([
+        "ci",
+        "--prefix",
+        "tests/e2e",
+        "--ignore-scripts",
+        "--no-audit",
+        "--no-fund",
+    ]))
+}
+
+/// `apt-get install` as root, or through `sudo -n` otherwise.
+fn apt_install(packages: &[&str]) -> Result {
+    let root_user = output(Command::new("id").arg("-u")).is_some_and(|u| u.trim() == "0");
+    let apt = |args: &[&str]| {
+        let mut cmd = if root_user {
+            Command::new("apt-get")
+        } else {
+            let mut c = Command::new("sudo");
+            c.args(["-n", "apt-get"]);
+            c
+        };
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        run(&mut cmd)
+    };
+    apt(&["update"])?;
+    let mut args = vec!["install", "-y", "--no-install-recommends"];
+    args.extend_from_slice(packages);
+    apt(&args)
 }
 
 /// The third-party peers of the interoperability tests (npm `bittorrent-tracker`),
@@ -78,26 +126,7 @@ pub fn ensure_chromium() -> Result {
     if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
         return Ok(());
     }
-    let root_user = output(Command::new("id").arg("-u")).is_some_and(|u| u.trim() == "0");
-    let apt = |args: &[&str]| {
-        let mut cmd = if root_user {
-            Command::new("apt-get")
-        } else {
-            let mut c = Command::new("sudo");
-            c.args(["-n", "apt-get"]);
-            c
-        };
-        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
-        run(&mut cmd)
-    };
-    apt(&["update"])?;
-    apt(&[
-        "install",
-        "-y",
-        "--no-install-recommends",
-        "chromium",
-        "chromium-driver",
-    ])
+    apt_install(&["chromium", "chromium-driver"])
 }
 
 /// cargo-fuzz at a pinned version.

@@ -114,11 +114,89 @@ struct Side {
     remote_channel: mpsc::Receiver<Arc<dyn DataChannel>>,
 }
 
+/// How long a STUN/TURN server's name may take to resolve before the server is left
+/// out. ICE gathering waits for every server, and an offer or answer is only handed
+/// out once gathering is done: a resolver that takes seconds to fail (no DNS on the
+/// network) would delay every connection by that much.
+const ICE_SERVER_LOOKUP: Duration = Duration::from_millis(500);
+/// How long a server whose name did not resolve stays left out.
+const ICE_SERVER_RETRY: Duration = Duration::from_secs(600);
+
+/// Names of ICE servers that failed to resolve, and when.
+fn unresolvable() -> &'static std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>
+{
+    static CACHE: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    > = std::sync::OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// The `host:port` an ICE server URL names (`stun:host:port`, `turn:host?transport=…`),
+/// unless the host is an IP address (nothing to resolve).
+fn ice_server_name(url: &str) -> Option<String> {
+    let rest = url.split_once(':')?.1;
+    let rest = rest.split('?').next().unwrap_or(rest);
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) if p.parse::<u16>().is_ok() => (h, p),
+        _ => (rest, "3478"),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() || host.parse::<std::net::IpAddr>().is_ok() {
+        return None;
+    }
+    Some(format!("{host}:{port}"))
+}
+
+/// The configured ICE servers, less those whose names do not resolve promptly (each
+/// name is tried at most once per [`ICE_SERVER_RETRY`]): unreachable defaults cost a
+/// connection half a second once, not seconds every time.
+async fn usable_ice_servers(
+    servers: &[swarmload_core::policy::IceServer],
+) -> Vec<swarmload_core::policy::IceServer> {
+    let mut usable = Vec::new();
+    for server in servers {
+        let mut urls = Vec::new();
+        for url in &server.urls {
+            let Some(name) = ice_server_name(url) else {
+                urls.push(url.clone());
+                continue;
+            };
+            let failed_at = unresolvable()
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&name)
+                .copied();
+            if failed_at.is_some_and(|t| t.elapsed() < ICE_SERVER_RETRY) {
+                continue;
+            }
+            let resolved =
+                tokio::time::timeout(ICE_SERVER_LOOKUP, tokio::net::lookup_host(name.clone()))
+                    .await
+                    .is_ok_and(|r| r.is_ok_and(|mut addrs| addrs.next().is_some()));
+            let mut cache = unresolvable().lock().unwrap_or_else(|e| e.into_inner());
+            if resolved {
+                cache.remove(&name);
+                urls.push(url.clone());
+            } else {
+                tracing::info!(server = %url, "ICE server does not resolve; left out for now");
+                cache.insert(name, std::time::Instant::now());
+            }
+        }
+        if !urls.is_empty() {
+            usable.push(swarmload_core::policy::IceServer {
+                urls,
+                ..server.clone()
+            });
+        }
+    }
+    usable
+}
+
 async fn new_connection(cfg: &RtcConfig) -> Result<Side, RtcError> {
     let (gtx, grx) = mpsc::channel(1);
     let (ctx, crx) = mpsc::channel(4);
-    let ice: Vec<RTCIceServer> = cfg
-        .ice_servers
+    let ice: Vec<RTCIceServer> = usable_ice_servers(&cfg.ice_servers)
+        .await
         .iter()
         .map(|s| RTCIceServer {
             urls: s.urls.clone(),
@@ -348,5 +426,51 @@ impl PendingAnswer {
             .map_err(|_| RtcError::NotOpened)?
             .ok_or(RtcError::Closed)?;
         open_channel(dc, self.side.pc).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ice_server_names_are_what_a_resolver_is_asked() {
+        assert_eq!(
+            ice_server_name("stun:stun.l.google.com:19302").as_deref(),
+            Some("stun.l.google.com:19302")
+        );
+        assert_eq!(
+            ice_server_name("turn:turn.example.org?transport=tcp").as_deref(),
+            Some("turn.example.org:3478")
+        );
+        assert_eq!(ice_server_name("stun:10.0.0.1:3478"), None);
+        assert_eq!(ice_server_name("stun:[::1]:3478"), None);
+        assert_eq!(ice_server_name("garbage"), None);
+    }
+
+    #[tokio::test]
+    async fn a_server_that_does_not_resolve_is_left_out_and_an_address_is_kept() {
+        let servers = vec![
+            swarmload_core::policy::IceServer {
+                // `.invalid` never resolves (RFC 2606).
+                urls: vec!["stun:stun.swarmload.invalid:3478".into()],
+                username: None,
+                credential: None,
+            },
+            swarmload_core::policy::IceServer {
+                urls: vec!["stun:127.0.0.1:3478".into()],
+                username: None,
+                credential: None,
+            },
+        ];
+        let start = std::time::Instant::now();
+        let usable = usable_ice_servers(&servers).await;
+        assert_eq!(usable.len(), 1);
+        assert_eq!(usable[0].urls, ["stun:127.0.0.1:3478"]);
+        assert!(start.elapsed() < Duration::from_secs(2));
+        // Remembered: the second time costs no lookup at all.
+        let again = std::time::Instant::now();
+        assert_eq!(usable_ice_servers(&servers).await.len(), 1);
+        assert!(again.elapsed() < Duration::from_millis(100));
     }
 }

@@ -1,7 +1,8 @@
 //! `test-origin`: the test origin as a process, for benchmarks and manual runs.
 //!
-//! `test-origin FILE [--throttle BYTES_PER_SEC] [--throttle-total BYTES_PER_SEC] [--metalink] [--no-ranges] [--port N]` serves FILE
-//! at `/files/<name>` on 127.0.0.1 and prints the URL on stdout.
+//! `test-origin FILE [--throttle BYTES_PER_SEC] [--throttle-total BYTES_PER_SEC] [--metalink] [--no-ranges] [--no-digest] [--page] [--port N]`
+//! serves FILE at `/files/<name>` on 127.0.0.1 and prints the URL on stdout. `--page`
+//! also serves `/` as a download page linking to it; `/stats` answers the counters.
 
 use std::path::PathBuf;
 
@@ -9,7 +10,7 @@ use swarmload_tests::origin::{Content, OriginConfig, TestOrigin};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: test-origin FILE [--throttle BYTES_PER_SEC] [--throttle-total BYTES_PER_SEC] [--metalink] [--no-ranges] [--port N]"
+        "usage: test-origin FILE [--throttle BYTES_PER_SEC] [--throttle-total BYTES_PER_SEC] [--metalink] [--no-ranges] [--no-digest] [--page] [--port N]"
     );
     std::process::exit(2)
 }
@@ -22,6 +23,8 @@ async fn main() {
     let mut throttle_total = None;
     let mut ranges = true;
     let mut metalink = false;
+    let mut digest = true;
+    let mut page = false;
     let mut port = 0u16;
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -31,6 +34,8 @@ async fn main() {
             }
             "--no-ranges" => ranges = false,
             "--metalink" => metalink = true,
+            "--no-digest" => digest = false,
+            "--page" => page = true,
             "--port" => {
                 port = args
                     .next()
@@ -53,6 +58,8 @@ async fn main() {
     cfg.ranges = ranges;
     cfg.metalink = metalink;
     cfg.stats_path = Some("/stats".into());
+    cfg.repr_digest = digest;
+    cfg.page_path = page.then(|| "/".into());
     let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
         Ok(l) => l,
         Err(e) => {

@@ -6,7 +6,7 @@ use wasm_bindgen::prelude::*;
 use super::dto::{JsAction, JsConfig, JsEvent, JsMeta, JsStats, time_from_ms, time_to_ms};
 use crate::content::ContentHasher;
 use crate::engine::Engine;
-use crate::policy::Policy;
+use crate::policy::{Policy, PolicyLayer};
 
 fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsError> {
     serde_wasm_bindgen::to_value(v).map_err(|e| JsError::new(&e.to_string()))
@@ -130,4 +130,17 @@ impl WasmEngine {
 pub fn resolve_policy(json: &str) -> Result<JsValue, JsError> {
     let policy = Policy::from_json(json)?;
     to_js(&policy)
+}
+
+/// Resolves policy layers, given as a JSON array of objects highest first (for the
+/// extension: enterprise policy, then the options page's settings), over the
+/// defaults. Throws an error naming the first bad key.
+#[wasm_bindgen]
+pub fn resolve_policy_layers(layers_json: &str) -> Result<JsValue, JsError> {
+    let layers: Vec<serde_json::Value> = serde_json::from_str(layers_json)?;
+    let layers = layers
+        .into_iter()
+        .map(PolicyLayer::from_value)
+        .collect::<Result<Vec<_>, _>>()?;
+    to_js(&Policy::resolve(&layers))
 }

@@ -1,0 +1,90 @@
+// Swarmload's background: a service worker in Chromium, a background page in
+// Firefox. Listeners are registered synchronously at the top level so that the
+// browser wakes this script for them.
+
+import { HostLink } from './lib/host.js';
+import { Interceptor } from './lib/intercept.js';
+import { effectivePolicy, localSettings, managedPolicy } from './lib/policy.js';
+import { RequestLog } from './lib/request_log.js';
+import { Transfers } from './lib/transfers.js';
+
+const api = globalThis.browser ?? globalThis.chrome;
+
+const host = new HostLink(api);
+const requests = new RequestLog();
+const transfers = new Transfers(api);
+const interceptor = new Interceptor(api, host, requests, transfers);
+
+requests.listen(api);
+api.downloads.onCreated.addListener((item) => {
+  interceptor.onCreated(item);
+});
+api.downloads.onChanged.addListener((delta) => {
+  interceptor.onChanged(delta);
+});
+
+// Sends the policy to the host; its answer (which also counts its config.toml)
+// becomes what the extension obeys.
+async function pushPolicy() {
+  const [policy, settings] = await Promise.all([managedPolicy(api), localSettings(api)]);
+  try {
+    const reply = await host.request({ type: 'policy', policy, settings });
+    interceptor.setHostPolicy(reply.effective);
+  } catch (e) {
+    console.warn('swarmload: policy not pushed', e.message);
+  }
+}
+
+host.onEvent(async (ev) => {
+  switch (ev.type) {
+    case 'host_up':
+      await pushPolicy();
+      break;
+    case 'progress':
+      transfers.progress(ev);
+      break;
+    case 'finished':
+      await transfers.finished(ev);
+      break;
+    case 'failed': {
+      const t = transfers.failed(ev.download, ev.error);
+      if (t && !ev.cancelled) await interceptor.recover(t);
+      break;
+    }
+    case 'host_gone':
+      interceptor.setHostPolicy(null);
+      for (const t of transfers.active()) {
+        transfers.failed(t.download, 'the native host stopped');
+        await interceptor.recover(t);
+      }
+      break;
+    default:
+      break;
+  }
+});
+
+api.storage.onChanged.addListener((_changes, area) => {
+  if ((area === 'managed' || (area === 'local' && 'settings' in _changes)) && host.hello) {
+    pushPolicy();
+  }
+});
+
+// The popup and the options page ask for the current state.
+api.runtime.onMessage.addListener((message, _sender, reply) => {
+  if (message?.type !== 'state') return false;
+  (async () => {
+    const { policy, managed, error } = await effectivePolicy(api);
+    const effective = interceptor.policy ?? policy;
+    reply({
+      enabled: effective.enabled,
+      managed_keys: Object.keys(managed),
+      policy_error: error,
+      host: host.hello ? { version: host.hello.version } : null,
+      ...transfers.snapshot(),
+    });
+  })();
+  return true;
+});
+
+// Connect at start-up: the host seeds what it holds once it has the policy.
+host.connect().catch((e) => console.info('swarmload: no native host', e.message));

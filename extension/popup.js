@@ -1,0 +1,68 @@
+import { bytes, rate } from './format.js';
+
+const api = globalThis.browser ?? globalThis.chrome;
+
+function item(t) {
+  const li = document.createElement('li');
+  const name = document.createElement('div');
+  name.className = 'name';
+  name.textContent = t.filename;
+  li.append(name);
+
+  const bar = document.createElement('progress');
+  bar.max = t.size || 1;
+  bar.value = t.have || 0;
+  bar.setAttribute('aria-label', `${t.filename}: ${bytes(t.have)} of ${bytes(t.size)}`);
+  li.append(bar);
+
+  // How the bytes so far split between peers and the origin.
+  const got = (t.from_peers || 0) + (t.from_origin || 0);
+  const split = document.createElement('div');
+  split.className = 'split';
+  split.setAttribute('aria-hidden', 'true');
+  for (const [cls, n] of [['peers', t.from_peers], ['origin', t.from_origin]]) {
+    const s = document.createElement('span');
+    s.className = cls;
+    s.style.width = got ? `${(100 * (n || 0)) / got}%` : '0';
+    split.append(s);
+  }
+  li.append(split);
+
+  const line = document.createElement('div');
+  line.className = 'muted';
+  const parts = [`${bytes(t.have)} of ${bytes(t.size)}`];
+  if (t.state === 'active') parts.push(rate(t.bytes_per_sec), `${t.peers} peer${t.peers === 1 ? '' : 's'}`);
+  parts.push(`${bytes(t.from_peers)} from peers, ${bytes(t.from_origin)} from the origin`);
+  if (t.state === 'done') parts.push('done');
+  if (t.state === 'failed') {
+    line.classList.add('state-failed');
+    parts.push(t.error === 'cancelled' ? 'cancelled' : 'failed; the browser downloads it instead');
+  }
+  line.textContent = parts.join(' · ');
+  li.append(line);
+  return li;
+}
+
+async function refresh() {
+  let state;
+  try {
+    state = await api.runtime.sendMessage({ type: 'state' });
+  } catch {
+    return;
+  }
+  const status = document.getElementById('status');
+  if (!state.enabled) {
+    status.textContent = 'Turned off: every download is left to the browser.';
+  } else if (state.host) {
+    status.textContent = `Native host ${state.host.version} connected.`;
+  } else {
+    status.textContent = 'No native host: install swarmload-host for full speed.';
+  }
+  document.getElementById('saved').textContent = bytes(state.saved_bytes);
+  const list = document.getElementById('transfers');
+  list.replaceChildren(...state.transfers.map(item));
+  document.getElementById('idle').hidden = state.transfers.some((t) => t.state === 'active');
+}
+
+refresh();
+setInterval(refresh, 500);

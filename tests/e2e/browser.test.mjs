@@ -1,0 +1,122 @@
+// Swarmload in a real Chromium: the built extension loaded, the real native host
+// registered in the profile, real seeders and tracker, a real origin. Each scenario
+// asserts on the file that lands in the downloads directory (its SHA-256) and on the
+// origin's byte counter. Run by `cargo xtask test` inside a private network
+// namespace (run.sh).
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, test } from 'node:test';
+
+import {
+  WORK,
+  browser,
+  landedFiles,
+  noiseFile,
+  origin,
+  seeder,
+  settledDownloads,
+  sha256,
+  stopAll,
+  tracker,
+  workDir,
+} from './harness.mjs';
+
+const MiB = 1 << 20;
+const ARTIFACTS = process.env.SWARMLOAD_ARTIFACTS ?? path.join(WORK, 'artifacts');
+fs.mkdirSync(ARTIFACTS, { recursive: true });
+
+after(stopAll);
+
+function hostHome(name, trackerUrl) {
+  const home = workDir(name);
+  const trackers = trackerUrl ? `["${trackerUrl}"]` : '[]';
+  fs.writeFileSync(path.join(home, 'config.toml'), `trackers = ${trackers}\n`);
+  return home;
+}
+
+async function clickDownloadLink(b, pageUrl) {
+  const page = await b.context.newPage();
+  await page.goto(pageUrl);
+  await page.click('#file');
+  return page;
+}
+
+test('native path: a clicked link arrives correct, mostly from peers', async () => {
+  const dir = workDir('native');
+  const size = 48 * MiB;
+  const file = noiseFile(dir, 'installer.bin', size);
+  const want = sha256(file);
+  const t0 = Date.now();
+  const step = (what) => console.log(`# ${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}`);
+  // A busy origin: 500 KB/s per connection.
+  const o = await origin(file, ['--throttle', '500000', '--page']);
+  const t = await tracker();
+  await seeder(file, t.url, 'native-seed-1');
+  await seeder(file, t.url, 'native-seed-2');
+  step('seeders ready');
+  const b = await browser({ name: 'native', hostHome: hostHome('native-host', t.url) });
+  step('browser ready');
+  try {
+    await clickDownloadLink(b, o.page);
+    step('clicked');
+    // The popup while the transfer runs (or just after): a person can look at it.
+    const popup = await b.context.newPage();
+    await popup.setViewportSize({ width: 420, height: 340 });
+    await popup.goto(`chrome-extension://${new URL(b.worker.url()).host}/popup.html`);
+    await popup.waitForSelector('ul.transfers li', { timeout: 60000 });
+    step('popup shows it');
+    const items = await settledDownloads(b);
+    step('settled');
+    await popup.waitForTimeout(700);
+    await popup.screenshot({ path: path.join(ARTIFACTS, 'popup-native.png') });
+    const popupText = await popup.textContent('body');
+
+    assert.equal(items.length, 1, `one download in the list: ${JSON.stringify(items)}`);
+    const [item] = items;
+    assert.equal(item.state, 'complete', JSON.stringify(item));
+    assert.match(item.url, /^http:\/\/127\.0\.0\.1:\d+\/d\//, 'delivered by the host');
+    assert.equal(path.dirname(item.filename), b.downloads);
+    assert.equal(path.basename(item.filename), 'installer.bin');
+    assert.deepEqual(landedFiles(b.downloads), [item.filename], 'nothing else landed');
+    assert.equal(sha256(item.filename), want, 'the right bytes');
+    const fromOrigin = await o.bodyBytes();
+    assert.ok(fromOrigin < size / 10, `origin served ${fromOrigin} of ${size} bytes`);
+    assert.match(popupText, /installer\.bin/);
+    assert.match(popupText, /from peers/);
+  } finally {
+    await b.close();
+  }
+});
+
+test('ineligible downloads go through the browser untouched', async () => {
+  const dir = workDir('ineligible');
+  const small = noiseFile(dir, 'small.bin', 1 * MiB);
+  const plain = noiseFile(dir, 'plain.bin', 12 * MiB);
+  const t = await tracker();
+  const smallOrigin = await origin(small, ['--page']);
+  const plainOrigin = await origin(plain, ['--page', '--no-digest']);
+  const b = await browser({ name: 'ineligible', hostHome: hostHome('ineligible-host', t.url) });
+  try {
+    // Too small: never paused, never asked about.
+    await clickDownloadLink(b, smallOrigin.page);
+    let items = await settledDownloads(b, { count: 1 });
+    // No trusted digest: the host is asked, says no, and the paused item resumes.
+    await clickDownloadLink(b, plainOrigin.page);
+    items = await settledDownloads(b, { count: 2 });
+    for (const [f, o] of [
+      [small, smallOrigin],
+      [plain, plainOrigin],
+    ]) {
+      const item = items.find((i) => i.url === o.url);
+      assert.ok(item, `the browser's own download of ${o.url}: ${JSON.stringify(items)}`);
+      assert.equal(item.state, 'complete');
+      assert.equal(sha256(item.filename), sha256(f));
+      assert.ok((await o.bodyBytes()) >= fs.statSync(f).size, 'the browser fetched it itself');
+    }
+    assert.equal(landedFiles(b.downloads).length, 2);
+  } finally {
+    await b.close();
+  }
+});

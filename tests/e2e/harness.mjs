@@ -1,0 +1,219 @@
+// The real components of a browser test, as processes: the test origin, the
+// tracker, native seeders, and Chromium with the built extension and the registered
+// native host. Everything listens on 127.0.0.1 or on the private network namespace
+// the test runs in (see run.sh); nothing reaches outside.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { chromium } from 'playwright-core';
+
+export const BIN = process.env.SWARMLOAD_BIN_DIR ?? path.resolve('../../target/debug');
+export const EXTENSION = process.env.SWARMLOAD_EXTENSION ?? path.resolve('../../target/extension/chromium');
+export const WORK = process.env.SWARMLOAD_E2E_DIR ?? fs.mkdtempSync('/tmp/swarmload-e2e-');
+// The address WebRTC uses: the namespace's veth (Chromium offers no loopback
+// candidate), else loopback for native-only runs.
+export const ICE_ADDR = process.env.SWARMLOAD_ICE_ADDR ?? '127.0.0.1';
+export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+const children = new Set();
+
+export function stopAll() {
+  for (const c of children) {
+    try {
+      c.kill('SIGTERM');
+    } catch {}
+  }
+  children.clear();
+}
+process.on('exit', stopAll);
+
+// Starts a process; `line()` resolves to its next line of stdout.
+export function start(cmd, args, opts = {}) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', opts.stderr ?? 'inherit'], ...opts });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  const lines = readline.createInterface({ input: child.stdout });
+  const queue = [];
+  const waiters = [];
+  lines.on('line', (l) => (waiters.length ? waiters.shift()(l) : queue.push(l)));
+  child.line = (timeoutMs = 60000) =>
+    queue.length
+      ? Promise.resolve(queue.shift())
+      : Promise.race([
+          new Promise((r) => waiters.push(r)),
+          // Unreferenced: a pending timeout must not keep the test process alive.
+          sleep(timeoutMs, undefined, { ref: false }).then(() => {
+            throw new Error(`${cmd} printed nothing in ${timeoutMs} ms`);
+          }),
+        ]);
+  return child;
+}
+
+export function workDir(name) {
+  const d = path.join(WORK, name);
+  fs.rmSync(d, { recursive: true, force: true });
+  fs.mkdirSync(d, { recursive: true });
+  return d;
+}
+
+export function noiseFile(dir, name, size) {
+  const p = path.join(dir, name);
+  const fd = fs.openSync(p, 'w');
+  for (let left = size; left > 0; left -= 1 << 20) {
+    fs.writeSync(fd, randomBytes(Math.min(left, 1 << 20)));
+  }
+  fs.closeSync(fd);
+  return p;
+}
+
+export function sha256(file) {
+  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+// `test-origin FILE FLAGS…`: its process and the file's URL.
+export async function origin(file, flags = []) {
+  const p = start(path.join(BIN, 'test-origin'), [file, ...flags]);
+  const url = await p.line();
+  const base = url.slice(0, url.indexOf('/files/'));
+  return {
+    proc: p,
+    url,
+    page: `${base}/`,
+    async bodyBytes() {
+      const r = await fetch(`${base}/stats`);
+      return (await r.json()).body_bytes;
+    },
+  };
+}
+
+export async function tracker() {
+  const p = start(path.join(BIN, 'swarmload-tracker'), ['--listen', '127.0.0.1:0'], { stderr: 'ignore' });
+  const line = await p.line();
+  return { proc: p, url: line.replace('listening on ', '').trim() };
+}
+
+async function waitForLog(stateDir, text, timeoutMs = 60000) {
+  const log = path.join(stateDir, 'host.log');
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes(text)) return;
+    await sleep(100);
+  }
+  throw new Error(`${log} never said ${JSON.stringify(text)}`);
+}
+
+// `swarmload-host seed FILE`, announced on `trackerUrl`.
+export async function seeder(file, trackerUrl, name, extra = []) {
+  const state = workDir(name);
+  fs.writeFileSync(path.join(state, 'config.toml'), '');
+  const p = start(
+    path.join(BIN, 'swarmload-host'),
+    ['seed', file, '--json', '--ice-addr', ICE_ADDR, '--tracker', trackerUrl, '--state-dir', state, ...extra],
+    { env: { ...process.env, SWARMLOAD_HOME: undefined } },
+  );
+  await p.line(180000); // printed once hashed
+  await waitForLog(state, 'tracker connected');
+  return p;
+}
+
+// Registers the real host for one Chromium profile, as a user would.
+export function installHost(profile) {
+  const r = spawnSync(
+    path.join(BIN, 'swarmload-host'),
+    ['install', '--browser', 'chromium', '--user-data-dir', profile],
+    { encoding: 'utf8' },
+  );
+  if (r.status !== 0) throw new Error(`install failed: ${r.stderr}`);
+}
+
+let nextPort = 9300;
+
+// Chromium with the extension, its own profile and downloads directory, driven
+// over the DevTools protocol. `hostHome` is the native host's state directory
+// (SWARMLOAD_HOME in the environment the browser gives the host).
+export async function browser({ name, hostHome, registerHost = true, env = {} }) {
+  const profile = workDir(`${name}-profile`);
+  const downloads = workDir(`${name}-downloads`);
+  fs.mkdirSync(path.join(profile, 'Default'), { recursive: true });
+  fs.writeFileSync(
+    path.join(profile, 'Default', 'Preferences'),
+    JSON.stringify({ download: { default_directory: downloads, prompt_for_download: false } }),
+  );
+  if (registerHost) installHost(profile);
+  const port = nextPort++;
+  const proc = start(
+    CHROMIUM,
+    [
+      '--headless=new',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-features=WebRtcHideLocalIpsWithMdns',
+      `--remote-debugging-port=${port}`,
+      `--user-data-dir=${profile}`,
+      `--disable-extensions-except=${EXTENSION}`,
+      `--load-extension=${EXTENSION}`,
+      'about:blank',
+    ],
+    {
+      stderr: 'ignore',
+      env: { ...process.env, SWARMLOAD_HOME: hostHome, SWARMLOAD_ICE_ADDR: ICE_ADDR, ...env },
+    },
+  );
+  let cdp;
+  for (let i = 0; i < 100 && !cdp; i++) {
+    try {
+      cdp = await chromium.connectOverCDP(`http://127.0.0.1:${port}`);
+    } catch {
+      await sleep(100);
+    }
+  }
+  if (!cdp) throw new Error('Chromium did not start');
+  // Playwright routes downloads to its own directory when it connects; give them
+  // back to the browser, which saves to the profile's downloads directory.
+  const session = await cdp.newBrowserCDPSession();
+  await session.send('Browser.setDownloadBehavior', { behavior: 'default' });
+  const context = cdp.contexts()[0];
+  const worker = context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker', { timeout: 20000 }));
+  return {
+    proc,
+    cdp,
+    context,
+    worker,
+    downloads,
+    profile,
+    async close() {
+      await cdp.close().catch(() => {});
+      proc.kill('SIGTERM');
+      await once(proc, 'exit').catch(() => {});
+    },
+  };
+}
+
+// Waits for the browser's downloads to settle and returns them (chrome.downloads
+// items, as the extension sees them).
+export async function settledDownloads(b, { count = 1, timeoutMs = 120000 } = {}) {
+  const end = Date.now() + timeoutMs;
+  let items = [];
+  while (Date.now() < end) {
+    items = await b.worker.evaluate(() => chrome.downloads.search({}));
+    const done = items.filter((i) => i.state !== 'in_progress');
+    if (items.length >= count && done.length === items.length) return items;
+    await sleep(200);
+  }
+  throw new Error(`downloads did not settle: ${JSON.stringify(items, null, 1)}`);
+}
+
+// The files in the downloads directory (no partial .crdownload leftovers allowed).
+export function landedFiles(dir) {
+  return fs.readdirSync(dir).map((n) => path.join(dir, n));
+}

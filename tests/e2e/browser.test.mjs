@@ -12,10 +12,12 @@ import { after, test } from 'node:test';
 import {
   WORK,
   browser,
+  extensionState,
   landedFiles,
   noiseFile,
   origin,
   seeder,
+  setManagedPolicy,
   settledDownloads,
   sha256,
   stopAll,
@@ -24,6 +26,8 @@ import {
 } from './harness.mjs';
 
 const MiB = 1 << 20;
+// The Chromium build's id (fixed by its manifest key; docs/extension.md).
+const EXTENSION_ID = 'npnpfokgckelonahjkkjnlcbpagfeefp';
 const ARTIFACTS = process.env.SWARMLOAD_ARTIFACTS ?? path.join(WORK, 'artifacts');
 fs.mkdirSync(ARTIFACTS, { recursive: true });
 
@@ -116,6 +120,91 @@ test('ineligible downloads go through the browser untouched', async () => {
       assert.ok((await o.bodyBytes()) >= fs.statSync(f).size, 'the browser fetched it itself');
     }
     assert.equal(landedFiles(b.downloads).length, 2);
+  } finally {
+    await b.close();
+  }
+});
+
+test('disabled by enterprise policy: the download is left to the browser', async () => {
+  const dir = workDir('disabled');
+  const file = noiseFile(dir, 'big.bin', 12 * MiB);
+  const t = await tracker();
+  await seeder(file, t.url, 'disabled-seed');
+  const o = await origin(file, ['--page']);
+  setManagedPolicy(EXTENSION_ID, { enabled: false });
+  const b = await browser({ name: 'disabled', hostHome: hostHome('disabled-host', t.url) });
+  try {
+    const managed = await b.worker.evaluate(() => chrome.storage.managed.get(null));
+    assert.deepEqual(managed, { enabled: false }, 'the policy reached the extension');
+    await clickDownloadLink(b, o.page);
+    const items = await settledDownloads(b);
+    assert.equal(items.length, 1);
+    assert.equal(items[0].url, o.url, "the browser's own download");
+    assert.equal(items[0].state, 'complete');
+    assert.equal(sha256(items[0].filename), sha256(file));
+    assert.ok((await o.bodyBytes()) >= 12 * MiB, 'all of it from the origin, by the browser');
+    const state = await extensionState(b);
+    assert.equal(state.enabled, false);
+    assert.equal(state.transfers.length, 0, 'nothing was taken over');
+  } finally {
+    setManagedPolicy(EXTENSION_ID, null);
+    await b.close();
+  }
+});
+
+test('the swarm dies mid-download: the download still completes correctly', async () => {
+  const dir = workDir('dying');
+  const size = 32 * MiB;
+  const file = noiseFile(dir, 'image.iso', size);
+  const o = await origin(file, ['--throttle', '1000000', '--page']);
+  const t = await tracker();
+  // Slow seeders, so there is a middle of the download to kill them in.
+  const cap = 'max_upload_bytes_per_sec = 1500000\n';
+  const seeds = [
+    await seeder(file, t.url, 'dying-seed-1', { config: cap }),
+    await seeder(file, t.url, 'dying-seed-2', { config: cap }),
+  ];
+  const b = await browser({ name: 'dying', hostHome: hostHome('dying-host', t.url) });
+  try {
+    await clickDownloadLink(b, o.page);
+    let peers = 0;
+    for (let i = 0; i < 300 && peers < 4 * MiB; i++) {
+      const s = await extensionState(b);
+      peers = s.transfers[0]?.from_peers ?? 0;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(peers >= 4 * MiB, `the swarm delivered ${peers} bytes before dying`);
+    for (const p of [...seeds, t.proc]) p.kill('SIGKILL');
+    const items = await settledDownloads(b, { timeoutMs: 180000 });
+    assert.equal(items.length, 1);
+    assert.equal(items[0].state, 'complete', JSON.stringify(items[0]));
+    assert.equal(sha256(items[0].filename), sha256(file));
+    const s = await extensionState(b);
+    assert.equal(s.transfers[0].state, 'done');
+    assert.ok(s.transfers[0].from_peers < size, 'the origin finished it');
+  } finally {
+    await b.close();
+  }
+});
+
+test('a poisoned seeder is banned and the file is still correct', async () => {
+  const dir = workDir('poison');
+  const size = 24 * MiB;
+  const file = noiseFile(dir, 'tool.tar', size);
+  const o = await origin(file, ['--throttle', '500000', '--page']);
+  const t = await tracker();
+  await seeder(file, t.url, 'poison-bad', { extra: ['--corrupt-uploads'] });
+  await seeder(file, t.url, 'poison-good');
+  const home = hostHome('poison-host', t.url);
+  const b = await browser({ name: 'poison', hostHome: home });
+  try {
+    await clickDownloadLink(b, o.page);
+    const items = await settledDownloads(b, { timeoutMs: 180000 });
+    assert.equal(items.length, 1);
+    assert.equal(items[0].state, 'complete', JSON.stringify(items[0]));
+    assert.equal(sha256(items[0].filename), sha256(file), 'no corrupt byte reached the file');
+    const log = fs.readFileSync(path.join(home, 'host.log'), 'utf8');
+    assert.match(log, /failed its Merkle check/, 'the corrupt blocks were caught');
   } finally {
     await b.close();
   }

@@ -108,10 +108,11 @@ async function waitForLog(stateDir, text, timeoutMs = 60000) {
   throw new Error(`${log} never said ${JSON.stringify(text)}`);
 }
 
-// `swarmload-host seed FILE`, announced on `trackerUrl`.
-export async function seeder(file, trackerUrl, name, extra = []) {
+// `swarmload-host seed FILE`, announced on `trackerUrl`; `config` is its
+// config.toml (an upload cap, say).
+export async function seeder(file, trackerUrl, name, { extra = [], config = '' } = {}) {
   const state = workDir(name);
-  fs.writeFileSync(path.join(state, 'config.toml'), '');
+  fs.writeFileSync(path.join(state, 'config.toml'), config);
   const p = start(
     path.join(BIN, 'swarmload-host'),
     ['seed', file, '--json', '--ice-addr', ICE_ADDR, '--tracker', trackerUrl, '--state-dir', state, ...extra],
@@ -120,6 +121,30 @@ export async function seeder(file, trackerUrl, name, extra = []) {
   await p.line(180000); // printed once hashed
   await waitForLog(state, 'tracker connected');
   return p;
+}
+
+// Chromium's managed policy directory, private to the test's mount namespace
+// (run.sh mounts a tmpfs over /etc/chromium): what an administrator's policy file
+// would be, read by the real browser.
+export const POLICY_DIR = process.env.SWARMLOAD_POLICY_DIR;
+
+export function setManagedPolicy(extensionId, policy) {
+  if (!POLICY_DIR) throw new Error('no private policy directory (run the tests through run.sh)');
+  const file = path.join(POLICY_DIR, 'swarmload-test.json');
+  if (policy === null) {
+    fs.rmSync(file, { force: true });
+    return;
+  }
+  fs.writeFileSync(file, JSON.stringify({ '3rdparty': { extensions: { [extensionId]: policy } } }));
+}
+
+// The extension's own view (the message the popup asks), from one of its pages.
+export async function extensionState(b) {
+  const page = b.statePage ?? (b.statePage = await b.context.newPage());
+  if (!page.url().startsWith('chrome-extension://')) {
+    await page.goto(`chrome-extension://${b.extensionId}/options.html`);
+  }
+  return page.evaluate(() => chrome.runtime.sendMessage({ type: 'state' }));
 }
 
 // Registers the real host for one Chromium profile, as a user would.
@@ -189,6 +214,7 @@ export async function browser({ name, hostHome, registerHost = true, env = {} })
     cdp,
     context,
     worker,
+    extensionId: new URL(worker.url()).host,
     downloads,
     profile,
     async close() {

@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 # Root makes the namespace directly; otherwise a user namespace maps us to root.
-if [ "$(id -u)" -eq 0 ]; then unshare=(unshare -n); else unshare=(unshare -rn); fi
+# A mount namespace too: the browser's managed-policy directory is a private tmpfs.
+if [ "$(id -u)" -eq 0 ]; then unshare=(unshare -n -m); else unshare=(unshare -rn -m); fi
 exec "${unshare[@]}" bash -c '
   set -e
   ip link set lo up
@@ -17,5 +18,11 @@ exec "${unshare[@]}" bash -c '
   ip link set v1 up
   ip route add default via 10.77.0.2 dev v0
   export SWARMLOAD_ICE_ADDR=10.77.0.1
+  # Chromium reads enterprise policy from /etc/chromium/policies/managed; a tmpfs
+  # over /etc/chromium (in this namespace only) lets a test write one.
+  mkdir -p /etc/chromium
+  mount -t tmpfs swarmload-policies /etc/chromium
+  mkdir -p /etc/chromium/policies/managed
+  export SWARMLOAD_POLICY_DIR=/etc/chromium/policies/managed
   exec node --test --test-concurrency=1 --test-reporter=spec "$@" browser.test.mjs
 ' run.sh "$@"

@@ -509,3 +509,41 @@ async fn the_host_serves_what_it_downloaded_while_the_browser_runs_and_after_a_r
         got.from_peers
     );
 }
+
+/// The `start` that follows a `resolve` uses what the resolve learned instead of
+/// asking the origin again: one probe, not two, before the first byte.
+#[tokio::test(flavor = "multi_thread")]
+async fn start_after_resolve_probes_the_origin_once() {
+    let data = random_bytes(2 * 1024 * 1024, 21);
+    let origin = TestOrigin::start(OriginConfig::memory(data.clone()))
+        .await
+        .unwrap();
+    let mut h = Host::start(&[EXTENSION]);
+    let probes = |o: &TestOrigin| {
+        o.stats()
+            .requests()
+            .iter()
+            .filter(|r| r.method == "HEAD" || r.range.as_deref() == Some("bytes=0-0"))
+            .count()
+    };
+    let r = h
+        .request(json!({"type": "resolve", "id": 1, "url": origin.url()}))
+        .await;
+    assert_eq!(r["eligible"], true, "{r}");
+    assert_eq!(probes(&origin), 1);
+    let s = h
+        .request(json!({"type": "start", "id": 2, "url": origin.url()}))
+        .await;
+    assert_eq!(s["type"], "started", "{s}");
+    assert_eq!(s["sha256"], origin.sha256_hex(0));
+    assert_eq!(probes(&origin), 1, "start asked the origin again");
+    // A later start of the same URL (no resolve just before) probes afresh.
+    h.request(json!({"type": "cancel", "id": 3, "download": s["download"]}))
+        .await;
+    h.until(|m| m["type"] == "failed").await;
+    let again = h
+        .request(json!({"type": "start", "id": 4, "url": origin.url()}))
+        .await;
+    assert_eq!(again["type"], "started", "{again}");
+    assert_eq!(probes(&origin), 2);
+}

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Runs the browser tests inside a private network namespace (see PLATFORM.md): a
+# Runs the browser tests (or, given arguments, `node ARGS…`: the browser benchmark)
+# inside a private network namespace (see PLATFORM.md): a
 # veth pair with a default route that leads nowhere, so Chromium offers a host
 # candidate (10.77.0.1) for WebRTC, and nothing the test starts can reach outside.
 # Origin, tracker, native hosts and the browser all run inside it.
@@ -24,5 +25,8 @@ exec "${unshare[@]}" bash -c '
   mount -t tmpfs swarmload-policies /etc/chromium
   mkdir -p /etc/chromium/policies/managed
   export SWARMLOAD_POLICY_DIR=/etc/chromium/policies/managed
-  exec node --test --test-concurrency=1 --test-reporter=spec "$@" browser.test.mjs
+  if [ "$#" -eq 0 ]; then
+    exec node --test --test-concurrency=1 --test-reporter=spec browser.test.mjs
+  fi
+  exec node "$@"
 ' run.sh "$@"

@@ -103,8 +103,8 @@ pub struct OriginConfig {
     /// and the 16 KiB piece hashes of version 0, and point at it from every content
     /// response with `Link: rel=describedby` (RFC 6249).
     pub metalink: bool,
-    /// A path that answers the origin's counters as JSON (`body_bytes`, `gets`), for
-    /// a test origin running as its own process.
+    /// A path that answers the origin's counters as JSON (`body_bytes`, `gets`,
+    /// `unranged_get_bytes`), for a test origin running as its own process.
     pub stats_path: Option<String>,
     /// A path that serves an HTML page linking to the content (`<a download>`), as a
     /// publisher's download page does: what a browser test clicks.
@@ -412,8 +412,16 @@ fn respond(
         return r;
     }
     if cfg.stats_path.as_deref() == Some(path.as_str()) {
+        // Whole-file GETs (no Range) are what a browser's own download makes; the
+        // host's requests are ranged.
+        let unranged: u64 = stats
+            .requests()
+            .iter()
+            .filter(|r| r.method == "GET" && r.range.is_none())
+            .map(|r| r.body_bytes)
+            .sum();
         let body = format!(
-            r#"{{"body_bytes": {}, "gets": {}}}"#,
+            r#"{{"body_bytes": {}, "gets": {}, "unranged_get_bytes": {unranged}}}"#,
             stats.body_bytes(),
             stats.gets()
         );

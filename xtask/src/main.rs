@@ -50,6 +50,7 @@ fn main() -> ExitCode {
         ["bench", "core"] => bench::core(),
         ["bench", "host"] => bench_host::host(),
         ["bench", "swarm"] => bench_swarm::swarm(),
+        ["bench", "browser"] => bench_browser(),
         ["build"] => build(),
         ["fuzz", target, seconds] => seconds
             .parse()
@@ -69,7 +70,7 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask demo | test | test browser | bench core | bench host | bench swarm | build | fuzz TARGET SECONDS";
+const USAGE: &str = "usage: cargo xtask demo | test | test browser | bench core | bench host | bench swarm | bench browser | build | fuzz TARGET SECONDS";
 
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -188,6 +189,26 @@ fn browser_tests() -> Result {
         .env("SWARMLOAD_ARTIFACTS", &artifacts))?;
     println!("screenshots: {}", artifacts.display());
     Ok(())
+}
+
+/// `cargo xtask bench browser`: the native path in a real Chromium (release
+/// binaries), inside the same private network namespace as the browser tests.
+fn bench_browser() -> Result {
+    tools::ensure_chromium()?;
+    tools::ensure_e2e()?;
+    procs::build_release()?;
+    build_extension()?;
+    let work = root().join("target/bench-browser");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    run(Command::new(root().join("tests/e2e/run.sh"))
+        .arg("bench.mjs")
+        .env("SWARMLOAD_BIN_DIR", root().join("target/release"))
+        .env(
+            "SWARMLOAD_EXTENSION",
+            root().join("target/extension/chromium"),
+        )
+        .env("SWARMLOAD_E2E_DIR", &work))
 }
 
 fn fuzz(target: &str, seconds: u32) -> Result {

@@ -15,7 +15,7 @@ const MAX_HEADER_VALUE: usize = 16 * 1024;
 const MAX_URL: usize = 16 * 1024;
 const MAX_ID: usize = 256;
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, Hash)]
 pub struct HeaderEntry {
     pub name: String,
     #[serde(default)]

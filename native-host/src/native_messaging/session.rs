@@ -3,6 +3,9 @@
 //! progress.
 
 use std::collections::HashMap;
+
+/// A request as the origin is asked it: URL and forwarded headers.
+type ProbeKey = (String, Vec<HeaderEntry>);
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,6 +32,10 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 /// A probe that takes longer than this is given up (the browser's own download
 /// goes on meanwhile, so waiting long helps no one).
 const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a `resolve`'s probe stands in for the `start` that follows it.
+const PROBE_REUSE: Duration = Duration::from_secs(30);
+/// Probes remembered at once (a page starting many downloads).
+const MAX_REMEMBERED_PROBES: usize = 64;
 /// Cached content served at once, the most recently used first.
 const MAX_CACHE_SEEDS: usize = 64;
 /// Names a local IP address to confine WebRTC to (tests, containers, hosts with
@@ -51,6 +58,9 @@ pub struct Session {
     managed: Mutex<Option<PolicyLayer>>,
     /// The options page's settings, under the config file.
     settings: Mutex<Option<PolicyLayer>>,
+    /// Recent `resolve` probes, so the `start` that follows one does not ask the
+    /// origin again (a round trip or two off the time to the first byte).
+    probes: Mutex<HashMap<ProbeKey, (std::time::Instant, OriginInfo)>>,
     client: reqwest::Client,
     delivery: Delivery,
     downloads: Mutex<HashMap<String, Active>>,
@@ -144,6 +154,7 @@ impl Session {
             config_error,
             managed: Mutex::new(None),
             settings: Mutex::new(None),
+            probes: Mutex::new(HashMap::new()),
             client,
             delivery,
             downloads: Mutex::new(HashMap::new()),
@@ -302,7 +313,36 @@ impl Session {
         }
     }
 
-    async fn probe(&self, url: &url::Url, headers: &[HeaderEntry]) -> Result<OriginInfo, String> {
+    /// Probes the origin; with `reuse`, takes instead what a `resolve` of the same
+    /// request learned moments ago.
+    async fn probe(
+        &self,
+        url: &url::Url,
+        headers: &[HeaderEntry],
+        reuse: bool,
+    ) -> Result<OriginInfo, String> {
+        let key = (url.to_string(), headers.to_vec());
+        let recent = {
+            let mut probes = self.probes.lock().unwrap_or_else(|e| e.into_inner());
+            probes.retain(|_, (at, _)| at.elapsed() < PROBE_REUSE);
+            if reuse { probes.remove(&key) } else { None }
+        };
+        if let Some((_, info)) = recent {
+            return Ok(info);
+        }
+        let info = self.probe_origin(url, headers).await?;
+        let mut probes = self.probes.lock().unwrap_or_else(|e| e.into_inner());
+        if probes.len() < MAX_REMEMBERED_PROBES {
+            probes.insert(key, (std::time::Instant::now(), info.clone()));
+        }
+        Ok(info)
+    }
+
+    async fn probe_origin(
+        &self,
+        url: &url::Url,
+        headers: &[HeaderEntry],
+    ) -> Result<OriginInfo, String> {
         match tokio::time::timeout(
             PROBE_TIMEOUT,
             origin::probe(&self.client, url, &forwarded_headers(headers)),
@@ -327,7 +367,7 @@ impl Session {
                 json!({"type": "resolved", "eligible": false, "reason": reason, "p2p": false}),
             );
         }
-        let info = match self.probe(&url, &r.target.headers).await {
+        let info = match self.probe(&url, &r.target.headers, false).await {
             Ok(i) => i,
             Err(e) => return self.error(&id, "probe_failed", &e),
         };
@@ -360,7 +400,7 @@ impl Session {
             Ok(g) => g,
             Err(_) => return self.error(&id, "bad_request", "sha256 must be 64 hex digits"),
         };
-        let info = match self.probe(&url, &s.target.headers).await {
+        let info = match self.probe(&url, &s.target.headers, true).await {
             Ok(i) => i,
             Err(e) => return self.error(&id, "probe_failed", &e),
         };

@@ -63,9 +63,10 @@ host.onEvent(async (ev) => {
   }
 });
 
-api.storage.onChanged.addListener((_changes, area) => {
-  if ((area === 'managed' || (area === 'local' && 'settings' in _changes)) && host.hello) {
-    pushPolicy();
+api.storage.onChanged.addListener((changes, area) => {
+  if (area === 'managed' || (area === 'local' && 'settings' in changes)) {
+    interceptor.refreshLocalPolicy();
+    if (host.hello) pushPolicy();
   }
 });
 
@@ -74,12 +75,13 @@ api.runtime.onMessage.addListener((message, _sender, reply) => {
   if (message?.type !== 'state') return false;
   (async () => {
     const { policy, managed, error } = await effectivePolicy(api);
-    const effective = interceptor.policy ?? policy;
+    const effective = interceptor.hostPolicy ?? policy;
     reply({
       enabled: effective.enabled,
       managed_keys: Object.keys(managed),
       policy_error: error,
       host: host.hello ? { version: host.hello.version } : null,
+      decisions: interceptor.decisions,
       ...transfers.snapshot(),
     });
   })();

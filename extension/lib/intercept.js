@@ -12,7 +12,7 @@
 // 4. Never lose a download: if anything fails after the original item was cancelled,
 //    the original URL is downloaded again by the browser itself.
 
-import { effectivePolicy } from './policy.js';
+import { effectivePolicy, provisionalPolicy, rememberManagedPolicy } from './policy.js';
 
 export function basename(path) {
   const parts = String(path ?? '').split(/[\\/]/);
@@ -27,18 +27,44 @@ export class Interceptor {
     this.transfers = transfers;
     // URLs the browser downloads again itself (a fallback): not taken over twice.
     this.fallbackUrls = new Set();
-    this.policy = null;
+    // The policy as the host resolved it while it is connected (it also counts its
+    // config.toml), else as the extension resolves it; kept current so that a new
+    // download is judged, and paused, without waiting for anything.
+    this.hostPolicy = null;
+    this.localPolicy = null;
+    // What was decided about recent downloads, and why (the popup shows it).
+    this.decisions = [];
+    this.refreshLocalPolicy();
   }
 
-  // The policy as the host resolved it, when it is connected (it also counts its
-  // config.toml); else as the extension resolves it.
-  async currentPolicy() {
-    if (this.policy) return this.policy;
-    return (await effectivePolicy(this.api)).policy;
+  // Reads the policy again: at once from what was last known (provisional), and
+  // for good once the browser answers for its enterprise policy, which can take
+  // seconds while it starts.
+  refreshLocalPolicy() {
+    this.provisional = true;
+    this.quickReady = provisionalPolicy(this.api).then(
+      (policy) => {
+        if (this.provisional) this.localPolicy = policy;
+      },
+      () => {},
+    );
+    this.localReady = effectivePolicy(this.api).then(
+      ({ policy, managed }) => {
+        this.localPolicy = policy;
+        this.provisional = false;
+        return rememberManagedPolicy(this.api, managed);
+      },
+      (e) => console.warn('swarmload: policy not resolved', e),
+    );
+    return this.localReady;
+  }
+
+  get policy() {
+    return this.hostPolicy ?? this.localPolicy;
   }
 
   setHostPolicy(policy) {
-    this.policy = policy;
+    this.hostPolicy = policy;
   }
 
   isDelivery(url) {
@@ -60,41 +86,70 @@ export class Interceptor {
     return null;
   }
 
+  decide(item, decision, reason = null) {
+    // `lag`: from the download's start to this script hearing of it.
+    const lag = item.seenAt - Date.parse(item.startTime);
+    const waited = item.policyAt - item.seenAt;
+    this.decisions.unshift({ id: item.id, url: item.url, decision, reason, lag, waited, at: Date.now() });
+    this.decisions.length = Math.min(this.decisions.length, 20);
+    console.info(`swarmload: download ${item.id}: ${decision}${reason ? ` (${reason})` : ''}`);
+  }
+
   async onCreated(item) {
-    let policy;
-    try {
-      policy = await this.currentPolicy();
-    } catch (e) {
-      console.warn('swarmload: no policy, leaving the download alone', e);
+    item.seenAt = Date.now();
+    // Every millisecond before the pause is origin bytes the browser fetches for
+    // nothing: nothing is awaited before it once the policy is known.
+    if (!this.policy) await this.quickReady;
+    if (!this.policy) await this.localReady;
+    item.policyAt = Date.now();
+    let policy = this.policy;
+    if (!policy) {
+      this.decide(item, 'left to the browser', 'no policy');
       return;
     }
     const skip = this.skipReason(item, policy);
     if (skip) {
-      console.info(`swarmload: download ${item.id} left to the browser (${skip})`);
+      if (skip !== 'ours') this.decide(item, 'left to the browser', skip);
       return;
     }
     const seen = this.requests.lookup(item.url, item.finalUrl || item.url);
     if (!seen || seen.method !== 'GET') {
-      console.info(`swarmload: download ${item.id} left to the browser (request ${seen ? seen.method : 'not seen'})`);
+      this.decide(item, 'left to the browser', seen ? `method ${seen.method}` : 'request not seen');
       return;
     }
     try {
       await this.api.downloads.pause(item.id);
     } catch {
-      return; // Already finished or gone.
+      this.decide(item, 'left to the browser', 'finished before it could be paused');
+      return;
     }
-    let taken = false;
+    if (!this.hostPolicy && this.provisional) {
+      // Paused on the policy last known; the browser's own answer decides.
+      await this.localReady;
+      policy = this.policy;
+      const skip2 = policy ? this.skipReason(item, policy) : 'no policy';
+      if (skip2) {
+        this.decide(item, 'left to the browser', skip2);
+        await this.api.downloads.resume(item.id).catch(() => {});
+        return;
+      }
+    }
+    let why = null;
     try {
-      taken = await this.takeOver(item, seen);
+      why = await this.takeOver(item, seen);
     } catch (e) {
-      console.info(`swarmload: download ${item.id} left to the browser (${e.message})`);
+      why = e.code ? `${e.code}: ${e.message}` : e.message;
     }
-    if (!taken) {
+    if (why) {
+      this.decide(item, 'left to the browser', why);
       await this.api.downloads.resume(item.id).catch(() => {});
+    } else {
+      this.decide(item, 'taken over');
     }
   }
 
-  // Hands the download to the host; false while the browser's item is untouched.
+  // Hands the download to the host; null once taken over, else why not (the
+  // browser's item is then untouched).
   async takeOver(item, seen) {
     const url = item.finalUrl || item.url;
     const resolved = await this.host.request({
@@ -104,14 +159,8 @@ export class Interceptor {
       incognito: item.incognito,
       method: seen.method,
     });
-    if (!resolved.eligible) {
-      console.info(`swarmload: download ${item.id} not eligible (${resolved.reason})`);
-      return false;
-    }
-    if (!resolved.p2p) {
-      console.info(`swarmload: download ${item.id} has no trusted digest`);
-      return false;
-    }
+    if (!resolved.eligible) return resolved.reason;
+    if (!resolved.p2p) return 'no trusted digest';
     const started = await this.host.request(
       {
         type: 'start',
@@ -149,7 +198,7 @@ export class Interceptor {
       await this.host.request({ type: 'cancel', download: started.download }).catch(() => {});
       await this.restartOriginal(item.url);
     }
-    return true;
+    return null;
   }
 
   // The browser downloads `url` itself, untouched by Swarmload.

@@ -32,6 +32,29 @@ export async function resolveLayers(layers) {
   return resolve_policy_layers(JSON.stringify(layers));
 }
 
+// The enterprise policy as last read, kept in local storage: `storage.managed` can
+// take seconds to answer while the browser starts, and a download must be judged
+// (and paused) at once.
+export async function lastManagedPolicy(api) {
+  const { managed_cache: cached } = await api.storage.local.get('managed_cache');
+  return cached ?? {};
+}
+
+export async function rememberManagedPolicy(api, managed) {
+  await api.storage.local.set({ managed_cache: managed });
+}
+
+// Like `effectivePolicy`, from the remembered enterprise policy: quick, but only
+// provisional until the real one has been read.
+export async function provisionalPolicy(api) {
+  const [managed, settings] = await Promise.all([lastManagedPolicy(api), localSettings(api)]);
+  try {
+    return await resolveLayers([managed, settings]);
+  } catch {
+    return resolveLayers([managed]);
+  }
+}
+
 export async function effectivePolicy(api) {
   const [managed, settings] = await Promise.all([managedPolicy(api), localSettings(api)]);
   try {

@@ -146,6 +146,7 @@ test('disabled by enterprise policy: the download is left to the browser', async
     const state = await extensionState(b);
     assert.equal(state.enabled, false);
     assert.equal(state.transfers.length, 0, 'nothing was taken over');
+    assert.equal(state.decisions[0]?.reason, 'disabled', JSON.stringify(state.decisions));
   } finally {
     setManagedPolicy(EXTENSION_ID, null);
     await b.close();

@@ -225,15 +225,26 @@ export async function browser({ name, hostHome, registerHost = true, env = {} })
   };
 }
 
-// Waits for the browser's downloads to settle and returns them (chrome.downloads
-// items, as the extension sees them).
+// Waits until `count` of the browser's downloads are complete and none is still
+// running, and returns them all (chrome.downloads items, as the extension sees
+// them). An item the extension took over is interrupted, then erased, an instant
+// before its delivery appears: interrupted items do not count as settled.
 export async function settledDownloads(b, { count = 1, timeoutMs = 120000 } = {}) {
   const end = Date.now() + timeoutMs;
   let items = [];
   while (Date.now() < end) {
     items = await b.worker.evaluate(() => chrome.downloads.search({}));
-    const done = items.filter((i) => i.state !== 'in_progress');
-    if (items.length >= count && done.length === items.length) return items;
+    const complete = items.filter((i) => i.state === 'complete');
+    const running = items.filter((i) => i.state === 'in_progress');
+    if (complete.length >= count && running.length === 0) {
+      // Settled, unless a take-over is between cancelling and delivering.
+      await sleep(300);
+      const again = await b.worker.evaluate(() => chrome.downloads.search({}));
+      if (again.length === items.length && again.every((i) => i.state !== 'in_progress')) {
+        return again;
+      }
+      continue;
+    }
     await sleep(200);
   }
   throw new Error(`downloads did not settle: ${JSON.stringify(items, null, 1)}`);

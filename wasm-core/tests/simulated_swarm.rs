@@ -34,6 +34,16 @@ fn assert_all_correct(sc: &Scenario, out: &Outcome) {
     }
 }
 
+/// How far the bytes the user may read had come `at` seconds in.
+fn deliverable_by(n: &swarmload_core::sim::NodeOutcome, at: f64) -> u64 {
+    n.delivery_log
+        .iter()
+        .take_while(|(t, _)| t.as_secs_f64() <= at)
+        .map(|(_, upto)| *upto)
+        .max()
+        .unwrap_or(0)
+}
+
 #[test]
 fn origin_alone_downloads_at_origin_speed() {
     let mut sc = Scenario::new(16 * MB, 1);
@@ -290,13 +300,7 @@ fn delivery_progresses_in_order_while_the_swarm_works() {
     let done = secs(n.completed_at);
     // Halfway through, at least a third of the file is deliverable: bytes reach the
     // user as they come, not all at the end.
-    let at_half = n
-        .delivery_log
-        .iter()
-        .take_while(|(t, _)| t.as_secs_f64() <= done / 2.0)
-        .map(|(_, upto)| *upto)
-        .max()
-        .unwrap_or(0);
+    let at_half = deliverable_by(n, done / 2.0);
     assert!(
         at_half >= sc.size / 3,
         "{at_half} of {} at {done}/2",
@@ -543,13 +547,7 @@ fn a_crawling_origin_holds_up_neither_the_front_nor_the_end() {
         "finished after {done} s: {:?}",
         n.stats
     );
-    let at_half = n
-        .delivery_log
-        .iter()
-        .take_while(|(t, _)| t.as_secs_f64() <= done / 2.0)
-        .map(|(_, upto)| *upto)
-        .max()
-        .unwrap_or(0);
+    let at_half = deliverable_by(n, done / 2.0);
     assert!(
         at_half >= sc.size / 3,
         "only {at_half} of {} deliverable halfway ({done} s)",

@@ -31,17 +31,7 @@ pub fn ensure_e2e() -> Result {
     {
         return Ok(());
     }
-    if output(Command::new("npm").arg("--version")).is_none() {
-        return Err("npm (Node.js) is needed for the browser tests".into());
-    }
-    crate::run(Command::new("npm").args([
-        "ci",
-        "--prefix",
-        "tests/e2e",
-        "--ignore-scripts",
-        "--no-audit",
-        "--no-fund",
-    ]))
+    npm_ci("tests/e2e", "the browser tests")
 }
 
 /// `apt-get install` as root, or through `sudo -n` otherwise.
@@ -76,13 +66,18 @@ pub fn ensure_interop() -> Result {
     {
         return Ok(());
     }
+    npm_ci("tests/interop", "the tracker interoperability test")
+}
+
+/// `npm ci` of the lockfile in `dir`, without install scripts.
+fn npm_ci(dir: &str, needed_for: &str) -> Result {
     if output(Command::new("npm").arg("--version")).is_none() {
-        return Err("npm (Node.js) is needed for the tracker interoperability test".into());
+        return Err(format!("npm (Node.js) is needed for {needed_for}"));
     }
     crate::run(Command::new("npm").args([
         "ci",
         "--prefix",
-        "tests/interop",
+        dir,
         "--ignore-scripts",
         "--no-audit",
         "--no-fund",

@@ -650,13 +650,7 @@ impl Engine {
         let n = self.geo.num_blocks();
         // An origin far slower than the peers works beyond the blocks the user waits
         // for next, as a slow peer does.
-        let swarm_rate: f64 = self
-            .peers
-            .values()
-            .filter(|p| p.counted)
-            .map(|p| p.rate.rate(now))
-            .sum();
-        let from = if supplied && !crowd && self.origin_lags(swarm_rate) {
+        let from = if supplied && !crowd && self.origin_lags(self.swarm_rate()) {
             self.cursor.saturating_add(self.in_order_window())
         } else {
             self.cursor
@@ -778,14 +772,17 @@ impl Engine {
         if now.since(since) < Duration::from_millis(300) {
             return None;
         }
-        let peer_rate: f64 = self
-            .peers
+        let floor = (self.origin.peak_rate * 0.5).max(SLOW_SWARM_FLOOR);
+        Some(self.swarm_rate() < floor)
+    }
+
+    /// What the connected peers deliver together, bytes per second.
+    fn swarm_rate(&self) -> f64 {
+        self.peers
             .values()
             .filter(|p| p.counted)
-            .map(|p| p.rate.rate(now))
-            .sum();
-        let floor = (self.origin.peak_rate * 0.5).max(SLOW_SWARM_FLOOR);
-        Some(peer_rate < floor)
+            .map(|p| p.rate.rate(self.now))
+            .sum()
     }
 
     /// Cancels open origin ranges the predicate picks (never the root sample) and

@@ -174,6 +174,11 @@ fn wasm_tests() -> Result {
 fn browser_tests() -> Result {
     run(cargo().args(["build", "--workspace", "--bins"]))?;
     build_extension()?;
+    // Mozilla's linter on the Firefox build: an error fails the run.
+    run(Command::new("node")
+        .arg(root().join("tests/e2e/node_modules/web-ext/bin/web-ext.js"))
+        .args(["lint", "--output", "text", "--source-dir"])
+        .arg(root().join("target/extension/firefox")))?;
     let artifacts = root().join("target/e2e-artifacts");
     std::fs::create_dir_all(&artifacts).map_err(|e| format!("{}: {e}", artifacts.display()))?;
     let work = root().join("target/e2e");

@@ -17,18 +17,21 @@ pub fn ensure_all() -> Result {
     ensure_fuzz()
 }
 
-/// What the browser tests drive: npm `playwright-core` as `tests/e2e/package-lock.json`
-/// pins it (never a downloaded browser: Debian's Chromium is used), and `ip` for the
-/// test's private network namespace.
+/// What the browser tests drive: npm `playwright-core` and `web-ext` as
+/// `tests/e2e/package-lock.json` pins them (never a downloaded browser: Debian's
+/// Chromium is used), and `ip` for the test's private network namespace.
 pub fn ensure_e2e() -> Result {
     if output(Command::new("ip").arg("-V")).is_none() {
         apt_install(&["iproute2"])?;
     }
     let dir = crate::root().join("tests/e2e");
-    if dir
-        .join("node_modules/playwright-core/package.json")
-        .exists()
-    {
+    let installed = ["playwright-core", "web-ext"].iter().all(|p| {
+        dir.join("node_modules")
+            .join(p)
+            .join("package.json")
+            .exists()
+    });
+    if installed {
         return Ok(());
     }
     npm_ci("tests/e2e", "the browser tests")

@@ -195,7 +195,9 @@ test('a poisoned seeder is banned and the file is still correct', async () => {
   const o = await origin(file, ['--throttle', '500000', '--page']);
   const t = await tracker();
   await seeder(file, t.url, 'poison-bad', { extra: ['--corrupt-uploads'] });
-  await seeder(file, t.url, 'poison-good');
+  // The honest seeder is capped so the download lasts long enough for the bad
+  // one to be connected and asked, however the connections race.
+  await seeder(file, t.url, 'poison-good', { config: 'max_upload_bytes_per_sec = 3000000\n' });
   const home = hostHome('poison-host', t.url);
   const b = await browser({ name: 'poison', hostHome: home });
   try {

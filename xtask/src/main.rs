@@ -181,19 +181,25 @@ fn browser_tests() -> Result {
         .arg(root().join("target/extension/firefox")))?;
     let artifacts = root().join("target/e2e-artifacts");
     std::fs::create_dir_all(&artifacts).map_err(|e| format!("{}: {e}", artifacts.display()))?;
-    let work = root().join("target/e2e");
+    run(e2e_command("target/debug", "target/e2e")?.env("SWARMLOAD_ARTIFACTS", &artifacts))?;
+    println!("screenshots: {}", artifacts.display());
+    Ok(())
+}
+
+/// `tests/e2e/run.sh` with the binaries in `bins`, the Chromium build of the
+/// extension, and `work` (emptied first) for its files.
+fn e2e_command(bins: &str, work: &str) -> Result<Command> {
+    let work = root().join(work);
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
-    run(Command::new(root().join("tests/e2e/run.sh"))
-        .env("SWARMLOAD_BIN_DIR", root().join("target/debug"))
+    let mut cmd = Command::new(root().join("tests/e2e/run.sh"));
+    cmd.env("SWARMLOAD_BIN_DIR", root().join(bins))
         .env(
             "SWARMLOAD_EXTENSION",
             root().join("target/extension/chromium"),
         )
-        .env("SWARMLOAD_E2E_DIR", &work)
-        .env("SWARMLOAD_ARTIFACTS", &artifacts))?;
-    println!("screenshots: {}", artifacts.display());
-    Ok(())
+        .env("SWARMLOAD_E2E_DIR", &work);
+    Ok(cmd)
 }
 
 /// `cargo xtask bench browser`: the native path in a real Chromium (release
@@ -203,17 +209,7 @@ fn bench_browser() -> Result {
     tools::ensure_e2e()?;
     procs::build_release()?;
     build_extension()?;
-    let work = root().join("target/bench-browser");
-    let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
-    run(Command::new(root().join("tests/e2e/run.sh"))
-        .arg("bench.mjs")
-        .env("SWARMLOAD_BIN_DIR", root().join("target/release"))
-        .env(
-            "SWARMLOAD_EXTENSION",
-            root().join("target/extension/chromium"),
-        )
-        .env("SWARMLOAD_E2E_DIR", &work))
+    run(e2e_command("target/release", "target/bench-browser")?.arg("bench.mjs"))
 }
 
 fn fuzz(target: &str, seconds: u32) -> Result {

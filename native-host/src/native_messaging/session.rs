@@ -3,9 +3,6 @@
 //! progress.
 
 use std::collections::HashMap;
-
-/// A request as the origin is asked it: URL and forwarded headers.
-type ProbeKey = (String, Vec<HeaderEntry>);
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,6 +29,9 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 /// A probe that takes longer than this is given up (the browser's own download
 /// goes on meanwhile, so waiting long helps no one).
 const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
+/// A request as the origin is asked it: URL and forwarded headers.
+type ProbeKey = (String, Vec<HeaderEntry>);
+
 /// How long a `resolve`'s probe stands in for the `start` that follows it.
 const PROBE_REUSE: Duration = Duration::from_secs(30);
 /// Probes remembered at once (a page starting many downloads).

@@ -119,15 +119,15 @@ struct Side {
 /// out once gathering is done: a resolver that takes seconds to fail (no DNS on the
 /// network) would delay every connection by that much.
 const ICE_SERVER_LOOKUP: Duration = Duration::from_millis(500);
-/// How long a server whose name did not resolve stays left out.
+/// How long a name lookup's outcome stands: a server whose name did not resolve
+/// stays left out, one that did is not looked up again for each connection.
 const ICE_SERVER_RETRY: Duration = Duration::from_secs(600);
 
-/// Names of ICE servers that failed to resolve, and when.
-fn unresolvable() -> &'static std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>
-{
-    static CACHE: std::sync::OnceLock<
-        std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
-    > = std::sync::OnceLock::new();
+/// ICE server names looked up: when, and whether they resolved.
+type Lookups = std::collections::HashMap<String, (std::time::Instant, bool)>;
+
+fn lookups() -> &'static std::sync::Mutex<Lookups> {
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<Lookups>> = std::sync::OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
 
@@ -148,8 +148,8 @@ fn ice_server_name(url: &str) -> Option<String> {
 }
 
 /// The configured ICE servers, less those whose names do not resolve promptly (each
-/// name is tried at most once per [`ICE_SERVER_RETRY`]): unreachable defaults cost a
-/// connection half a second once, not seconds every time.
+/// name is looked up at most once per [`ICE_SERVER_RETRY`]): unreachable defaults cost
+/// a connection half a second once, not seconds every time.
 async fn usable_ice_servers(
     servers: &[swarmload_core::policy::IceServer],
 ) -> Vec<swarmload_core::policy::IceServer> {
@@ -161,25 +161,33 @@ async fn usable_ice_servers(
                 urls.push(url.clone());
                 continue;
             };
-            let failed_at = unresolvable()
+            let known = lookups()
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .get(&name)
-                .copied();
-            if failed_at.is_some_and(|t| t.elapsed() < ICE_SERVER_RETRY) {
-                continue;
-            }
-            let resolved =
-                tokio::time::timeout(ICE_SERVER_LOOKUP, tokio::net::lookup_host(name.clone()))
+                .copied()
+                .filter(|(at, _)| at.elapsed() < ICE_SERVER_RETRY);
+            let resolved = match known {
+                Some((_, resolved)) => resolved,
+                None => {
+                    let resolved = tokio::time::timeout(
+                        ICE_SERVER_LOOKUP,
+                        tokio::net::lookup_host(name.clone()),
+                    )
                     .await
                     .is_ok_and(|r| r.is_ok_and(|mut addrs| addrs.next().is_some()));
-            let mut cache = unresolvable().lock().unwrap_or_else(|e| e.into_inner());
+                    if !resolved {
+                        tracing::info!(server = %url, "ICE server does not resolve; left out for now");
+                    }
+                    lookups()
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(name, (std::time::Instant::now(), resolved));
+                    resolved
+                }
+            };
             if resolved {
-                cache.remove(&name);
                 urls.push(url.clone());
-            } else {
-                tracing::info!(server = %url, "ICE server does not resolve; left out for now");
-                cache.insert(name, std::time::Instant::now());
             }
         }
         if !urls.is_empty() {

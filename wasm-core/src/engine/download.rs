@@ -412,6 +412,16 @@ impl Engine {
         // waits for; it gets blocks further ahead instead.
         let slow = peer.bytes_received > 0
             && peer.rate.rate(self.now) * 10.0 < self.total_rate.rate(self.now);
+        // A block already out at another source that this peer may be asked for too.
+        let second_source = |b: u32| {
+            let r = self.requests[b as usize];
+            !self.have.contains(b)
+                && r > 0
+                && r < MAX_DUPLICATE_REQUESTS
+                && self.leaves.is_proven(b)
+                && peer.pieces.contains(self.geo.piece_of(b))
+                && !peer.inflight.iter().any(|f| f.block == b)
+        };
         let start = self.cursor.max(self.in_order_hint);
         let end = self.cursor.saturating_add(self.in_order_window()).min(n);
         // The origin holds blocks at the front but delivers far slower than this
@@ -419,14 +429,8 @@ impl Engine {
         // whole-file hash) would wait on the origin.
         if !slow && self.origin_lags(peer.rate.rate(self.now)) {
             let rescue_end = self.cursor.saturating_add(RESCUE_BLOCKS).min(n);
-            let rescued = (self.cursor..rescue_end).find(|&b| {
-                self.origin_requested.contains(b)
-                    && !self.have.contains(b)
-                    && self.requests[b as usize] < MAX_DUPLICATE_REQUESTS
-                    && self.leaves.is_proven(b)
-                    && peer.pieces.contains(self.geo.piece_of(b))
-                    && !peer.inflight.iter().any(|f| f.block == b)
-            });
+            let rescued = (self.cursor..rescue_end)
+                .find(|&b| self.origin_requested.contains(b) && second_source(b));
             if let Some(b) = rescued {
                 return Some((b, true));
             }
@@ -460,15 +464,7 @@ impl Engine {
         self.endgame
             .iter()
             .copied()
-            .find(|&b| {
-                let r = self.requests[b as usize];
-                !self.have.contains(b)
-                    && r > 0
-                    && r < MAX_DUPLICATE_REQUESTS
-                    && self.leaves.is_proven(b)
-                    && peer.pieces.contains(self.geo.piece_of(b))
-                    && !peer.inflight.iter().any(|f| f.block == b)
-            })
+            .find(|&b| second_source(b))
             .map(|b| (b, false))
     }
 

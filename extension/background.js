@@ -2,6 +2,7 @@
 // Firefox. Listeners are registered synchronously at the top level so that the
 // browser wakes this script for them.
 
+import { BrowserPeer } from './lib/browser_peer.js';
 import { HostLink } from './lib/host.js';
 import { Interceptor } from './lib/intercept.js';
 import { effectivePolicy, localSettings, managedPolicy } from './lib/policy.js';
@@ -13,7 +14,8 @@ const api = globalThis.browser ?? globalThis.chrome;
 const host = new HostLink(api);
 const requests = new RequestLog();
 const transfers = new Transfers(api);
-const interceptor = new Interceptor(api, host, requests, transfers);
+const peer = new BrowserPeer(api);
+const interceptor = new Interceptor(api, host, requests, transfers, peer);
 
 requests.listen(api);
 api.downloads.onCreated.addListener((item) => {
@@ -53,11 +55,30 @@ host.onEvent(async (ev) => {
     }
     case 'host_gone':
       interceptor.setHostPolicy(null);
-      for (const t of transfers.active()) {
+      for (const t of transfers.active().filter((t) => t.mode !== 'browser')) {
         transfers.failed(t.download, 'the native host stopped');
         await interceptor.recover(t);
       }
       break;
+    default:
+      break;
+  }
+});
+
+// The browser-only peer's events (from the offscreen document in Chromium).
+peer.onEvent(async (ev) => {
+  switch (ev.type) {
+    case 'progress':
+      for (const s of ev.transfers) transfers.progress(s);
+      break;
+    case 'finished':
+      await interceptor.deliverFromBrowser(ev);
+      break;
+    case 'failed': {
+      const t = transfers.failed(ev.download, ev.error);
+      if (t) await interceptor.recover(t);
+      break;
+    }
     default:
       break;
   }
@@ -72,6 +93,10 @@ api.storage.onChanged.addListener((changes, area) => {
 
 // The popup and the options page ask for the current state.
 api.runtime.onMessage.addListener((message, _sender, reply) => {
+  if (message?.target === 'background') {
+    peer.dispatch(message);
+    return false;
+  }
   if (message?.type !== 'state') return false;
   (async () => {
     const { policy, managed, error } = await effectivePolicy(api);

@@ -9,10 +9,14 @@
 //    cancelled and erased, and the host's loopback delivery URL is downloaded under
 //    the same name: the browser's download bar shows the progress and the file lands
 //    where the user's downloads always land. If not, the paused item resumes untouched.
+//    With no native host (not installed, or not allowed), the browser-only peer
+//    (lib/browser_peer.js) takes it instead: it probes the origin itself, downloads
+//    from the swarm and the origin into OPFS, and the verified file is handed to the
+//    browser's downloads as a blob: URL at the end.
 // 4. Never lose a download: if anything fails after the original item was cancelled,
 //    the original URL is downloaded again by the browser itself.
 
-import { effectivePolicy, provisionalPolicy, rememberManagedPolicy } from './policy.js';
+import { effectivePolicy, ineligibleReason, provisionalPolicy, rememberManagedPolicy } from './policy.js';
 
 export function basename(path) {
   const parts = String(path ?? '').split(/[\\/]/);
@@ -20,9 +24,10 @@ export function basename(path) {
 }
 
 export class Interceptor {
-  constructor(api, host, requests, transfers) {
+  constructor(api, host, requests, transfers, peer) {
     this.api = api;
     this.host = host;
+    this.peer = peer;
     this.requests = requests;
     this.transfers = transfers;
     // URLs the browser downloads again itself (a fallback): not taken over twice.
@@ -151,6 +156,7 @@ export class Interceptor {
   // Hands the download to the host; null once taken over, else why not (the
   // browser's item is then untouched).
   async takeOver(item, seen) {
+    if (!(await this.hostReachable())) return this.takeOverInBrowser(item, seen);
     const url = item.finalUrl || item.url;
     const resolved = await this.host.request({
       type: 'resolve',
@@ -201,6 +207,75 @@ export class Interceptor {
     return null;
   }
 
+  async hostReachable() {
+    if (this.host.hello) return true;
+    try {
+      await this.host.connect();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  // Browser-only: the same rules and the same trust as the host's, then the
+  // browser-only peer downloads it. Null once taken over, else why not.
+  async takeOverInBrowser(item, seen) {
+    const url = item.finalUrl || item.url;
+    const policy = this.policy;
+    const names = seen.headers.map((h) => h.name);
+    const why = await ineligibleReason(policy, url, names, item.incognito, seen.method);
+    if (why) return why;
+    if (policy.trackers.length === 0) return 'no tracker configured';
+    const probe = await this.peer.request({ type: 'probe', url });
+    if (!probe.sha256) return probe.digest_error ? `bad digest: ${probe.digest_error}` : 'no trusted digest';
+    if (probe.size === null || probe.size === undefined) return 'size unknown';
+    const filename = basename(item.filename) || basename(new URL(url).pathname) || 'download';
+    const started = await this.peer.request({
+      type: 'start',
+      url,
+      sha256: probe.sha256,
+      size: probe.size,
+      etag: probe.etag,
+      filename,
+      contentType: probe.content_type,
+      policy,
+    });
+    await this.api.downloads.cancel(item.id).catch(() => {});
+    await this.api.downloads.erase({ id: item.id }).catch(() => {});
+    this.transfers.add({
+      download: started.download,
+      url: item.url,
+      filename,
+      size: probe.size,
+      sha256: probe.sha256,
+      started: Date.now(),
+      browserId: null,
+      mode: 'browser',
+    });
+    return null;
+  }
+
+  // The browser-only peer finished and verified a file: the browser downloads it
+  // from its OPFS-backed blob: URL. The transfer counts as done once that download
+  // completes (onChanged).
+  async deliverFromBrowser(ev) {
+    const t = this.transfers.get(ev.download);
+    if (!t || t.state !== 'active') return;
+    t.phase = 'delivering';
+    t.finish = ev;
+    try {
+      t.browserId = await this.api.downloads.download({
+        url: ev.blob_url,
+        filename: t.filename,
+        conflictAction: 'uniquify',
+        saveAs: false,
+      });
+    } catch (e) {
+      this.transfers.failed(t.download, `the delivery could not start: ${e}`);
+      await this.recover(t);
+    }
+  }
+
   // The browser downloads `url` itself, untouched by Swarmload.
   async restartOriginal(url) {
     this.fallbackUrls.add(url);
@@ -226,10 +301,19 @@ export class Interceptor {
   // download; any other interruption falls back to the original.
   async onChanged(delta) {
     const t = this.transfers.byBrowserId(delta.id);
-    if (!t || delta.state?.current !== 'interrupted' || t.state !== 'active') return;
+    if (!t || t.state !== 'active') return;
+    if (delta.state?.current === 'complete' && t.mode === 'browser' && t.finish) {
+      await this.transfers.finished(t.finish);
+      return;
+    }
+    if (delta.state?.current !== 'interrupted') return;
     const userCancelled = delta.error?.current === 'USER_CANCELED';
     this.transfers.failed(t.download, userCancelled ? 'cancelled' : delta.error?.current ?? 'interrupted');
-    await this.host.request({ type: 'cancel', download: t.download }).catch(() => {});
+    if (t.mode === 'browser') {
+      if (userCancelled) await this.peer.request({ type: 'stop', download: t.download }).catch(() => {});
+    } else {
+      await this.host.request({ type: 'cancel', download: t.download }).catch(() => {});
+    }
     if (!userCancelled) await this.recover(t);
   }
 }

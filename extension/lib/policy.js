@@ -3,7 +3,7 @@
 // validated by the core's own policy model (wasm), the same one the host uses. When
 // the host is connected, its answer (which also counts its config.toml) wins.
 
-import init, { resolve_policy_layers } from '../wasm/swarmload_core.js';
+import init, { ineligible_reason, resolve_policy_layers } from '../wasm/swarmload_core.js';
 
 let wasmReady = null;
 
@@ -63,4 +63,11 @@ export async function effectivePolicy(api) {
     // A bad local setting must not unlock anything: enterprise policy alone then.
     return { policy: await resolveLayers([managed]), managed, settings, error: String(e) };
   }
+}
+
+// Why a download may not be shared, or null: the host's own rules (the core's
+// `eligibility`), for the browser-only peer.
+export async function ineligibleReason(policy, url, headerNames, incognito, method) {
+  await loadWasm();
+  return ineligible_reason(JSON.stringify(policy), url, headerNames, incognito, method ?? undefined) ?? null;
 }

@@ -10,6 +10,8 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 
 import {
+  BIN,
+  ICE_ADDR,
   WORK,
   browser,
   extensionState,
@@ -20,6 +22,7 @@ import {
   setManagedPolicy,
   settledDownloads,
   sha256,
+  start,
   stopAll,
   tracker,
   workDir,
@@ -90,6 +93,57 @@ test('native path: a clicked link arrives correct, mostly from peers', async () 
     assert.match(popupText, /installer\.bin/);
     assert.match(popupText, /from peers/);
   } finally {
+    await b.close();
+  }
+});
+
+test('browser-only: no native host, the wasm peer downloads from native seeders and seeds', async () => {
+  const dir = workDir('browser-only');
+  const size = 24 * MiB;
+  const file = noiseFile(dir, 'bundle.zip', size);
+  const want = sha256(file);
+  // A busy origin: 500 KB/s per connection.
+  const o = await origin(file, ['--throttle', '500000', '--page']);
+  const t = await tracker();
+  const seeds = [await seeder(file, t.url, 'bo-seed-1'), await seeder(file, t.url, 'bo-seed-2')];
+  // The trackers come from enterprise policy: no host, so the extension alone obeys it.
+  setManagedPolicy(EXTENSION_ID, { trackers: [t.url] });
+  const b = await browser({ name: 'browser-only', hostHome: workDir('bo-unused'), registerHost: false });
+  try {
+    await clickDownloadLink(b, o.page);
+    const items = await settledDownloads(b, { timeoutMs: 180000 });
+    assert.equal(items.length, 1, `one download in the list: ${JSON.stringify(items)}`);
+    const [item] = items;
+    assert.equal(item.state, 'complete', JSON.stringify(item));
+    assert.match(item.url, /^blob:chrome-extension:\/\//, 'delivered from the OPFS-backed blob');
+    assert.equal(path.basename(item.filename), 'bundle.zip');
+    assert.deepEqual(landedFiles(b.downloads), [item.filename], 'nothing else landed');
+    assert.equal(sha256(item.filename), want, 'the right bytes');
+    const peerState = await b.worker.evaluate(() => chrome.runtime.sendMessage({ target: 'offscreen', type: 'status' }));
+    console.log('# browser peer:', JSON.stringify(peerState));
+    const fromOrigin = await o.bodyBytes();
+    assert.ok(fromOrigin < size / 2, `origin served ${fromOrigin} of ${size} bytes`);
+    const state = await extensionState(b);
+    assert.equal(state.host, null, 'no native host was involved');
+    assert.equal(state.transfers[0].state, 'done', JSON.stringify(state.transfers[0]));
+    assert.ok(state.transfers[0].from_peers > size / 2, JSON.stringify(state.transfers[0]));
+
+    // Seeding: with the native seeders gone and the origin all but closed, a native
+    // host fetches the same file from the browser.
+    for (const p of seeds) p.kill('SIGKILL');
+    const slow = await origin(file, ['--throttle', '50000']);
+    const getDir = workDir('bo-leech');
+    const get = start(
+      path.join(BIN, 'swarmload-host'),
+      ['get', slow.url, '--json', '--no-seed', '--ice-addr', ICE_ADDR, '--tracker', t.url, '--state-dir', getDir, '-o', getDir],
+      { env: { ...process.env, SWARMLOAD_HOME: undefined } },
+    );
+    const summary = JSON.parse(await get.line(120000));
+    assert.equal(summary.sha256, want);
+    assert.equal(sha256(summary.path), want);
+    assert.ok(summary.from_peers > size / 2, `the browser served ${summary.from_peers} bytes`);
+  } finally {
+    setManagedPolicy(EXTENSION_ID, null);
     await b.close();
   }
 });

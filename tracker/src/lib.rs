@@ -3,7 +3,8 @@
 //! native peers can exchange WebRTC offers and answers. Any tracker that speaks the
 //! same protocol can take its place.
 
-pub mod protocol;
+// The protocol lives in the core: the browser peer (wasm) speaks it too.
+pub use swarmload_core::tracker_protocol as protocol;
 pub mod server;
 
 pub use server::{Config, Tracker};

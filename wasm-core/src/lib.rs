@@ -5,14 +5,18 @@
 //! - [`wire`]: the peer wire protocol codec.
 //! - [`engine`]: the sans-IO transfer engine, one value per download or seed.
 //! - [`policy`]: the typed, validated configuration.
+//! - [`eligibility`]: which downloads may be shared at all.
+//! - [`tracker_protocol`]: the WebTorrent WebSocket tracker protocol (both sides).
 //! - [`sim`]: a deterministic swarm simulator over virtual time, for tests and benches.
 //!
 //! The same crate compiles to wasm32 for the browser extension (see `wasm`).
 
 pub mod content;
+pub mod eligibility;
 pub mod engine;
 pub mod policy;
 pub mod sim;
+pub mod tracker_protocol;
 pub mod trusted_digest;
 pub mod wasm;
 pub mod wire;

@@ -404,7 +404,7 @@ pub async fn run(
         }
         journal.flush().map_err(io_err(&partial.journal_path()))?;
         let stats = engine.stats();
-        state.have_bytes = held_bytes(&engine, stats.blocks_have);
+        state.have_bytes = engine.held_bytes();
         state.from_origin = stats.bytes_from_origin;
         state.from_peers = stats.bytes_from_peers;
         if first_peer_byte.is_none() && stats.bytes_from_peers > 0 {
@@ -497,16 +497,6 @@ pub async fn run(
 }
 
 /// Bytes held: whole blocks, the last one counted at its true length.
-fn held_bytes(engine: &Engine, blocks: u32) -> u64 {
-    let geo = engine.geometry();
-    let full = blocks as u64 * swarmload_core::content::BLOCK_SIZE as u64;
-    if engine.has_block(geo.last_block()) {
-        full - (swarmload_core::content::BLOCK_SIZE - geo.block_len(geo.last_block())) as u64
-    } else {
-        full
-    }
-}
-
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,

@@ -187,16 +187,6 @@ fn check_bounds(t: &Target) -> Result<(), String> {
     Ok(())
 }
 
-/// Whether the request carried credentials: such downloads are never shared.
-pub fn has_credentials(url: &url::Url, headers: &[HeaderEntry]) -> bool {
-    !url.username().is_empty()
-        || url.password().is_some()
-        || headers.iter().any(|h| {
-            let n = h.name.to_ascii_lowercase();
-            n == "cookie" || n == "authorization" || n == "proxy-authorization"
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,21 +215,5 @@ mod tests {
         assert_eq!(code(body.as_bytes()), "bad_request");
         let e = parse(br#"{"type":"fly","id":3}"#).unwrap_err();
         assert_eq!(e.reply()["id"], 3);
-    }
-
-    #[test]
-    fn credentials_are_recognised() {
-        let u = url::Url::parse("https://example.com/f").unwrap();
-        let h = |n: &str| {
-            vec![HeaderEntry {
-                name: n.into(),
-                value: "x".into(),
-            }]
-        };
-        assert!(has_credentials(&u, &h("Cookie")));
-        assert!(has_credentials(&u, &h("authorization")));
-        assert!(!has_credentials(&u, &h("Referer")));
-        let u = url::Url::parse("https://me:pw@example.com/f").unwrap();
-        assert!(has_credentials(&u, &[]));
     }
 }

@@ -13,7 +13,7 @@ use swarmload_core::engine::EngineConfig;
 use swarmload_core::policy::{Policy, PolicyLayer};
 use tokio::sync::{mpsc, watch};
 
-use super::messages::{self, HeaderEntry, PROTOCOL, Request, Resolve, Start, Target, error_reply};
+use super::messages::{HeaderEntry, PROTOCOL, Request, Resolve, Start, Target, error_reply};
 use crate::config::StateDir;
 use crate::delivery::{self, Delivery};
 use crate::download::{self, Connections, Job, NoPeers, PeerSource, Phase, Progress};
@@ -93,26 +93,16 @@ fn swarm_config(policy: &Policy) -> Option<SwarmConfig> {
 
 /// Why a download is left to the browser.
 fn ineligible(policy: &Policy, url: &url::Url, t: &Target) -> Option<&'static str> {
-    let (headers, incognito, method) = (&t.headers, t.incognito, t.method.as_deref());
-    if !policy.enabled {
-        return Some("disabled");
-    }
-    if !matches!(url.scheme(), "http" | "https") {
-        return Some("scheme");
-    }
-    if method.is_some_and(|m| !m.eq_ignore_ascii_case("GET")) {
-        return Some("method");
-    }
-    if incognito {
-        return Some("incognito");
-    }
-    if messages::has_credentials(url, headers) {
-        return Some("credentials");
-    }
-    if !policy.domain_allowed(url.host_str().unwrap_or_default()) {
-        return Some("domain");
-    }
-    None
+    let names: Vec<&str> = t.headers.iter().map(|h| h.name.as_str()).collect();
+    swarmload_core::eligibility::ineligible(
+        policy,
+        &swarmload_core::eligibility::Request {
+            url,
+            header_names: &names,
+            incognito: t.incognito,
+            method: t.method.as_deref(),
+        },
+    )
 }
 
 fn forwarded_headers(headers: &[HeaderEntry]) -> HeaderMap {

@@ -604,6 +604,26 @@ impl Engine {
         &self.stats
     }
 
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    /// The content's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.geo.size()
+    }
+
+    /// Bytes of the content held (verified and stored).
+    pub fn held_bytes(&self) -> u64 {
+        let geo = &self.geo;
+        let full = u64::from(self.stats.blocks_have) * crate::content::BLOCK_SIZE as u64;
+        if self.has_block(geo.last_block()) {
+            full - (crate::content::BLOCK_SIZE - geo.block_len(geo.last_block())) as u64
+        } else {
+            full
+        }
+    }
+
     /// The trusted SHA-256, or for an unverified download the one learned at the
     /// end (`None` until then).
     pub fn sha256(&self) -> Option<Hash32> {

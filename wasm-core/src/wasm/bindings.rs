@@ -144,3 +144,30 @@ pub fn resolve_policy_layers(layers_json: &str) -> Result<JsValue, JsError> {
         .collect::<Result<Vec<_>, _>>()?;
     to_js(&Policy::resolve(&layers))
 }
+
+/// Why a download may not be shared (`"credentials"`, `"domain"`, …), or `undefined`
+/// when it may: the same rules the native host applies (`eligibility`).
+#[wasm_bindgen]
+pub fn ineligible_reason(
+    policy_json: &str,
+    url: &str,
+    header_names: Vec<String>,
+    incognito: bool,
+    method: Option<String>,
+) -> Result<Option<String>, JsError> {
+    let policy = Policy::from_json(policy_json)?;
+    let Ok(url) = url::Url::parse(url) else {
+        return Ok(Some("url".into()));
+    };
+    let names: Vec<&str> = header_names.iter().map(String::as_str).collect();
+    Ok(crate::eligibility::ineligible(
+        &policy,
+        &crate::eligibility::Request {
+            url: &url,
+            header_names: &names,
+            incognito,
+            method: method.as_deref(),
+        },
+    )
+    .map(str::to_string))
+}

@@ -1,0 +1,619 @@
+//! The browser-only peer: the core's engine driven by the browser's own WebRTC
+//! (web-sys), the tracker over a WebSocket, origin ranges through fetch(), and
+//! storage the page provides (OPFS). It runs in the extension's offscreen document
+//! (Chromium) or background page (Firefox) when no native host is there, and joins
+//! the same swarms as native hosts: one wire protocol, one tracker protocol.
+//!
+//! Everything runs on the page's one thread: every event source (data channel,
+//! WebSocket, fetch body, timer, storage) feeds the engine through [`feed`] and then
+//! carries out the actions it produced. No JavaScript call made while acting calls
+//! back synchronously, so the shared state is never borrowed twice.
+
+mod origin;
+mod peer;
+mod rtc;
+mod swarm;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+
+use bytes::Bytes;
+use js_sys::{Promise, Uint8Array};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{JsFuture, spawn_local};
+use web_sys::AbortController;
+
+use crate::content::Hash32;
+use crate::engine::{Action, ContentMeta, Engine, EngineConfig, Event, OriginError, PeerId};
+use crate::policy::Policy;
+use origin::RangeError;
+use peer::Peer;
+use rtc::js_err;
+
+#[wasm_bindgen]
+extern "C" {
+    /// Where the content is stored: the page's OPFS file. Writes and reads are
+    /// carried out in the order they are made.
+    pub type Storage;
+    #[wasm_bindgen(method, catch)]
+    fn write(this: &Storage, offset: f64, data: Uint8Array) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn read(this: &Storage, offset: f64, len: u32) -> Result<Promise, JsValue>;
+}
+
+/// Bytes read at a time for the whole-file check.
+const VERIFY_CHUNK: u32 = 1 << 20;
+
+/// Probes `url` (a ranged GET of its first byte, without credentials): size,
+/// validators, and a trusted digest from its headers or URL.
+#[wasm_bindgen]
+pub async fn probe_origin(url: String) -> Result<JsValue, JsError> {
+    let p = origin::probe(&url).await.map_err(|e| JsError::new(&e))?;
+    serde_wasm_bindgen::to_value(&p).map_err(|e| JsError::new(&e.to_string()))
+}
+
+/// What `new BrowserTransfer(options, policy, storage)` takes.
+#[derive(Deserialize)]
+struct Options {
+    url: String,
+    sha256: String,
+    size: u64,
+    #[serde(default)]
+    etag: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Phase {
+    Downloading,
+    Verifying,
+    Seeding,
+    Failed,
+    Stopped,
+}
+
+/// What `stats()` returns.
+#[derive(Serialize)]
+struct Progress {
+    phase: Phase,
+    size: u64,
+    have: u64,
+    from_peers: u64,
+    from_origin: u64,
+    uploaded: u64,
+    wasted: u64,
+    peers: u32,
+    banned: u32,
+    bytes_per_sec: f64,
+    error: Option<String>,
+    info_hash: String,
+}
+
+pub(crate) struct Shared {
+    engine: Engine,
+    url: String,
+    etag: Option<String>,
+    storage: Storage,
+    peers: HashMap<u64, Peer>,
+    fetches: HashMap<u64, AbortController>,
+    swarm: swarm::Swarm,
+    phase: Phase,
+    error: Option<String>,
+    timer: Option<i32>,
+    timer_cb: Option<Closure<dyn FnMut()>>,
+    tick: Option<(i32, Closure<dyn FnMut()>)>,
+    /// Settles the promise `done()` returned: with the outcome.
+    waiters: Vec<(js_sys::Function, js_sys::Function)>,
+}
+
+pub(crate) type Handle = Rc<RefCell<Shared>>;
+pub(crate) type WeakHandle = Weak<RefCell<Shared>>;
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+fn now() -> crate::engine::Time {
+    super::dto::time_from_ms(now_ms())
+}
+
+/// Gives the engine one event and carries out what it decides.
+pub(crate) fn feed(h: &Handle, ev: Event) {
+    {
+        let mut s = h.borrow_mut();
+        if matches!(s.phase, Phase::Failed | Phase::Stopped) {
+            return;
+        }
+        s.engine.handle(now(), ev);
+    }
+    act(h);
+}
+
+fn act(h: &Handle) {
+    loop {
+        let action = {
+            let mut s = h.borrow_mut();
+            if matches!(s.phase, Phase::Failed | Phase::Stopped) {
+                return;
+            }
+            s.engine.poll_action()
+        };
+        let Some(action) = action else { break };
+        carry_out(h, action);
+    }
+    arm_timer(h);
+}
+
+fn carry_out(h: &Handle, action: Action) {
+    match action {
+        Action::Send { peer, data } => {
+            let mut s = h.borrow_mut();
+            if let Some(p) = s.peers.get_mut(&peer.0) {
+                p.send(data);
+            }
+        }
+        Action::Disconnect { peer, reason } => {
+            let mut s = h.borrow_mut();
+            if let Some(p) = s.peers.remove(&peer.0) {
+                if matches!(reason, crate::engine::DisconnectReason::Banned(_)) {
+                    s.swarm.ban(p.remote);
+                }
+                p.close();
+            }
+        }
+        Action::FetchOrigin { request, range } => {
+            let Ok(abort) = AbortController::new() else {
+                feed_later(
+                    h,
+                    Event::OriginError {
+                        request,
+                        error: OriginError::Retryable("no AbortController".into()),
+                    },
+                );
+                return;
+            };
+            let (url, etag) = {
+                let mut s = h.borrow_mut();
+                s.fetches.insert(request, abort.clone());
+                (s.url.clone(), s.etag.clone())
+            };
+            spawn_local(fetch_range(
+                Rc::downgrade(h),
+                request,
+                range.start,
+                range.end,
+                url,
+                etag,
+                abort,
+            ));
+        }
+        Action::CancelOrigin { request } => {
+            if let Some(a) = h.borrow_mut().fetches.remove(&request) {
+                a.abort();
+            }
+        }
+        Action::Write { offset, data, .. } => {
+            let promise = h
+                .borrow()
+                .storage
+                .write(offset as f64, Uint8Array::from(&data[..]));
+            let weak = Rc::downgrade(h);
+            spawn_local(async move {
+                let outcome = match promise {
+                    Ok(p) => JsFuture::from(p).await.map(|_| ()),
+                    Err(e) => Err(e),
+                };
+                if let (Err(e), Some(h)) = (outcome, weak.upgrade()) {
+                    fail(&h, format!("the file could not be stored: {}", js_err(e)));
+                }
+            });
+        }
+        Action::ReadBlock { block, offset, len } => {
+            let promise = h.borrow().storage.read(offset as f64, len);
+            let weak = Rc::downgrade(h);
+            spawn_local(async move {
+                let ev = match read(promise, len).await {
+                    Ok(data) => Event::BlockRead {
+                        block,
+                        data: Bytes::from(data),
+                    },
+                    Err(_) => Event::BlockReadFailed { block },
+                };
+                if let Some(h) = weak.upgrade() {
+                    feed(&h, ev);
+                }
+            });
+        }
+        Action::Deliverable { .. } | Action::DeliveryReset => {
+            // Browser-only delivery hands over the whole verified file at the end.
+        }
+        Action::VerifyContent => {
+            h.borrow_mut().phase = Phase::Verifying;
+            spawn_local(verify(Rc::downgrade(h)));
+        }
+        Action::Completed => {
+            let upload = {
+                let mut s = h.borrow_mut();
+                s.phase = Phase::Seeding;
+                s.swarm.completed();
+                s.engine.config().upload_enabled
+            };
+            settle(h, Ok(()));
+            if !upload {
+                stop(h);
+            }
+        }
+        Action::Failed { reason } => fail(h, reason.to_string()),
+    }
+}
+
+/// Feeds an event from a fresh task (for errors found while acting).
+fn feed_later(h: &Handle, ev: Event) {
+    let weak = Rc::downgrade(h);
+    spawn_local(async move {
+        if let Some(h) = weak.upgrade() {
+            feed(&h, ev);
+        }
+    });
+}
+
+async fn read(promise: Result<Promise, JsValue>, len: u32) -> Result<Vec<u8>, String> {
+    let v = JsFuture::from(promise.map_err(js_err)?)
+        .await
+        .map_err(js_err)?;
+    let data = Uint8Array::new(&v).to_vec();
+    if data.len() != len as usize {
+        return Err(format!("read {} bytes of {len}", data.len()));
+    }
+    Ok(data)
+}
+
+/// Reads the stored file through and gives the engine its SHA-256.
+async fn verify(weak: WeakHandle) {
+    let Some(size) = weak.upgrade().map(|h| h.borrow().engine.size()) else {
+        return;
+    };
+    let mut hasher = Sha256::new();
+    let mut at = 0u64;
+    while at < size {
+        let len = (size - at).min(u64::from(VERIFY_CHUNK)) as u32;
+        let Some(promise) = weak
+            .upgrade()
+            .map(|h| h.borrow().storage.read(at as f64, len))
+        else {
+            return;
+        };
+        match read(promise, len).await {
+            Ok(data) => hasher.update(&data),
+            Err(e) => {
+                if let Some(h) = weak.upgrade() {
+                    fail(&h, format!("the stored file could not be read back: {e}"));
+                }
+                return;
+            }
+        }
+        at += u64::from(len);
+    }
+    if let Some(h) = weak.upgrade() {
+        feed(
+            &h,
+            Event::ContentDigest {
+                sha256: Hash32(hasher.finalize().into()),
+            },
+        );
+    }
+}
+
+async fn fetch_range(
+    weak: WeakHandle,
+    request: u64,
+    start: u64,
+    end: u64,
+    url: String,
+    etag: Option<String>,
+    abort: AbortController,
+) {
+    let live = |weak: &WeakHandle| -> Option<Handle> {
+        let h = weak.upgrade()?;
+        let ok = h.borrow().fetches.contains_key(&request);
+        ok.then_some(h)
+    };
+    let outcome = match origin::range(&url, start, end, etag.as_deref(), &abort).await {
+        Err(e) => Err(e),
+        Ok(body) => {
+            let mut at = start;
+            loop {
+                match body.next().await {
+                    Ok(Some(mut chunk)) => {
+                        let Some(h) = live(&weak) else { return };
+                        // A server that ignored the range sends on past it.
+                        chunk.truncate((end - at).min(chunk.len() as u64) as usize);
+                        let n = chunk.len() as u64;
+                        feed(
+                            &h,
+                            Event::OriginData {
+                                request,
+                                offset: at,
+                                data: Bytes::from(chunk),
+                            },
+                        );
+                        at += n;
+                        if at >= end {
+                            abort.abort();
+                            break Ok(());
+                        }
+                    }
+                    Ok(None) => break Ok(()),
+                    Err(e) => break Err(e),
+                }
+            }
+        }
+    };
+    let Some(h) = live(&weak) else { return };
+    h.borrow_mut().fetches.remove(&request);
+    let ev = match outcome {
+        Ok(()) => Event::OriginEnd { request },
+        Err(e) => Event::OriginError {
+            request,
+            error: match e {
+                RangeError::Retryable(m) => OriginError::Retryable(m),
+                RangeError::Fatal(m) => OriginError::Fatal(m),
+                RangeError::ContentChanged => OriginError::ContentChanged,
+            },
+        },
+    };
+    feed(&h, ev);
+}
+
+/// Keeps one timeout armed for the engine's next deadline.
+fn arm_timer(h: &Handle) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let mut s = h.borrow_mut();
+    if let Some(t) = s.timer.take() {
+        window.clear_timeout_with_handle(t);
+    }
+    let Some(due) = s.engine.poll_timeout() else {
+        return;
+    };
+    let wait = (super::dto::time_to_ms(due) - now_ms()).clamp(0.0, 60_000.0);
+    if s.timer_cb.is_none() {
+        let weak = Rc::downgrade(h);
+        s.timer_cb = Some(Closure::new(move || {
+            if let Some(h) = weak.upgrade() {
+                let alive = {
+                    let mut s = h.borrow_mut();
+                    s.timer = None;
+                    if matches!(s.phase, Phase::Failed | Phase::Stopped) {
+                        false
+                    } else {
+                        s.engine.handle_timeout(now());
+                        true
+                    }
+                };
+                if alive {
+                    act(&h);
+                }
+            }
+        }));
+    }
+    if let Some(cb) = &s.timer_cb {
+        s.timer = window
+            .set_timeout_with_callback_and_timeout_and_arguments_0(
+                cb.as_ref().unchecked_ref(),
+                wait.ceil() as i32,
+            )
+            .ok();
+    }
+}
+
+fn settle(h: &Handle, outcome: Result<(), String>) {
+    let waiters = std::mem::take(&mut h.borrow_mut().waiters);
+    for (resolve, reject) in waiters {
+        let _ = match &outcome {
+            Ok(()) => resolve.call0(&JsValue::NULL),
+            Err(e) => reject.call1(&JsValue::NULL, &JsError::new(e).into()),
+        };
+    }
+}
+
+fn fail(h: &Handle, reason: String) {
+    {
+        let mut s = h.borrow_mut();
+        if matches!(s.phase, Phase::Failed | Phase::Stopped) {
+            return;
+        }
+        s.phase = Phase::Failed;
+        s.error = Some(reason.clone());
+    }
+    shutdown(h);
+    settle(h, Err(reason));
+}
+
+fn stop(h: &Handle) {
+    {
+        let mut s = h.borrow_mut();
+        if matches!(s.phase, Phase::Failed | Phase::Stopped) {
+            return;
+        }
+        s.phase = Phase::Stopped;
+    }
+    shutdown(h);
+    settle(h, Err("stopped".into()));
+}
+
+/// Leaves the swarm and lets go of every connection, fetch and timer.
+fn shutdown(h: &Handle) {
+    let window = web_sys::window();
+    let mut s = h.borrow_mut();
+    for (_, a) in s.fetches.drain() {
+        a.abort();
+    }
+    for (_, p) in s.peers.drain() {
+        p.close();
+    }
+    s.swarm.leave();
+    if let (Some(w), Some(t)) = (&window, s.timer.take()) {
+        w.clear_timeout_with_handle(t);
+    }
+    if let (Some(w), Some((t, _))) = (&window, s.tick.take()) {
+        w.clear_interval_with_handle(t);
+    }
+}
+
+/// One download in the browser, then its seeding while the page lives.
+#[wasm_bindgen]
+pub struct BrowserTransfer {
+    h: Handle,
+}
+
+#[wasm_bindgen]
+impl BrowserTransfer {
+    /// `options`: `{url, sha256, size, etag?}`; `policy_json`: the effective policy
+    /// (trackers, ICE servers, group, upload and rate limits); `storage`: an object
+    /// with `write(offset, bytes)` and `read(offset, len)` returning promises.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        options: JsValue,
+        policy_json: &str,
+        storage: Storage,
+    ) -> Result<BrowserTransfer, JsError> {
+        let o: Options = serde_wasm_bindgen::from_value(options)?;
+        let policy = Policy::from_json(policy_json)?;
+        let sha256 = Hash32::from_hex(&o.sha256)?;
+        let mut seed = [0u8; 8];
+        getrandom::fill(&mut seed).map_err(|e| JsError::new(&e.to_string()))?;
+        let cfg = EngineConfig::from_policy(&policy, u64::from_le_bytes(seed));
+        let engine = Engine::download(
+            ContentMeta {
+                sha256,
+                size: o.size,
+                root: None,
+                leaves: None,
+            },
+            cfg,
+        )?;
+        let swarm = swarm::Swarm::new(&policy, &sha256).map_err(|e| JsError::new(&e))?;
+        Ok(BrowserTransfer {
+            h: Rc::new(RefCell::new(Shared {
+                engine,
+                url: o.url,
+                etag: o.etag,
+                storage,
+                peers: HashMap::new(),
+                fetches: HashMap::new(),
+                swarm,
+                phase: Phase::Downloading,
+                error: None,
+                timer: None,
+                timer_cb: None,
+                tick: None,
+                waiters: Vec::new(),
+            })),
+        })
+    }
+
+    /// Starts: the origin at once (as the engine decides), the trackers alongside.
+    pub fn start(&self) -> Result<(), JsError> {
+        let window = web_sys::window().ok_or_else(|| JsError::new("no window"))?;
+        let weak = Rc::downgrade(&self.h);
+        let tick = Closure::<dyn FnMut()>::new(move || {
+            if let Some(h) = weak.upgrade() {
+                swarm::tick(&h);
+            }
+        });
+        let id = window
+            .set_interval_with_callback_and_timeout_and_arguments_0(
+                tick.as_ref().unchecked_ref(),
+                swarm::TICK_MS,
+            )
+            .map_err(|e| JsError::new(&js_err(e)))?;
+        self.h.borrow_mut().tick = Some((id, tick));
+        swarm::tick(&self.h);
+        // The engine starts the origin at once and asks peers as they come.
+        let t = now();
+        self.h.borrow_mut().engine.handle_timeout(t);
+        act(&self.h);
+        Ok(())
+    }
+
+    /// Resolves once the download is complete and verified; rejects when it failed
+    /// or was stopped first.
+    pub fn done(&self) -> Promise {
+        let h = self.h.clone();
+        Promise::new(&mut |resolve, reject| {
+            let mut s = h.borrow_mut();
+            match s.phase {
+                Phase::Seeding => {
+                    let _ = resolve.call0(&JsValue::NULL);
+                }
+                Phase::Failed | Phase::Stopped => {
+                    let why = s.error.clone().unwrap_or_else(|| "stopped".into());
+                    let _ = reject.call1(&JsValue::NULL, &JsError::new(&why).into());
+                }
+                _ => s.waiters.push((resolve, reject)),
+            }
+        })
+    }
+
+    pub fn stats(&self) -> Result<JsValue, JsError> {
+        let s = self.h.borrow();
+        let st = s.engine.stats();
+        let p = Progress {
+            phase: s.phase,
+            size: s.engine.size(),
+            have: s.engine.held_bytes(),
+            from_peers: st.bytes_from_peers,
+            from_origin: st.bytes_from_origin,
+            uploaded: st.bytes_uploaded,
+            wasted: st.bytes_wasted,
+            peers: s.peers.len() as u32,
+            banned: st.peers_banned,
+            bytes_per_sec: s.engine.download_rate(),
+            error: s.error.clone(),
+            info_hash: s.swarm.info_hash_hex(),
+        };
+        serde_wasm_bindgen::to_value(&p).map_err(|e| JsError::new(&e.to_string()))
+    }
+
+    /// Stops downloading or seeding and leaves the swarm (trackers hear `stopped`).
+    pub fn stop(&self) {
+        stop(&self.h);
+    }
+}
+
+impl Shared {
+    pub(crate) fn peer_connected(&self, remote: crate::tracker_protocol::Id20) -> bool {
+        self.peers.values().any(|p| p.remote == remote)
+    }
+}
+
+/// A new open channel to `remote` becomes an engine peer.
+pub(crate) fn add_peer(h: &Handle, mut peer: Peer) {
+    let id = {
+        let mut s = h.borrow_mut();
+        if s.peer_connected(peer.remote) || matches!(s.phase, Phase::Failed | Phase::Stopped) {
+            peer.close();
+            return;
+        }
+        let id = s.swarm.next_peer_id();
+        peer.attach(Rc::downgrade(h), id);
+        s.peers.insert(id, peer);
+        id
+    };
+    feed(h, Event::PeerConnected { peer: PeerId(id) });
+}
+
+/// A peer's channel closed on its own.
+pub(crate) fn peer_gone(h: &Handle, id: u64) {
+    let gone = h.borrow_mut().peers.remove(&id);
+    if let Some(p) = gone {
+        p.close();
+        feed(h, Event::PeerGone { peer: PeerId(id) });
+    }
+}

@@ -1,0 +1,199 @@
+//! The origin through fetch(): the probe that finds size, validators and a trusted
+//! digest, and the ranged GETs the engine asks for. Requests never carry cookies or
+//! other credentials (`credentials: "omit"`): what is shared must be public.
+
+use serde::Serialize;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    AbortController, Headers, ReadableStreamDefaultReader, RequestCache, RequestCredentials,
+    RequestInit, Response,
+};
+
+use super::rtc::js_err;
+use crate::trusted_digest;
+use crate::wasm::http::content_range;
+
+/// What the probe learnt of a URL.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Probe {
+    pub status: u16,
+    pub size: Option<u64>,
+    /// The trusted SHA-256 (hex), when a header or the URL names one.
+    pub sha256: Option<String>,
+    /// Where the digest came from: `header` or `url`.
+    pub digest_source: Option<&'static str>,
+    /// A malformed digest header, said plainly.
+    pub digest_error: Option<String>,
+    pub ranges: bool,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// The origin's `Content-Type`, which the delivered file keeps.
+    pub content_type: Option<String>,
+}
+
+fn init(headers: &Headers, signal: &web_sys::AbortSignal) -> RequestInit {
+    let init = RequestInit::new();
+    init.set_method("GET");
+    init.set_credentials(RequestCredentials::Omit);
+    init.set_cache(RequestCache::NoStore);
+    init.set_headers_headers(headers);
+    init.set_signal(Some(signal));
+    init
+}
+
+async fn fetch(
+    url: &str,
+    range: &str,
+    want_digest: bool,
+) -> Result<(Response, AbortController), String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let headers = Headers::new().map_err(js_err)?;
+    headers.set("Range", range).map_err(js_err)?;
+    if want_digest {
+        // RFC 9530: servers that can compute the digest are asked to send it.
+        headers
+            .set("Want-Repr-Digest", "sha-256=10")
+            .map_err(js_err)?;
+    }
+    let abort = AbortController::new().map_err(js_err)?;
+    let response =
+        JsFuture::from(window.fetch_with_str_and_init(url, &init(&headers, &abort.signal())))
+            .await
+            .map_err(js_err)?;
+    Ok((response.unchecked_into(), abort))
+}
+
+/// One ranged GET of the first byte, with `Want-Repr-Digest`.
+pub async fn probe(url: &str) -> Result<Probe, String> {
+    let (r, abort) = fetch(url, "bytes=0-0", true).await?;
+    abort.abort();
+    let h = r.headers();
+    let get = |n: &str| h.get(n).ok().flatten();
+    let status = r.status();
+    let mut p = Probe {
+        status,
+        etag: get("etag"),
+        last_modified: get("last-modified"),
+        content_type: get("content-type"),
+        ..Probe::default()
+    };
+    match status {
+        206 => {
+            p.ranges = true;
+            p.size = get("content-range")
+                .and_then(|v| content_range(&v))
+                .and_then(|(_, t)| t);
+        }
+        200 => p.size = get("content-length").and_then(|v| v.trim().parse().ok()),
+        _ => return Ok(p),
+    }
+    let digest = match (get("repr-digest"), get("digest")) {
+        (Some(v), _) => trusted_digest::parse_repr_digest(&v),
+        (None, Some(v)) => trusted_digest::parse_legacy_digest(&v),
+        (None, None) => Ok(None),
+    };
+    match digest {
+        Ok(Some(h)) => {
+            p.sha256 = Some(h.to_hex());
+            p.digest_source = Some("header");
+        }
+        Ok(None) => {}
+        Err(e) => p.digest_error = Some(e.to_string()),
+    }
+    if p.sha256.is_none()
+        && let Ok(Some(h)) = trusted_digest::parse_url_fragment(url)
+    {
+        p.sha256 = Some(h.to_hex());
+        p.digest_source = Some("url");
+    }
+    Ok(p)
+}
+
+/// Why an origin range failed.
+pub enum RangeError {
+    /// Worth asking again (network, 5xx).
+    Retryable(String),
+    /// The file at the URL is no longer the one probed.
+    ContentChanged,
+    Fatal(String),
+}
+
+/// An open ranged GET, read chunk by chunk.
+pub struct RangeBody {
+    reader: ReadableStreamDefaultReader,
+}
+
+/// Starts `GET url` for `start..end`; checks the response is that range of the
+/// probed file.
+pub async fn range(
+    url: &str,
+    start: u64,
+    end: u64,
+    etag: Option<&str>,
+    abort: &AbortController,
+) -> Result<RangeBody, RangeError> {
+    let window = web_sys::window().ok_or(RangeError::Fatal("no window".into()))?;
+    let headers = Headers::new().map_err(|e| RangeError::Fatal(js_err(e)))?;
+    let _ = headers.set("Range", &format!("bytes={start}-{}", end.saturating_sub(1)));
+    let promise = window.fetch_with_str_and_init(url, &init(&headers, &abort.signal()));
+    let r: Response = JsFuture::from(promise)
+        .await
+        .map_err(|e| RangeError::Retryable(js_err(e)))?
+        .unchecked_into();
+    let status = r.status();
+    if status >= 500 || status == 429 || status == 408 {
+        return Err(RangeError::Retryable(format!("HTTP {status}")));
+    }
+    let h = r.headers();
+    let got_etag = h.get("etag").ok().flatten();
+    if let (Some(want), Some(got)) = (etag, got_etag.as_deref())
+        && want != got
+    {
+        return Err(RangeError::ContentChanged);
+    }
+    match status {
+        206 => {
+            let at = h
+                .get("content-range")
+                .ok()
+                .flatten()
+                .and_then(|v| content_range(&v))
+                .map(|(a, _)| a);
+            if at != Some(start) {
+                return Err(RangeError::Fatal(format!(
+                    "asked for bytes from {start}, got {at:?}"
+                )));
+            }
+        }
+        200 if start == 0 => {}
+        _ => {
+            return Err(RangeError::Fatal(format!(
+                "HTTP {status} to a range request"
+            )));
+        }
+    }
+    let body = r.body().ok_or(RangeError::Retryable("no body".into()))?;
+    let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    Ok(RangeBody { reader })
+}
+
+impl RangeBody {
+    /// The next chunk, or `None` at the end.
+    pub async fn next(&self) -> Result<Option<Vec<u8>>, RangeError> {
+        let r = JsFuture::from(self.reader.read())
+            .await
+            .map_err(|e| RangeError::Retryable(js_err(e)))?;
+        let done = js_sys::Reflect::get(&r, &JsValue::from_str("done"))
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(true);
+        if done {
+            return Ok(None);
+        }
+        let value = js_sys::Reflect::get(&r, &JsValue::from_str("value"))
+            .map_err(|e| RangeError::Retryable(js_err(e)))?;
+        Ok(Some(js_sys::Uint8Array::new(&value).to_vec()))
+    }
+}

@@ -236,6 +236,7 @@ export class Interceptor {
       sha256: probe.sha256,
       size: probe.size,
       etag: probe.etag,
+      ranges: probe.ranges,
       filename,
       contentType: probe.content_type,
       policy,

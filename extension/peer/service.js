@@ -22,8 +22,9 @@ class Storage {
     this.file = null;
   }
 
+  // No promise: a failed write comes back as an error event (WorkerLink.onError).
   write(offset, data) {
-    return this.worker.call({ op: 'write', name: this.name, offset, data }, [data.buffer]);
+    this.worker.post({ op: 'write', name: this.name, offset, data }, [data.buffer]);
   }
 
   async read(offset, len) {
@@ -47,14 +48,23 @@ class WorkerLink {
     this.worker = new Worker(url, { type: 'module' });
     this.pending = new Map();
     this.nextId = 1;
+    this.onError = () => {};
     this.worker.onmessage = (ev) => {
       const { id, ok, value, error } = ev.data;
+      if (id === 0) {
+        this.onError(ev.data.name, error);
+        return;
+      }
       const p = this.pending.get(id);
       if (!p) return;
       this.pending.delete(id);
       if (ok) p.resolve(value);
       else p.reject(new Error(error));
     };
+  }
+
+  post(req, transfer = []) {
+    this.worker.postMessage({ ...req, id: -1 }, transfer);
   }
 
   call(req, transfer = []) {
@@ -71,6 +81,9 @@ export class PeerService {
     this.emit = emit;
     this.ready = init();
     this.storage = new WorkerLink(new URL('./storage_worker.js', import.meta.url));
+    this.storage.onError = (name, error) => {
+      for (const t of this.transfers.values()) if (t.name === name) t.transfer.fail(`the file could not be stored: ${error}`);
+    };
     // Seeds from an earlier session are not known any more: start clean.
     this.cleared = this.storage.call({ op: 'clear' }).catch(() => {});
     this.transfers = new Map();
@@ -96,7 +109,7 @@ export class PeerService {
     }
   }
 
-  async start({ url, sha256, size, etag, filename, contentType, policy }) {
+  async start({ url, sha256, size, etag, ranges, filename, contentType, policy }) {
     await this.cleared;
     this.makeRoom(size, policy.cache_max_bytes);
     const download = `b${this.nextId++}`;
@@ -105,7 +118,7 @@ export class PeerService {
     const storage = new Storage(this.storage, name);
     let transfer;
     try {
-      transfer = new BrowserTransfer({ url, sha256, size, etag: etag ?? undefined }, JSON.stringify(policy), storage);
+      transfer = new BrowserTransfer({ url, sha256, size, etag: etag ?? undefined, ranges: ranges !== false }, JSON.stringify(policy), storage);
       transfer.start();
     } catch (e) {
       await this.storage.call({ op: 'remove', name }).catch(() => {});

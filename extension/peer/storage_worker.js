@@ -4,6 +4,8 @@
 // order they arrive, so a read always sees the writes made before it.
 //
 // Request: {id, op, name, ...}; reply: {id, ok: true, value} or {id, ok: false, error}.
+// Writes (thousands a second) get no reply when they succeed: a failed one is
+// reported as {id: 0, name, ok: false, error}.
 
 const DIR = 'swarmload';
 const handles = new Map();
@@ -68,9 +70,11 @@ self.onmessage = (ev) => {
       const op = ops[req.op];
       if (!op) throw new Error(`unknown storage operation ${req.op}`);
       const value = await op(req);
+      if (req.op === 'write') return;
       self.postMessage({ id: req.id, ok: true, value }, value instanceof Uint8Array ? [value.buffer] : []);
     } catch (e) {
-      self.postMessage({ id: req.id, ok: false, error: String(e?.message ?? e) });
+      const id = req.op === 'write' ? 0 : req.id;
+      self.postMessage({ id, name: req.name, ok: false, error: String(e?.message ?? e) });
     }
   });
 };

@@ -99,7 +99,7 @@ test('native path: a clicked link arrives correct, mostly from peers', async () 
 
 test('browser-only: no native host, the wasm peer downloads from native seeders and seeds', async () => {
   const dir = workDir('browser-only');
-  const size = 24 * MiB;
+  const size = 48 * MiB;
   const file = noiseFile(dir, 'bundle.zip', size);
   const want = sha256(file);
   // A busy origin: 500 KB/s per connection.
@@ -122,7 +122,7 @@ test('browser-only: no native host, the wasm peer downloads from native seeders 
     const peerState = await b.worker.evaluate(() => chrome.runtime.sendMessage({ target: 'offscreen', type: 'status' }));
     console.log('# browser peer:', JSON.stringify(peerState));
     const fromOrigin = await o.bodyBytes();
-    assert.ok(fromOrigin < size / 2, `origin served ${fromOrigin} of ${size} bytes`);
+    assert.ok(fromOrigin < size / 10, `origin served ${fromOrigin} of ${size} bytes`);
     const state = await extensionState(b);
     assert.equal(state.host, null, 'no native host was involved');
     assert.equal(state.transfers[0].state, 'done', JSON.stringify(state.transfers[0]));

@@ -560,3 +560,35 @@ fn a_crawling_origin_holds_up_neither_the_front_nor_the_end() {
         out.origin_bytes_sent
     );
 }
+
+#[test]
+fn once_seeds_prove_fast_a_slow_origin_stops_fetching() {
+    // A browser-only peer's case: a busy origin at 2 MB/s starts at once, a seed at
+    // 10 MB/s is connected a second later.
+    let mut sc = Scenario::new(48 * MB, 22);
+    sc.origin = Some(OriginSpec { rate: 2 * MB });
+    sc.nodes.push(NodeSpec::downloader(64 * MB, 64 * MB));
+    let mut seed = NodeSpec::seed(10 * MB);
+    seed.join_at = Duration::from_secs(1);
+    sc.nodes.push(seed);
+    let out = run(&sc);
+    assert_all_correct(&sc, &out);
+    let n = &out.nodes[0];
+    let done = secs(n.completed_at);
+    // Peers alone take 4.8 s; the origin's share is not needed to finish in time.
+    assert!(
+        done < 1.0 + 4.8 * 1.2,
+        "finished after {done} s: {:?}",
+        n.stats
+    );
+    // The origin works alone for the first second, then stops soon after the seed
+    // proved fast (300 ms of peer blocks): its open ranges are given back to the
+    // peers instead of running to their end.
+    let bound = 2 * MB * 175 / 100;
+    assert!(
+        out.origin_bytes_sent <= bound,
+        "the origin sent {} of {} bytes",
+        out.origin_bytes_sent,
+        sc.size
+    );
+}

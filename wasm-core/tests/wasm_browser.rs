@@ -185,3 +185,168 @@ fn the_js_engine_api_downloads_from_an_origin() {
             .is_err()
     );
 }
+
+// ---- the browser-only peer's driver, against the test runner's own HTTP server ----
+
+mod browser_peer {
+    use serde::Deserialize;
+    use wasm_bindgen::{JsCast, JsValue};
+    use wasm_bindgen_futures::JsFuture;
+    use wasm_bindgen_test::*;
+
+    use swarmload_core::wasm::WasmHasher;
+    use swarmload_core::wasm::browser::{BrowserTransfer, Storage, probe_origin, rtc};
+
+    #[derive(Deserialize)]
+    struct Probe {
+        status: u16,
+        size: Option<u64>,
+        sha256: Option<String>,
+        digest_source: Option<String>,
+        ranges: bool,
+    }
+
+    #[derive(Deserialize)]
+    struct Progress {
+        phase: String,
+        size: u64,
+        have: u64,
+        from_origin: u64,
+        from_peers: u64,
+        error: Option<String>,
+    }
+
+    /// A file the runner serves: its own wasm module.
+    async fn served_file() -> (String, Vec<u8>) {
+        let window = web_sys::window().unwrap();
+        let url = format!(
+            "{}/wasm-bindgen-test_bg.wasm",
+            window.location().origin().unwrap()
+        );
+        let resp: web_sys::Response = JsFuture::from(window.fetch_with_str(&url))
+            .await
+            .unwrap()
+            .unchecked_into();
+        assert_eq!(resp.status(), 200, "{url}");
+        let buf = JsFuture::from(resp.array_buffer().unwrap()).await.unwrap();
+        (url, js_sys::Uint8Array::new(&buf).to_vec())
+    }
+
+    fn sha256_hex(data: &[u8]) -> String {
+        let mut h = WasmHasher::new();
+        for c in data.chunks(1 << 16) {
+            h.update(c);
+        }
+        let d: serde_json::Value = serde_wasm_bindgen::from_value(h.finish().unwrap()).unwrap();
+        d["sha256"].as_str().unwrap().to_string()
+    }
+
+    /// In-memory storage with the OPFS storage's interface (a unit-test stand-in).
+    fn memory_storage(size: usize) -> Storage {
+        let make = js_sys::Function::new_with_args(
+            "size",
+            "const data = new Uint8Array(size);
+             return { data,
+               write(offset, bytes) { data.set(bytes, offset); },
+               read(offset, len) { return Promise.resolve(data.slice(offset, offset + len)); } };",
+        );
+        make.call1(&JsValue::NULL, &JsValue::from(size as f64))
+            .unwrap()
+            .unchecked_into()
+    }
+
+    fn stored(storage: &JsValue) -> Vec<u8> {
+        let data = js_sys::Reflect::get(storage, &"data".into()).unwrap();
+        js_sys::Uint8Array::new(&data).to_vec()
+    }
+
+    #[wasm_bindgen_test]
+    async fn the_probe_reads_size_and_a_url_digest() {
+        let (url, bytes) = served_file().await;
+        let digest = sha256_hex(&bytes);
+        let p: Probe = serde_wasm_bindgen::from_value(
+            probe_origin(format!("{url}#sha256={digest}"))
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(p.status == 200 || p.status == 206, "status {}", p.status);
+        // The runner's server may stream without a length; when it names one, it is
+        // read right.
+        assert!(
+            p.size.is_none_or(|s| s == bytes.len() as u64),
+            "{:?}",
+            p.size
+        );
+        assert_eq!(p.sha256.as_deref(), Some(digest.as_str()));
+        assert_eq!(p.digest_source.as_deref(), Some("url"));
+        let plain: Probe =
+            serde_wasm_bindgen::from_value(probe_origin(url).await.unwrap()).unwrap();
+        assert_eq!(plain.sha256, None, "no digest without a trusted source");
+        let _ = plain.ranges;
+    }
+
+    async fn download(
+        url: &str,
+        sha256: &str,
+        size: usize,
+        ranges: bool,
+    ) -> (Result<(), JsValue>, Progress, Vec<u8>) {
+        let storage = memory_storage(size);
+        let handle: JsValue = AsRef::<JsValue>::as_ref(&storage).clone();
+        // A plain object, as the extension passes it.
+        let options = serde::Serialize::serialize(
+            &serde_json::json!({"url": url, "sha256": sha256, "size": size, "ranges": ranges}),
+            &serde_wasm_bindgen::Serializer::json_compatible(),
+        )
+        .unwrap();
+        let t = BrowserTransfer::new(options, r#"{"trackers": []}"#, storage)
+            .map_err(JsValue::from)
+            .unwrap();
+        t.start().unwrap();
+        let outcome = JsFuture::from(t.done()).await.map(|_| ());
+        let progress: Progress = serde_wasm_bindgen::from_value(t.stats().unwrap()).unwrap();
+        t.stop();
+        (outcome, progress, stored(&handle))
+    }
+
+    #[wasm_bindgen_test]
+    async fn with_no_swarm_the_origin_alone_completes_the_verified_file() {
+        let (url, bytes) = served_file().await;
+        let probe: Probe =
+            serde_wasm_bindgen::from_value(probe_origin(url.clone()).await.unwrap()).unwrap();
+        let (outcome, p, data) =
+            download(&url, &sha256_hex(&bytes), bytes.len(), probe.ranges).await;
+        assert!(outcome.is_ok(), "{:?} {:?}", outcome, p.error);
+        assert_eq!(p.phase, "seeding");
+        assert_eq!((p.size, p.have), (bytes.len() as u64, bytes.len() as u64));
+        assert_eq!(p.from_origin, bytes.len() as u64);
+        assert_eq!(p.from_peers, 0);
+        assert!(data == bytes, "the stored file is the origin's");
+    }
+
+    #[wasm_bindgen_test]
+    async fn content_that_does_not_match_its_digest_fails_visibly() {
+        let (url, bytes) = served_file().await;
+        let probe: Probe =
+            serde_wasm_bindgen::from_value(probe_origin(url.clone()).await.unwrap()).unwrap();
+        let wrong = "ab".repeat(32);
+        let (outcome, p, _) = download(&url, &wrong, bytes.len(), probe.ranges).await;
+        assert!(outcome.is_err(), "a wrong file must not complete");
+        assert_eq!(p.phase, "failed");
+        assert!(p.error.is_some());
+    }
+
+    #[wasm_bindgen_test]
+    async fn an_offer_is_complete_and_carries_the_data_channel() {
+        let pc = rtc::connection(&[]).unwrap();
+        let dc = rtc::data_channel(&pc);
+        assert_eq!(dc.label(), rtc::LABEL);
+        let sdp = rtc::offer(&pc).await.unwrap();
+        assert_eq!(sdp["type"], "offer");
+        let text = sdp["sdp"].as_str().unwrap();
+        assert!(text.contains("m=application"), "{text}");
+        assert!(text.contains("webrtc-datachannel"), "{text}");
+        pc.close();
+    }
+}

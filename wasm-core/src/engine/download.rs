@@ -633,6 +633,11 @@ impl Engine {
             };
             if assist {
                 plan.push((OriginPass::Any, max));
+            } else if self.origin_lags(self.swarm_rate()) {
+                // The seeds proved fast and the origin is far slower: what it still
+                // has open would mostly arrive after the peers' copies. Those blocks
+                // go back to the peers, and the origin's bytes are saved.
+                self.cancel_origin_ranges(|r| r.pass == OriginPass::Any);
             }
         }
         if missing <= ORIGIN_ENDGAME_BLOCKS && plan.iter().any(|(p, _)| *p == OriginPass::Any) {

@@ -11,7 +11,7 @@
 
 mod origin;
 mod peer;
-mod rtc;
+pub mod rtc;
 mod swarm;
 
 use std::cell::RefCell;
@@ -39,8 +39,10 @@ extern "C" {
     /// Where the content is stored: the page's OPFS file. Writes and reads are
     /// carried out in the order they are made.
     pub type Storage;
+    /// May return a promise (awaited: a rejection fails the transfer) or nothing
+    /// (the storage then reports failures through `BrowserTransfer.fail`).
     #[wasm_bindgen(method, catch)]
-    fn write(this: &Storage, offset: f64, data: Uint8Array) -> Result<Promise, JsValue>;
+    fn write(this: &Storage, offset: f64, data: Uint8Array) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(method, catch)]
     fn read(this: &Storage, offset: f64, len: u32) -> Result<Promise, JsValue>;
 }
@@ -64,6 +66,14 @@ struct Options {
     size: u64,
     #[serde(default)]
     etag: Option<String>,
+    /// Whether the origin answers range requests (the probe says); without, the
+    /// engine takes the origin as one stream from the start.
+    #[serde(default = "yes")]
+    ranges: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -91,6 +101,7 @@ struct Progress {
     bytes_per_sec: f64,
     error: Option<String>,
     info_hash: String,
+    busy_ms: f64,
 }
 
 pub(crate) struct Shared {
@@ -108,13 +119,22 @@ pub(crate) struct Shared {
     tick: Option<(i32, Closure<dyn FnMut()>)>,
     /// Settles the promise `done()` returned: with the outcome.
     waiters: Vec<(js_sys::Function, js_sys::Function)>,
+    /// Milliseconds spent handling events and acting on them: how busy the page's
+    /// thread is with the transfer (against the wall clock, in `stats()`).
+    busy_ms: f64,
 }
 
 pub(crate) type Handle = Rc<RefCell<Shared>>;
 pub(crate) type WeakHandle = Weak<RefCell<Shared>>;
 
 fn now_ms() -> f64 {
-    js_sys::Date::now()
+    thread_local! {
+        static PERF: Option<web_sys::Performance> = web_sys::window().and_then(|w| w.performance());
+    }
+    PERF.with(|p| match p {
+        Some(p) => p.time_origin() + p.now(),
+        None => js_sys::Date::now(),
+    })
 }
 
 fn now() -> crate::engine::Time {
@@ -123,6 +143,7 @@ fn now() -> crate::engine::Time {
 
 /// Gives the engine one event and carries out what it decides.
 pub(crate) fn feed(h: &Handle, ev: Event) {
+    let t0 = now_ms();
     {
         let mut s = h.borrow_mut();
         if matches!(s.phase, Phase::Failed | Phase::Stopped) {
@@ -131,6 +152,7 @@ pub(crate) fn feed(h: &Handle, ev: Event) {
         s.engine.handle(now(), ev);
     }
     act(h);
+    h.borrow_mut().busy_ms += now_ms() - t0;
 }
 
 fn act(h: &Handle) {
@@ -197,20 +219,25 @@ fn carry_out(h: &Handle, action: Action) {
             }
         }
         Action::Write { offset, data, .. } => {
-            let promise = h
+            let written = h
                 .borrow()
                 .storage
                 .write(offset as f64, Uint8Array::from(&data[..]));
-            let weak = Rc::downgrade(h);
-            spawn_local(async move {
-                let outcome = match promise {
-                    Ok(p) => JsFuture::from(p).await.map(|_| ()),
-                    Err(e) => Err(e),
-                };
-                if let (Err(e), Some(h)) = (outcome, weak.upgrade()) {
-                    fail(&h, format!("the file could not be stored: {}", js_err(e)));
+            match written {
+                Err(e) => fail(h, format!("the file could not be stored: {}", js_err(e))),
+                Ok(v) => {
+                    if let Ok(promise) = v.dyn_into::<Promise>() {
+                        let weak = Rc::downgrade(h);
+                        spawn_local(async move {
+                            if let (Err(e), Some(h)) =
+                                (JsFuture::from(promise).await, weak.upgrade())
+                            {
+                                fail(&h, format!("the file could not be stored: {}", js_err(e)));
+                            }
+                        });
+                    }
                 }
-            });
+            }
         }
         Action::ReadBlock { block, offset, len } => {
             let promise = h.borrow().storage.read(offset as f64, len);
@@ -474,7 +501,7 @@ pub struct BrowserTransfer {
 
 #[wasm_bindgen]
 impl BrowserTransfer {
-    /// `options`: `{url, sha256, size, etag?}`; `policy_json`: the effective policy
+    /// `options`: `{url, sha256, size, etag?, ranges?}`; `policy_json`: the effective policy
     /// (trackers, ICE servers, group, upload and rate limits); `storage`: an object
     /// with `write(offset, bytes)` and `read(offset, len)` returning promises.
     #[wasm_bindgen(constructor)]
@@ -488,7 +515,8 @@ impl BrowserTransfer {
         let sha256 = Hash32::from_hex(&o.sha256)?;
         let mut seed = [0u8; 8];
         getrandom::fill(&mut seed).map_err(|e| JsError::new(&e.to_string()))?;
-        let cfg = EngineConfig::from_policy(&policy, u64::from_le_bytes(seed));
+        let mut cfg = EngineConfig::from_policy(&policy, u64::from_le_bytes(seed));
+        cfg.origin_ranges = o.ranges;
         let engine = Engine::download(
             ContentMeta {
                 sha256,
@@ -514,6 +542,7 @@ impl BrowserTransfer {
                 timer_cb: None,
                 tick: None,
                 waiters: Vec::new(),
+                busy_ms: 0.0,
             })),
         })
     }
@@ -534,6 +563,7 @@ impl BrowserTransfer {
             )
             .map_err(|e| JsError::new(&js_err(e)))?;
         self.h.borrow_mut().tick = Some((id, tick));
+        spawn_local(swarm::fill_pool(Rc::downgrade(&self.h)));
         swarm::tick(&self.h);
         // The engine starts the origin at once and asks peers as they come.
         let t = now();
@@ -577,6 +607,7 @@ impl BrowserTransfer {
             bytes_per_sec: s.engine.download_rate(),
             error: s.error.clone(),
             info_hash: s.swarm.info_hash_hex(),
+            busy_ms: s.busy_ms,
         };
         serde_wasm_bindgen::to_value(&p).map_err(|e| JsError::new(&e.to_string()))
     }
@@ -584,6 +615,11 @@ impl BrowserTransfer {
     /// Stops downloading or seeding and leaves the swarm (trackers hear `stopped`).
     pub fn stop(&self) {
         stop(&self.h);
+    }
+
+    /// Fails the transfer from outside (the storage could not write, say).
+    pub fn fail(&self, reason: &str) {
+        fail(&self.h, reason.to_string());
     }
 }
 

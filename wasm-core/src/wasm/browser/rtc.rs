@@ -18,8 +18,10 @@ use crate::policy::IceServer;
 pub const LABEL: &str = "swarmload/1";
 /// The longest wait for ICE gathering: a STUN server that does not answer (the
 /// default ones, where the Internet is out of reach) must not hold an offer back for
-/// long; host candidates come at once, a reachable STUN server answers well within.
-const GATHER_TIMEOUT_MS: i32 = 1500;
+/// long. Host candidates come at once; a reachable STUN server answers within a
+/// round trip, well under this. (The native host leaves out ICE servers whose names
+/// do not resolve within the same half second.)
+const GATHER_TIMEOUT_MS: i32 = 500;
 
 pub fn js_err(e: JsValue) -> String {
     e.as_string()

@@ -54,6 +54,10 @@ pub struct Swarm {
     peer_id: Id20,
     ice: Vec<IceServer>,
     trackers: Vec<Tracker>,
+    /// Offers made ahead (while the tracker connects), for the next announce.
+    pool: Vec<(RtcPeerConnection, RtcDataChannel, Value)>,
+    /// The first pool is made: announces may go (with its offers).
+    pool_ready: bool,
     /// Our offers out with trackers, by offer id.
     offers: HashMap<Id20, (RtcPeerConnection, RtcDataChannel, f64)>,
     /// Connections answering another peer's offer, by that peer, until they open.
@@ -94,6 +98,8 @@ impl Swarm {
                     started: false,
                 })
                 .collect(),
+            pool: Vec::new(),
+            pool_ready: false,
             offers: HashMap::new(),
             answering: HashMap::new(),
             banned: HashSet::new(),
@@ -153,6 +159,10 @@ impl Swarm {
             dc.close();
             pc.close();
         }
+        for (pc, dc, _) in self.pool.drain(..) {
+            dc.close();
+            pc.close();
+        }
         for (_, (pc, _)) in self.answering.drain() {
             pc.close();
         }
@@ -187,10 +197,11 @@ pub fn tick(h: &Handle) {
         s.swarm.expire(now);
         let mut connect = Vec::new();
         let mut announce = Vec::new();
+        let pool_ready = s.swarm.pool_ready;
         for (i, t) in s.swarm.trackers.iter_mut().enumerate() {
             if t.ws.is_none() && now >= t.retry_at {
                 connect.push(i);
-            } else if t.open && !t.announcing && now >= t.announce_at {
+            } else if t.open && !t.announcing && now >= t.announce_at && pool_ready {
                 t.announcing = true;
                 announce.push(i);
             }
@@ -293,22 +304,15 @@ async fn announce_with_offers(weak: WeakHandle, i: usize) {
     }) else {
         return;
     };
-    // Made side by side: each waits for its ICE gathering.
-    let made: Vec<_> = futures_util::future::join_all((0..want).map(|_| async {
-        let pc = rtc::connection(&ice).ok()?;
-        let dc = rtc::data_channel(&pc);
-        match rtc::offer(&pc).await {
-            Ok(sdp) => Some((pc, dc, sdp)),
-            Err(_) => {
-                pc.close();
-                None
-            }
-        }
-    }))
-    .await
-    .into_iter()
-    .flatten()
-    .collect();
+    let mut made = weak
+        .upgrade()
+        .map(|h| {
+            let mut s = h.borrow_mut();
+            let n = want.min(s.swarm.pool.len());
+            s.swarm.pool.drain(..n).collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    made.extend(make_offers(&ice, want - made.len()).await);
     let Some(h) = weak.upgrade() else {
         for (pc, _, _) in made {
             pc.close();
@@ -368,6 +372,53 @@ async fn announce_with_offers(weak: WeakHandle, i: usize) {
         })
     };
     send(&h, i, &text);
+}
+
+/// Makes `n` offers side by side (each waits for its ICE gathering).
+async fn make_offers(
+    ice: &[IceServer],
+    n: usize,
+) -> Vec<(RtcPeerConnection, RtcDataChannel, Value)> {
+    futures_util::future::join_all((0..n).map(|_| async {
+        let pc = rtc::connection(ice).ok()?;
+        let dc = rtc::data_channel(&pc);
+        match rtc::offer(&pc).await {
+            Ok(sdp) => Some((pc, dc, sdp)),
+            Err(_) => {
+                pc.close();
+                None
+            }
+        }
+    }))
+    .await
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Fills the pool of offers while the trackers connect, so the first announce
+/// need not wait for ICE gathering.
+pub async fn fill_pool(weak: WeakHandle) {
+    let Some(ice) = weak.upgrade().map(|h| h.borrow().swarm.ice.clone()) else {
+        return;
+    };
+    let made = make_offers(&ice, OFFERS_PER_ANNOUNCE).await;
+    match weak.upgrade() {
+        Some(h) if !matches!(h.borrow().phase, Phase::Failed | Phase::Stopped) => {
+            {
+                let mut s = h.borrow_mut();
+                s.swarm.pool.extend(made);
+                s.swarm.pool_ready = true;
+            }
+            tick(&h);
+        }
+        _ => {
+            for (pc, dc, _) in made {
+                dc.close();
+                pc.close();
+            }
+        }
+    }
 }
 
 fn on_tracker_message(h: &Handle, i: usize, text: &str) {

@@ -3,9 +3,10 @@
 // browser wakes this script for them.
 
 import { BrowserPeer } from './lib/browser_peer.js';
+import { EarlyTakeover } from './lib/early.js';
 import { HostLink } from './lib/host.js';
 import { Interceptor } from './lib/intercept.js';
-import { effectivePolicy, localSettings, managedPolicy } from './lib/policy.js';
+import { effectivePolicy, loadWasm, localSettings, managedPolicy } from './lib/policy.js';
 import { RequestLog } from './lib/request_log.js';
 import { Transfers } from './lib/transfers.js';
 
@@ -18,6 +19,11 @@ const peer = new BrowserPeer(api);
 const interceptor = new Interceptor(api, host, requests, transfers, peer);
 
 requests.listen(api);
+// Where blocking webRequest exists, downloads are taken over before their body.
+const early = new EarlyTakeover(api, interceptor, requests);
+interceptor.early = early;
+early.install();
+loadWasm();
 api.downloads.onCreated.addListener((item) => {
   interceptor.onCreated(item);
 });

@@ -39,6 +39,8 @@ export class Interceptor {
     this.localPolicy = null;
     // What was decided about recent downloads, and why (the popup shows it).
     this.decisions = [];
+    // The blocking take-over (early.js), where the browser has one.
+    this.early = null;
     this.refreshLocalPolicy();
   }
 
@@ -102,6 +104,11 @@ export class Interceptor {
 
   async onCreated(item) {
     item.seenAt = Date.now();
+    if (this.early?.wasTaken(item.url) || this.early?.wasTaken(item.finalUrl)) {
+      // The remains of a request cancelled before its body: already taken over.
+      await this.api.downloads.erase({ id: item.id }).catch(() => {});
+      return;
+    }
     // Every millisecond before the pause is origin bytes the browser fetches for
     // nothing: nothing is awaited before it once the policy is known.
     if (!this.policy) await this.quickReady;
@@ -180,9 +187,15 @@ export class Interceptor {
     // From here on the browser's item is given up.
     await this.api.downloads.cancel(item.id).catch(() => {});
     await this.api.downloads.erase({ id: item.id }).catch(() => {});
+    await this.deliverFromHost(started, item.url);
+    return null;
+  }
+
+  // The host's transfer is delivered through the browser's downloads.
+  async deliverFromHost(started, originalUrl) {
     const transfer = {
       download: started.download,
-      url: item.url,
+      url: originalUrl,
       filename: started.filename,
       size: started.size,
       sha256: started.sha256,
@@ -202,9 +215,31 @@ export class Interceptor {
       console.warn('swarmload: the delivery could not start; the browser downloads the original', e);
       this.transfers.failed(started.download, String(e));
       await this.host.request({ type: 'cancel', download: started.download }).catch(() => {});
-      await this.restartOriginal(item.url);
+      await this.restartOriginal(originalUrl);
     }
-    return null;
+  }
+
+  // The blocking listener cancelled this request before its body (early.js): the
+  // host, or else the browser-only peer, takes it; if neither can, the browser
+  // downloads the original after all.
+  async takeOverEarly(take) {
+    const decision = { id: null, url: take.url, seenAt: Date.now(), startTime: new Date().toISOString() };
+    decision.policyAt = decision.seenAt;
+    try {
+      if (await this.hostReachable()) {
+        const started = await this.host.request(
+          { type: 'start', url: take.url, headers: take.seen.headers, filename: take.filename, sha256: take.sha256 },
+          60000,
+        );
+        await this.deliverFromHost(started, take.url);
+      } else {
+        await this.startInBrowser(take.url, take.url, take, take.filename);
+      }
+      this.decide(decision, 'taken over before its body');
+    } catch (e) {
+      this.decide(decision, 'left to the browser', `early take-over failed: ${e.message}`);
+      await this.restartOriginal(take.url);
+    }
   }
 
   async hostReachable() {
@@ -230,30 +265,39 @@ export class Interceptor {
     if (!probe.sha256) return probe.digest_error ? `bad digest: ${probe.digest_error}` : 'no trusted digest';
     if (probe.size === null || probe.size === undefined) return 'size unknown';
     const filename = basename(item.filename) || basename(new URL(url).pathname) || 'download';
+    const info = { ...probe, contentType: probe.content_type };
+    await this.startInBrowser(url, item.url, info, filename, async () => {
+      await this.api.downloads.cancel(item.id).catch(() => {});
+      await this.api.downloads.erase({ id: item.id }).catch(() => {});
+    });
+    return null;
+  }
+
+  // Starts the browser-only peer on `url` (`info`: sha256, size, etag, ranges,
+  // contentType); `giveUp` lets the browser's own item go once it has started.
+  async startInBrowser(url, originalUrl, info, filename, giveUp = async () => {}) {
     const started = await this.peer.request({
       type: 'start',
       url,
-      sha256: probe.sha256,
-      size: probe.size,
-      etag: probe.etag,
-      ranges: probe.ranges,
+      sha256: info.sha256,
+      size: info.size,
+      etag: info.etag,
+      ranges: info.ranges,
       filename,
-      contentType: probe.content_type,
-      policy,
+      contentType: info.contentType,
+      policy: this.policy,
     });
-    await this.api.downloads.cancel(item.id).catch(() => {});
-    await this.api.downloads.erase({ id: item.id }).catch(() => {});
+    await giveUp();
     this.transfers.add({
       download: started.download,
-      url: item.url,
+      url: originalUrl,
       filename,
-      size: probe.size,
-      sha256: probe.sha256,
+      size: info.size,
+      sha256: info.sha256,
       started: Date.now(),
       browserId: null,
       mode: 'browser',
     });
-    return null;
   }
 
   // The browser-only peer finished and verified a file: the browser downloads it

@@ -3,13 +3,30 @@
 // validated by the core's own policy model (wasm), the same one the host uses. When
 // the host is connected, its answer (which also counts its config.toml) wins.
 
-import init, { ineligible_reason, resolve_policy_layers } from '../wasm/swarmload_core.js';
+import init, { ineligible_reason, resolve_policy_layers, trusted_digest } from '../wasm/swarmload_core.js';
 
 let wasmReady = null;
+let wasmLoaded = false;
 
-function loadWasm() {
-  wasmReady ??= init();
+export function loadWasm() {
+  wasmReady ??= init().then(() => {
+    wasmLoaded = true;
+  });
   return wasmReady;
+}
+
+// Synchronous forms, for blocking webRequest listeners (which cannot wait): null
+// until the core is loaded, which happens at start-up.
+export function ineligibleReasonNow(policy, url, headerNames, incognito, method) {
+  if (!wasmLoaded) return 'starting';
+  return ineligible_reason(JSON.stringify(policy), url, headerNames, incognito, method ?? undefined) ?? null;
+}
+
+// The trusted SHA-256 a response names (Repr-Digest, Digest, or the URL's
+// #sha256=), or null; throws on a malformed header.
+export function headerDigestNow(reprDigest, digest, url) {
+  if (!wasmLoaded) return null;
+  return trusted_digest(reprDigest ?? undefined, digest ?? undefined, url) ?? null;
 }
 
 export async function managedPolicy(api) {

@@ -9,6 +9,8 @@ const LIMIT = 512;
 export class RequestLog {
   constructor() {
     this.byUrl = new Map();
+    // The URLs each request went through (its redirects), by request id.
+    this.hops = new Map();
   }
 
   // Registers the listener; call at the top level of the background script.
@@ -26,6 +28,10 @@ export class RequestLog {
 
   record(details) {
     const now = Date.now();
+    const hops = this.hops.get(details.requestId) ?? [];
+    this.hops.delete(details.requestId);
+    this.hops.set(details.requestId, [...hops, details.url].slice(-20));
+    while (this.hops.size > LIMIT) this.hops.delete(this.hops.keys().next().value);
     this.byUrl.delete(details.url);
     this.byUrl.set(details.url, {
       method: details.method,
@@ -37,6 +43,11 @@ export class RequestLog {
       if (this.byUrl.size <= LIMIT && now - e.at < TTL_MS) break;
       this.byUrl.delete(url);
     }
+  }
+
+  // What is known about one request, every hop of its redirects included.
+  lookupRequest(requestId, url) {
+    return this.lookup(...(this.hops.get(requestId) ?? []), url);
   }
 
   // What is known about the request(s) behind a download: any hop of a redirect

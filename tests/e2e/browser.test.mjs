@@ -148,6 +148,44 @@ test('browser-only: no native host, the wasm peer downloads from native seeders 
   }
 });
 
+test('blocking webRequest (as force-installed): taken over before the body, from a fast origin', async () => {
+  const dir = workDir('early');
+  const size = 48 * MiB;
+  const file = noiseFile(dir, 'setup.exe', size);
+  const want = sha256(file);
+  // A fast origin: 50 MB/s per connection.
+  const o = await origin(file, ['--page', '--throttle', '50000000']);
+  const t = await tracker();
+  await seeder(file, t.url, 'early-seed-1');
+  await seeder(file, t.url, 'early-seed-2');
+  // What ExtensionInstallForcelist grants an MV3 extension (blocking webRequest),
+  // granted to the unpacked test build by its id.
+  const b = await browser({
+    name: 'early',
+    hostHome: hostHome('early-host', t.url),
+    args: [`--allowlisted-extension-id=${EXTENSION_ID}`],
+  });
+  try {
+    await clickDownloadLink(b, o.page);
+    const items = await settledDownloads(b);
+    assert.equal(items.length, 1, `only the delivery is listed: ${JSON.stringify(items)}`);
+    const [item] = items;
+    assert.equal(item.state, 'complete', JSON.stringify(item));
+    assert.match(item.url, /^http:\/\/127\.0\.0\.1:\d+\/d\//, 'delivered by the host');
+    assert.equal(path.basename(item.filename), 'setup.exe');
+    assert.deepEqual(landedFiles(b.downloads), [item.filename], 'nothing else landed');
+    assert.equal(sha256(item.filename), want, 'the right bytes');
+    const state = await extensionState(b);
+    assert.equal(state.decisions[0]?.decision, 'taken over before its body', JSON.stringify(state.decisions));
+    const stats = await (await fetch(o.url.replace(/\/files\/.*/, '/stats'))).json();
+    // What the origin wrote before the cancelled request's socket closed (tens of
+    // milliseconds at its speed); the browser's own download never began.
+    assert.ok(stats.unranged_get_bytes < 4 * MiB, `the browser itself fetched ${stats.unranged_get_bytes} origin bytes`);
+  } finally {
+    await b.close();
+  }
+});
+
 test('ineligible downloads go through the browser untouched', async () => {
   const dir = workDir('ineligible');
   const small = noiseFile(dir, 'small.bin', 1 * MiB);

@@ -162,7 +162,7 @@ let nextPort = 9300;
 // Chromium with the extension, its own profile and downloads directory, driven
 // over the DevTools protocol. `hostHome` is the native host's state directory
 // (SWARMLOAD_HOME in the environment the browser gives the host).
-export async function browser({ name, hostHome, registerHost = true, env = {} }) {
+export async function browser({ name, hostHome, registerHost = true, env = {}, args = [] }) {
   const profile = workDir(`${name}-profile`);
   const downloads = workDir(`${name}-downloads`);
   fs.mkdirSync(path.join(profile, 'Default'), { recursive: true });
@@ -187,6 +187,7 @@ export async function browser({ name, hostHome, registerHost = true, env = {} })
       `--user-data-dir=${profile}`,
       `--disable-extensions-except=${EXTENSION}`,
       `--load-extension=${EXTENSION}`,
+      ...args,
       'about:blank',
     ],
     {

@@ -171,3 +171,25 @@ pub fn ineligible_reason(
     )
     .map(str::to_string))
 }
+
+/// The trusted SHA-256 (hex) a response's headers or its URL name, `undefined` when
+/// none does; throws on a malformed digest header. `repr_digest` is the RFC 9530
+/// `Repr-Digest` value, `digest` the legacy RFC 3230 `Digest` value.
+#[wasm_bindgen]
+pub fn trusted_digest(
+    repr_digest: Option<String>,
+    digest: Option<String>,
+    url: &str,
+) -> Result<Option<String>, JsError> {
+    use crate::trusted_digest::{parse_legacy_digest, parse_repr_digest, parse_url_fragment};
+    let from_headers = match (repr_digest, digest) {
+        (Some(v), _) => parse_repr_digest(&v)?,
+        (None, Some(v)) => parse_legacy_digest(&v)?,
+        (None, None) => None,
+    };
+    let found = match from_headers {
+        Some(h) => Some(h),
+        None => parse_url_fragment(url)?,
+    };
+    Ok(found.map(|h| h.to_hex()))
+}

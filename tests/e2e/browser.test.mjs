@@ -102,8 +102,8 @@ test('browser-only: no native host, the wasm peer downloads from native seeders 
   const size = 48 * MiB;
   const file = noiseFile(dir, 'bundle.zip', size);
   const want = sha256(file);
-  // A busy origin: 500 KB/s per connection.
-  const o = await origin(file, ['--throttle', '500000', '--page']);
+  // A busy origin: 250 KB/s per connection.
+  const o = await origin(file, ['--throttle', '250000', '--page']);
   const t = await tracker();
   const seeds = [await seeder(file, t.url, 'bo-seed-1'), await seeder(file, t.url, 'bo-seed-2')];
   // The trackers come from enterprise policy: no host, so the extension alone obeys it.
@@ -122,6 +122,7 @@ test('browser-only: no native host, the wasm peer downloads from native seeders 
     const peerState = await b.worker.evaluate(() => chrome.runtime.sendMessage({ target: 'offscreen', type: 'status' }));
     console.log('# browser peer:', JSON.stringify(peerState));
     const fromOrigin = await o.bodyBytes();
+    console.log(`# origin served ${fromOrigin} of ${size} bytes`);
     assert.ok(fromOrigin < size / 10, `origin served ${fromOrigin} of ${size} bytes`);
     const state = await extensionState(b);
     assert.equal(state.host, null, 'no native host was involved');

@@ -26,7 +26,9 @@ const children = new Set();
 export function stopAll() {
   for (const c of children) {
     try {
-      c.kill('SIGTERM');
+      // A detached child leads its own process group (web-ext and its Firefox).
+      if (c.spawnargs && c.detachedGroup) process.kill(-c.pid, 'SIGTERM');
+      else c.kill('SIGTERM');
     } catch {}
   }
   children.clear();
@@ -254,4 +256,88 @@ export async function settledDownloads(b, { count = 1, timeoutMs = 120000 } = {}
 // The files in the downloads directory (no partial .crdownload leftovers allowed).
 export function landedFiles(dir) {
   return fs.readdirSync(dir).map((n) => path.join(dir, n));
+}
+
+// Firefox (ESR, /usr/bin/firefox-esr) with the Firefox build as a temporary add-on,
+// started by Mozilla's `web-ext run` (pinned). Nothing drives the page: the origin's
+// page variant `?when=armed` navigates to the file once `arm()` is called, which the
+// caller does once the add-on is installed. `home` is the HOME Firefox sees (its
+// native-messaging manifests live there when `registerHost`).
+export const FIREFOX = process.env.FIREFOX ?? '/usr/bin/firefox-esr';
+export const FIREFOX_EXTENSION = process.env.SWARMLOAD_FIREFOX_EXTENSION ?? path.resolve('../../target/extension/firefox');
+
+export async function firefox({ name, hostHome, registerHost = false, startUrl }) {
+  const home = workDir(`${name}-home`);
+  const downloads = workDir(`${name}-downloads`);
+  if (registerHost) {
+    const r = spawnSync(path.join(BIN, 'swarmload-host'), ['install', '--browser', 'firefox'], {
+      encoding: 'utf8',
+      env: { ...process.env, HOME: home },
+    });
+    if (r.status !== 0) throw new Error(`install failed: ${r.stderr}`);
+  }
+  const prefs = {
+    'browser.download.dir': downloads,
+    'browser.download.folderList': 2,
+    'browser.download.useDownloadDir': true,
+    'browser.download.always_ask_before_handling_new_types': false,
+    'browser.download.start_downloads_in_tmp_dir': false,
+    'browser.download.panel.shown': true,
+    // Host candidates as addresses (10.77.0.1 in the test namespace), not mDNS names.
+    'media.peerconnection.ice.obfuscate_host_addresses': false,
+    'datareporting.policy.dataSubmissionEnabled': false,
+    'browser.shell.checkDefaultBrowser': false,
+  };
+  const args = [
+    path.resolve('node_modules/web-ext/bin/web-ext.js'),
+    'run',
+    '--no-input',
+    '--no-reload',
+    '--source-dir',
+    FIREFOX_EXTENSION,
+    '--firefox',
+    FIREFOX,
+    '--arg=--headless',
+    '--start-url',
+    startUrl,
+    ...Object.entries(prefs).map(([k, v]) => `--pref=${k}=${v}`),
+  ];
+  const proc = start(process.execPath, args, {
+    stderr: 'ignore',
+    env: { ...process.env, HOME: home, SWARMLOAD_HOME: hostHome, SWARMLOAD_ICE_ADDR: ICE_ADDR, MOZ_HEADLESS: '1' },
+    detached: true,
+  });
+  proc.detachedGroup = true;
+  // web-ext says so once the add-on is installed.
+  for (;;) {
+    const line = await proc.line(120000);
+    if (/Installed .* as a temporary add-on/.test(line)) break;
+  }
+  return {
+    proc,
+    downloads,
+    async close() {
+      try {
+        process.kill(-proc.pid, 'SIGTERM');
+      } catch {
+        proc.kill('SIGTERM');
+      }
+      await once(proc, 'exit').catch(() => {});
+    },
+  };
+}
+
+// Waits until `count` finished files (no `.part`) sit in `dir`, sizes stable.
+export async function landedInFirefox(dir, { count = 1, size, timeoutMs = 180000 } = {}) {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const names = fs.readdirSync(dir);
+    const done = names.filter((n) => !n.endsWith('.part')).map((n) => path.join(dir, n));
+    if (names.every((n) => !n.endsWith('.part')) && done.length >= count && done.every((f) => fs.statSync(f).size === size)) {
+      await sleep(500);
+      if (fs.readdirSync(dir).length === names.length) return done;
+    }
+    await sleep(200);
+  }
+  throw new Error(`no finished download in ${dir}: ${JSON.stringify(fs.readdirSync(dir))}`);
 }

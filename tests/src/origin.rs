@@ -249,6 +249,9 @@ struct Shared {
     uplink: Mutex<Throttle>,
     /// The Metalink document, when published.
     metalink: Option<Bytes>,
+    /// Set by `GET /_arm`: the page's `?when=armed` variant then starts the download
+    /// (for browsers a test cannot click in, once their extension is ready).
+    armed: std::sync::atomic::AtomicBool,
 }
 
 /// A running origin; stops when dropped.
@@ -285,6 +288,7 @@ impl TestOrigin {
         let shared = Arc::new(Shared {
             cfg: cfg.clone(),
             stats: stats.clone(),
+            armed: std::sync::atomic::AtomicBool::new(false),
             drops_done: AtomicU64::new(0),
             uplink: Mutex::new(Throttle::new(cfg.throttle_total)),
             metalink: match (cfg.metalink, versions.first()) {
@@ -385,6 +389,7 @@ fn respond(
     let cfg = &shared.cfg;
     let stats = &shared.stats;
     let path = req.uri().path().to_string();
+    let req_query = req.uri().query().map(str::to_string);
     let mut rec = RequestRecord {
         method: req.method().to_string(),
         range: header(&req, header::RANGE),
@@ -427,12 +432,33 @@ fn respond(
         );
         return Response::new(Full::new(Bytes::from(body)).map_err(|e| match e {}).boxed());
     }
+    if cfg.page_path.is_some() && (path == "/_arm" || path == "/_armed") {
+        if path == "/_arm" {
+            shared.armed.store(true, Ordering::SeqCst);
+        }
+        let armed = shared.armed.load(Ordering::SeqCst);
+        return Response::new(
+            Full::new(Bytes::from(if armed { "yes" } else { "no" }))
+                .map_err(|e| match e {})
+                .boxed(),
+        );
+    }
     if cfg.page_path.as_deref() == Some(path.as_str()) {
         stats.record(rec);
         let name = cfg.path.rsplit('/').next().unwrap_or("content.bin");
+        // `?when=armed`: the page itself navigates to the file once `/_arm` was asked.
+        let auto = if req_query.as_deref() == Some("when=armed") {
+            format!(
+                "<script>(async () => {{ while ((await (await fetch('/_armed')).text()) !== 'yes') \
+                 await new Promise((r) => setTimeout(r, 100)); location.href = '{}'; }})();</script>",
+                cfg.path
+            )
+        } else {
+            String::new()
+        };
         let body = format!(
             "<!doctype html><html><head><meta charset=\"utf-8\"><title>Downloads</title></head>\
-             <body><h1>Downloads</h1><p><a id=\"file\" href=\"{}\" download>{name}</a></p></body></html>",
+             <body><h1>Downloads</h1><p><a id=\"file\" href=\"{}\" download>{name}</a></p>{auto}</body></html>",
             cfg.path
         );
         let mut r = Response::new(Full::new(Bytes::from(body)).map_err(|e| match e {}).boxed());

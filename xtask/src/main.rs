@@ -44,6 +44,7 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         ["test"] => test(),
         ["test", "browser"] => tools::ensure_chromium()
+            .and_then(|()| tools::ensure_firefox())
             .and_then(|()| tools::ensure_e2e())
             .and_then(|()| browser_tests()),
         ["demo"] => demo::demo(),
@@ -186,8 +187,8 @@ fn browser_tests() -> Result {
     Ok(())
 }
 
-/// `tests/e2e/run.sh` with the binaries in `bins`, the Chromium build of the
-/// extension, and `work` (emptied first) for its files.
+/// `tests/e2e/run.sh` with the binaries in `bins`, both builds of the extension,
+/// and `work` (emptied first) for its files.
 fn e2e_command(bins: &str, work: &str) -> Result<Command> {
     let work = root().join(work);
     let _ = std::fs::remove_dir_all(&work);
@@ -197,6 +198,10 @@ fn e2e_command(bins: &str, work: &str) -> Result<Command> {
         .env(
             "SWARMLOAD_EXTENSION",
             root().join("target/extension/chromium"),
+        )
+        .env(
+            "SWARMLOAD_FIREFOX_EXTENSION",
+            root().join("target/extension/firefox"),
         )
         .env("SWARMLOAD_E2E_DIR", &work);
     Ok(cmd)

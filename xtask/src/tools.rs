@@ -7,11 +7,13 @@ use crate::{Result, cargo, root, run};
 
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
+const FIREFOX: &str = "/usr/bin/firefox-esr";
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
 
 pub fn ensure_all() -> Result {
     ensure_wasm()?;
     ensure_chromium()?;
+    ensure_firefox()?;
     ensure_interop()?;
     ensure_e2e()?;
     ensure_fuzz()
@@ -125,6 +127,14 @@ pub fn ensure_chromium() -> Result {
         return Ok(());
     }
     apt_install(&["chromium", "chromium-driver"])
+}
+
+/// Debian's Firefox ESR, for the Firefox browser tests (driven by `web-ext run`).
+pub fn ensure_firefox() -> Result {
+    if Path::new(FIREFOX).exists() {
+        return Ok(());
+    }
+    apt_install(&["firefox-esr"])
 }
 
 /// cargo-fuzz at a pinned version.

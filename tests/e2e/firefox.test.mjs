@@ -1,0 +1,82 @@
+// Swarmload in a real Firefox (ESR): the Firefox build installed as a temporary
+// add-on by `web-ext run`, real seeders and tracker, a real origin. Firefox is not
+// driven: the origin's page starts the download itself once the add-on is installed.
+// Each scenario asserts on the file that lands in the downloads directory and on the
+// origin's byte counter. Run by `cargo xtask test` inside the private network
+// namespace (run.sh), which also gives Firefox a private /etc/firefox/policies.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, test } from 'node:test';
+
+import { firefox, landedInFirefox, noiseFile, origin, seeder, sha256, stopAll, tracker, workDir } from './harness.mjs';
+
+const MiB = 1 << 20;
+const ADDON_ID = 'swarmload@swarmload.org';
+const POLICY_DIRS = (process.env.SWARMLOAD_FIREFOX_POLICY_DIRS ?? '').split(':').filter(Boolean);
+
+after(stopAll);
+
+// Firefox's enterprise policy (policies.json), with the add-on's managed settings.
+function setFirefoxPolicy(settings) {
+  if (POLICY_DIRS.length === 0) throw new Error('no private Firefox policy directory (run the tests through run.sh)');
+  for (const dir of POLICY_DIRS) {
+    const file = path.join(dir, 'policies.json');
+    if (settings === null) fs.rmSync(file, { force: true });
+    else fs.writeFileSync(file, JSON.stringify({ policies: { '3rdparty': { Extensions: { [ADDON_ID]: settings } } } }));
+  }
+}
+
+async function armed(o) {
+  await fetch(`${o.page}_arm`);
+}
+
+test('Firefox, browser-only: the background page downloads from native seeders', async () => {
+  const dir = workDir('ff-bo');
+  const size = 48 * MiB;
+  const file = noiseFile(dir, 'archive.tar', size);
+  // A busy origin: 250 KB/s per connection.
+  const o = await origin(file, ['--throttle', '250000', '--page']);
+  const t = await tracker();
+  await seeder(file, t.url, 'ff-bo-seed-1');
+  await seeder(file, t.url, 'ff-bo-seed-2');
+  setFirefoxPolicy({ trackers: [t.url] });
+  const ff = await firefox({ name: 'ff-bo', hostHome: workDir('ff-bo-unused'), startUrl: `${o.page}?when=armed` });
+  try {
+    await armed(o);
+    const [landed] = await landedInFirefox(ff.downloads, { size });
+    assert.equal(path.basename(landed), 'archive.tar');
+    assert.equal(sha256(landed), sha256(file), 'the right bytes');
+    const fromOrigin = await o.bodyBytes();
+    console.log(`# origin served ${fromOrigin} of ${size} bytes`);
+    assert.ok(fromOrigin < size / 10, `origin served ${fromOrigin} of ${size} bytes`);
+  } finally {
+    setFirefoxPolicy(null);
+    await ff.close();
+  }
+});
+
+test('Firefox, native path: the registered host delivers it', async () => {
+  const dir = workDir('ff-native');
+  const size = 48 * MiB;
+  const file = noiseFile(dir, 'image.img', size);
+  const o = await origin(file, ['--throttle', '500000', '--page']);
+  const t = await tracker();
+  await seeder(file, t.url, 'ff-native-seed-1');
+  await seeder(file, t.url, 'ff-native-seed-2');
+  const hostHome = workDir('ff-native-host');
+  fs.writeFileSync(path.join(hostHome, 'config.toml'), `trackers = ["${t.url}"]\n`);
+  const ff = await firefox({ name: 'ff-native', hostHome, registerHost: true, startUrl: `${o.page}?when=armed` });
+  try {
+    await armed(o);
+    const [landed] = await landedInFirefox(ff.downloads, { size });
+    assert.equal(path.basename(landed), 'image.img');
+    assert.equal(sha256(landed), sha256(file), 'the right bytes');
+    const fromOrigin = await o.bodyBytes();
+    assert.ok(fromOrigin < size / 10, `origin served ${fromOrigin} of ${size} bytes`);
+    assert.ok(fs.existsSync(path.join(hostHome, 'host.log')), 'the host ran');
+  } finally {
+    await ff.close();
+  }
+});

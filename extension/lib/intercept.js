@@ -18,6 +18,13 @@
 
 import { effectivePolicy, ineligibleReason, provisionalPolicy, rememberManagedPolicy } from './policy.js';
 
+// How long a paused download waits for the browser-only peer to reach the swarm
+// before it resumes in the browser instead.
+const SWARM_WAIT_MS = 3000;
+// The browser-only peer's origin waits this much longer, so that a transfer given up
+// has fetched nothing.
+const ORIGIN_WAIT_MARGIN_MS = 2000;
+
 export function basename(path) {
   const parts = String(path ?? '').split(/[\\/]/);
   return parts[parts.length - 1] ?? '';
@@ -266,17 +273,41 @@ export class Interceptor {
     if (probe.size === null || probe.size === undefined) return 'size unknown';
     const filename = basename(item.filename) || basename(new URL(url).pathname) || 'download';
     const info = { ...probe, contentType: probe.content_type };
-    await this.startInBrowser(url, item.url, info, filename, async () => {
-      await this.api.downloads.cancel(item.id).catch(() => {});
-      await this.api.downloads.erase({ id: item.id }).catch(() => {});
+    // The browser's item stays paused while the peer looks for the swarm, and the
+    // peer's origin waits longer still (it fills in at once once a peer came): with
+    // no peer by then, the transfer stops, the item simply resumes, and nothing was
+    // fetched twice.
+    const wait = SWARM_WAIT_MS + ORIGIN_WAIT_MARGIN_MS;
+    const started = await this.peer.request({
+      ...this.startRequest(url, info, filename),
+      policy: { ...policy, origin_fallback_delay_ms: Math.max(policy.origin_fallback_delay_ms, wait) },
     });
+    if (!(await this.swarmFound(started.download))) {
+      await this.peer.request({ type: 'stop', download: started.download }).catch(() => {});
+      return `no peer within ${SWARM_WAIT_MS / 1000} s`;
+    }
+    await this.api.downloads.cancel(item.id).catch(() => {});
+    await this.api.downloads.erase({ id: item.id }).catch(() => {});
+    this.addBrowserTransfer(started, item.url, info, filename);
     return null;
   }
 
-  // Starts the browser-only peer on `url` (`info`: sha256, size, etag, ranges,
-  // contentType); `giveUp` lets the browser's own item go once it has started.
-  async startInBrowser(url, originalUrl, info, filename, giveUp = async () => {}) {
-    const started = await this.peer.request({
+  // Whether the browser-only transfer `download` reaches a peer within
+  // SWARM_WAIT_MS.
+  async swarmFound(download) {
+    const end = Date.now() + SWARM_WAIT_MS;
+    while (Date.now() < end) {
+      const { transfers } = await this.peer.request({ type: 'status' });
+      const t = transfers.find((x) => x.download === download);
+      if (!t || t.phase === 'failed') return false;
+      if (t.peers > 0 || t.from_peers > 0 || t.phase === 'seeding') return true;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return false;
+  }
+
+  startRequest(url, info, filename) {
+    return {
       type: 'start',
       url,
       sha256: info.sha256,
@@ -286,8 +317,10 @@ export class Interceptor {
       filename,
       contentType: info.contentType,
       policy: this.policy,
-    });
-    await giveUp();
+    };
+  }
+
+  addBrowserTransfer(started, originalUrl, info, filename) {
     this.transfers.add({
       download: started.download,
       url: originalUrl,
@@ -298,6 +331,13 @@ export class Interceptor {
       browserId: null,
       mode: 'browser',
     });
+  }
+
+  // Starts the browser-only peer on `url` (`info`: sha256, size, etag, ranges,
+  // contentType) for a request already cancelled (the blocking take-over).
+  async startInBrowser(url, originalUrl, info, filename) {
+    const started = await this.peer.request(this.startRequest(url, info, filename));
+    this.addBrowserTransfer(started, originalUrl, info, filename);
   }
 
   // The browser-only peer finished and verified a file: the browser downloads it

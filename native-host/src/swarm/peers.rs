@@ -61,6 +61,8 @@ pub struct SwarmConfig {
 /// One peer's link, as the engine's sends see it.
 struct Link {
     remote: Id20,
+    /// Whether the channel came from our offer (else we answered theirs).
+    ours: bool,
     out: mpsc::UnboundedSender<Bytes>,
 }
 
@@ -84,9 +86,18 @@ enum Control {
 /// Results of the coordinator's own tasks.
 enum Inner {
     OfferMade(Result<(PendingOffer, Value), rtc::RtcError>),
-    Connected { remote: Id20, channel: Channel },
-    ConnectFailed { remote: Id20, why: String },
-    Gone { peer: PeerId },
+    Connected {
+        remote: Id20,
+        channel: Channel,
+        ours: bool,
+    },
+    ConnectFailed {
+        remote: Id20,
+        why: String,
+    },
+    Gone {
+        peer: PeerId,
+    },
 }
 
 /// A swarm for one content; peers are found once [`PeerSource::start`] names it.
@@ -243,7 +254,8 @@ struct Coordinator {
     /// Connection attempts in flight per remote peer. Two peers that offer to each
     /// other at the same moment each answer the other's offer and each get the
     /// other's answer: both attempts go on (dropping either side's would kill both
-    /// connections), and a second channel that opens is closed.
+    /// connections), and if both open, both sides keep the same one
+    /// (`keeps_own_offer`).
     attempts: HashMap<Id20, u32>,
     next_peer: u64,
     tasks: Vec<JoinHandle<()>>,
@@ -401,7 +413,7 @@ impl Coordinator {
                 pending.connect().await
             }
             .await;
-            let _ = inner.send(connected(from, result)).await;
+            let _ = inner.send(connected(from, result, false)).await;
         }));
     }
 
@@ -423,7 +435,7 @@ impl Coordinator {
         let inner = inner.clone();
         self.tasks.push(tokio::spawn(async move {
             let result = pending.connect(answer).await;
-            let _ = inner.send(connected(from, result)).await;
+            let _ = inner.send(connected(from, result, true)).await;
         }));
     }
 
@@ -452,7 +464,11 @@ impl Coordinator {
                     .max(Instant::now() + Duration::from_secs(1));
                 self.retry_at.get_or_insert(earliest);
             }
-            Inner::Connected { remote, channel } => self.attach(remote, channel, inner).await,
+            Inner::Connected {
+                remote,
+                channel,
+                ours,
+            } => self.attach(remote, channel, ours, inner).await,
             Inner::Gone { peer } => {
                 self.shared().links.remove(&peer);
                 let _ = self.events.send(Event::PeerGone { peer }).await;
@@ -461,14 +477,36 @@ impl Coordinator {
     }
 
     /// A channel opened: it becomes a peer of the engine.
-    async fn attach(&mut self, remote: Id20, channel: Channel, inner: &mpsc::Sender<Inner>) {
+    async fn attach(
+        &mut self,
+        remote: Id20,
+        channel: Channel,
+        ours: bool,
+        inner: &mpsc::Sender<Inner>,
+    ) {
         self.attempt_ended(remote);
+        let keep_ours = keeps_own_offer(self.peer_id, remote);
         let unwanted = {
-            let shared = self.shared();
-            shared.banned.contains(&remote) || shared.links.values().any(|l| l.remote == remote)
+            let mut shared = self.shared();
+            let existing = shared
+                .links
+                .iter()
+                .find(|(_, l)| l.remote == remote)
+                .map(|(p, l)| (*p, l.ours));
+            match existing {
+                _ if shared.banned.contains(&remote) => true,
+                None => false,
+                // Two crossing attempts both opened: both sides keep the same one
+                // (see `keeps_own_offer`). Removing the other's link closes it, and
+                // its reader then reports it gone to the engine.
+                Some((old, old_ours)) if ours == keep_ours && old_ours != keep_ours => {
+                    shared.links.remove(&old);
+                    false
+                }
+                Some(_) => true,
+            }
         };
         if unwanted {
-            // Banned meanwhile, or the second of two crossing attempts.
             channel.close().await;
             return;
         }
@@ -479,7 +517,7 @@ impl Coordinator {
             sender,
         } = channel;
         let (out, mut out_rx) = mpsc::unbounded_channel::<Bytes>();
-        self.shared().links.insert(peer, Link { remote, out });
+        self.shared().links.insert(peer, Link { remote, ours, out });
         tracing::info!(peer = peer.0, "peer connected");
         if self
             .events
@@ -616,12 +654,38 @@ impl Coordinator {
     }
 }
 
-fn connected(remote: Id20, result: Result<Channel, rtc::RtcError>) -> Inner {
+/// Which of two channels to the same peer both sides keep, when each answered the
+/// other's offer at the same moment: the one offered by the lower peer id. Each side
+/// deciding by which opened first could close both.
+fn keeps_own_offer(me: Id20, remote: Id20) -> bool {
+    me < remote
+}
+
+fn connected(remote: Id20, result: Result<Channel, rtc::RtcError>, ours: bool) -> Inner {
     match result {
-        Ok(channel) => Inner::Connected { remote, channel },
+        Ok(channel) => Inner::Connected {
+            remote,
+            channel,
+            ours,
+        },
         Err(e) => Inner::ConnectFailed {
             remote,
             why: e.to_string(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crossing_attempts_keep_the_same_channel_on_both_sides() {
+        let a = Id20([1; 20]);
+        let b = Id20([2; 20]);
+        // A keeps the channel of its own offer exactly when B keeps the channel it
+        // answered: the same one.
+        assert_ne!(keeps_own_offer(a, b), keeps_own_offer(b, a));
+        assert!(keeps_own_offer(a, b));
     }
 }

@@ -631,17 +631,39 @@ impl Shared {
 
 /// A new open channel to `remote` becomes an engine peer.
 pub(crate) fn add_peer(h: &Handle, mut peer: Peer) {
+    let mut replaced = None;
     let id = {
         let mut s = h.borrow_mut();
-        if s.peer_connected(peer.remote) || matches!(s.phase, Phase::Failed | Phase::Stopped) {
+        if matches!(s.phase, Phase::Failed | Phase::Stopped) || s.swarm.is_banned(peer.remote) {
             peer.close();
             return;
+        }
+        let existing = s
+            .peers
+            .iter()
+            .find(|(_, p)| p.remote == peer.remote)
+            .map(|(id, p)| (*id, p.ours));
+        if let Some((old, old_ours)) = existing {
+            // Two crossing attempts both opened: both sides keep the channel offered
+            // by the lower peer id (as the native host does); deciding by which
+            // opened first could close both.
+            let keep_ours = s.swarm.peer_id() < peer.remote;
+            if peer.ours == keep_ours && old_ours != keep_ours {
+                replaced = s.peers.remove(&old).map(|p| (old, p));
+            } else {
+                peer.close();
+                return;
+            }
         }
         let id = s.swarm.next_peer_id();
         peer.attach(Rc::downgrade(h), id);
         s.peers.insert(id, peer);
         id
     };
+    if let Some((old, p)) = replaced {
+        p.close();
+        feed(h, Event::PeerGone { peer: PeerId(old) });
+    }
     feed(h, Event::PeerConnected { peer: PeerId(id) });
 }
 

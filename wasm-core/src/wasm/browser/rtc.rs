@@ -106,10 +106,13 @@ fn description(v: &Value, kind: RtcSdpType) -> Result<RtcSessionDescriptionInit,
     Ok(d)
 }
 
-/// Creates the offer (with its data channel) and gathers its candidates.
-pub async fn offer(pc: &RtcPeerConnection) -> Result<Value, String> {
-    let offer = JsFuture::from(pc.create_offer()).await.map_err(js_err)?;
-    let init: RtcSessionDescriptionInit = offer.unchecked_into();
+/// Sets the description `created` (from createOffer or createAnswer) as the local
+/// one and returns it once its candidates are gathered.
+async fn describe_locally(pc: &RtcPeerConnection, created: Promise) -> Result<Value, String> {
+    let init: RtcSessionDescriptionInit = JsFuture::from(created)
+        .await
+        .map_err(js_err)?
+        .unchecked_into();
     JsFuture::from(pc.set_local_description(&init))
         .await
         .map_err(js_err)?;
@@ -117,26 +120,26 @@ pub async fn offer(pc: &RtcPeerConnection) -> Result<Value, String> {
     local_description(pc)
 }
 
-/// Takes the remote answer to our offer.
-pub async fn accept_answer(pc: &RtcPeerConnection, answer: &Value) -> Result<(), String> {
-    let d = description(answer, RtcSdpType::Answer)?;
+async fn set_remote(pc: &RtcPeerConnection, v: &Value, kind: RtcSdpType) -> Result<(), String> {
+    let d = description(v, kind)?;
     JsFuture::from(pc.set_remote_description(&d))
         .await
         .map_err(js_err)?;
     Ok(())
 }
 
+/// Creates the offer (with its data channel) and gathers its candidates.
+pub async fn offer(pc: &RtcPeerConnection) -> Result<Value, String> {
+    describe_locally(pc, pc.create_offer()).await
+}
+
+/// Takes the remote answer to our offer.
+pub async fn accept_answer(pc: &RtcPeerConnection, answer: &Value) -> Result<(), String> {
+    set_remote(pc, answer, RtcSdpType::Answer).await
+}
+
 /// Answers a remote offer; the data channel arrives through `ondatachannel`.
 pub async fn answer(pc: &RtcPeerConnection, offer: &Value) -> Result<Value, String> {
-    let d = description(offer, RtcSdpType::Offer)?;
-    JsFuture::from(pc.set_remote_description(&d))
-        .await
-        .map_err(js_err)?;
-    let answer = JsFuture::from(pc.create_answer()).await.map_err(js_err)?;
-    let init: RtcSessionDescriptionInit = answer.unchecked_into();
-    JsFuture::from(pc.set_local_description(&init))
-        .await
-        .map_err(js_err)?;
-    gathered(pc).await;
-    local_description(pc)
+    set_remote(pc, offer, RtcSdpType::Offer).await?;
+    describe_locally(pc, pc.create_answer()).await
 }

@@ -118,8 +118,16 @@ impl Swarm {
         id
     }
 
+    pub fn peer_id(&self) -> Id20 {
+        self.peer_id
+    }
+
     pub fn ban(&mut self, remote: Id20) {
         self.banned.insert(remote);
+    }
+
+    pub fn is_banned(&self, remote: Id20) -> bool {
+        self.banned.contains(&remote)
     }
 
     /// Announces `completed` on every tracker at the next tick.
@@ -455,7 +463,9 @@ fn on_tracker_message(h: &Handle, i: usize, text: &str) {
             let pending = {
                 let mut s = h.borrow_mut();
                 let p = s.swarm.offers.remove(&offer_id);
-                let unwanted = s.swarm.banned.contains(&from) || s.peer_connected(from);
+                // An answer from a peer already connected is still taken: if both
+                // open, `add_peer` keeps the one both sides keep.
+                let unwanted = s.swarm.banned.contains(&from);
                 match p {
                     Some((pc, dc, _)) if unwanted => {
                         dc.close();
@@ -466,7 +476,7 @@ fn on_tracker_message(h: &Handle, i: usize, text: &str) {
                 }
             };
             if let Some((pc, dc, _)) = pending {
-                on_open(h, from, pc.clone(), dc);
+                on_open(h, from, true, pc.clone(), dc);
                 spawn_local(async move {
                     if rtc::accept_answer(&pc, &answer).await.is_err() {
                         pc.close();
@@ -478,14 +488,14 @@ fn on_tracker_message(h: &Handle, i: usize, text: &str) {
     }
 }
 
-/// When `dc` opens, it becomes a peer.
-fn on_open(h: &Handle, remote: Id20, pc: RtcPeerConnection, dc: RtcDataChannel) {
+/// When `dc` opens, it becomes a peer. `ours`: it came from our offer.
+fn on_open(h: &Handle, remote: Id20, ours: bool, pc: RtcPeerConnection, dc: RtcDataChannel) {
     let weak = Rc::downgrade(h);
     let dc2 = dc.clone();
     let opened = move || {
         if let Some(h) = weak.upgrade() {
             h.borrow_mut().swarm.answering.remove(&remote);
-            super::add_peer(&h, Peer::new(remote, pc, dc2));
+            super::add_peer(&h, Peer::new(remote, ours, pc, dc2));
         }
     };
     if dc.ready_state() == RtcDataChannelState::Open {
@@ -519,7 +529,7 @@ async fn answer_offer(weak: WeakHandle, i: usize, from: Id20, offer_id: Id20, of
                 return;
             }
             if let Some(h) = w.upgrade() {
-                on_open(&h, from, pc2, dc);
+                on_open(&h, from, false, pc2, dc);
             }
         });
         pc.set_ondatachannel(Some(on_channel.unchecked_ref()));

@@ -3,10 +3,11 @@
 //! Started by a browser (native messaging), it serves the extension over stdin and
 //! stdout. From a shell it is a downloader (`get`), a seeder (`seed`), reports what
 //! it holds (`status`), prints the digests that name a file (`hash`), and registers
-//! itself with the browsers (`install`, `uninstall`).
+//! itself with the browsers (`install`, `uninstall`) and checks that (`doctor`).
 
 use swarmload_host::{
-    get_command, hash_command, install_command, native_messaging, seed_command, status_command,
+    doctor_command, get_command, hash_command, install_command, native_messaging, seed_command,
+    status_command,
 };
 
 use std::path::PathBuf;
@@ -50,6 +51,9 @@ enum Command {
     Install(install_command::InstallArgs),
     /// Remove exactly what `install` wrote, for the same selection.
     Uninstall(install_command::InstallArgs),
+    /// Check the installation and explain what to fix: each browser's host
+    /// manifest, this program, the extension ids, config.toml, the trackers.
+    Doctor(doctor_command::DoctorArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +75,12 @@ fn main() -> ExitCode {
         Command::Uninstall(args) => install_command::uninstall(&args)
             .map(|_| ())
             .map_err(Into::into),
+        Command::Doctor(args) => match doctor_command::run(&args) {
+            Ok(true) => Ok(()),
+            // Each problem was explained on stdout.
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

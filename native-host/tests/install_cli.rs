@@ -155,3 +155,32 @@ fn a_dry_run_changes_nothing_and_bad_choices_explain_themselves() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+#[test]
+fn the_host_manifest_templates_are_what_install_writes() {
+    let home = tempdir("install-templates");
+    assert!(host(&home).arg("install").status().unwrap().success());
+    let exe = Path::new(env!("CARGO_BIN_EXE_swarmload-host"))
+        .canonicalize()
+        .unwrap();
+    let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/host");
+    for (template, written) in [
+        (
+            "org.swarmload.host.chromium.json",
+            ".config/chromium/NativeMessagingHosts/org.swarmload.host.json",
+        ),
+        (
+            "org.swarmload.host.firefox.json",
+            ".mozilla/native-messaging-hosts/org.swarmload.host.json",
+        ),
+    ] {
+        let text = std::fs::read_to_string(templates.join(template)).unwrap();
+        let filled: Value =
+            serde_json::from_str(&text.replace("@HOST_PATH@", &exe.display().to_string()))
+                .unwrap_or_else(|e| panic!("{template}: {e}"));
+        let actual: Value =
+            serde_json::from_slice(&std::fs::read(home.join(written)).unwrap()).unwrap();
+        assert_eq!(filled, actual, "{template}");
+    }
+    let _ = std::fs::remove_dir_all(&home);
+}

@@ -19,6 +19,7 @@ import {
   noiseFile,
   origin,
   seeder,
+  setChromiumPolicyFile,
   setManagedPolicy,
   settledDownloads,
   sha256,
@@ -329,6 +330,29 @@ test('a poisoned seeder is banned and the file is still correct', async () => {
     const log = fs.readFileSync(path.join(home, 'host.log'), 'utf8');
     assert.match(log, /failed its Merkle check/, 'the corrupt blocks were caught');
   } finally {
+    await b.close();
+  }
+});
+
+test('the Linux enterprise policy template reaches the extension as written', async () => {
+  const template = JSON.parse(fs.readFileSync(path.resolve('../../manifests/policy/linux/swarmload.json'), 'utf8'));
+  // Force-installing needs the packed extension from its update URL; the test build
+  // is loaded unpacked, so that one policy is left out. Everything else is the file.
+  const { ExtensionSettings: _, ...policies } = template;
+  setChromiumPolicyFile(policies);
+  const b = await browser({ name: 'template', hostHome: hostHome('template-host', null) });
+  try {
+    const managed = await b.worker.evaluate(() => chrome.storage.managed.get(null));
+    assert.deepEqual(managed, template['3rdparty'].extensions[EXTENSION_ID], 'every setting, every value');
+    let state = await extensionState(b);
+    for (let i = 0; i < 100 && !state.host; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      state = await extensionState(b);
+    }
+    assert.ok(state.host, 'NativeMessagingAllowlist lets the host in');
+    assert.deepEqual(state.managed_keys.sort(), Object.keys(managed).sort());
+  } finally {
+    setChromiumPolicyFile(null);
     await b.close();
   }
 });

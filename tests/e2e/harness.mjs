@@ -130,6 +130,14 @@ export async function seeder(file, trackerUrl, name, { extra = [], config = '' }
 // would be, read by the real browser.
 export const POLICY_DIR = process.env.SWARMLOAD_POLICY_DIR;
 
+// A whole Chromium policy file (any policies, not only the extension's).
+export function setChromiumPolicyFile(policies) {
+  if (!POLICY_DIR) throw new Error('no private policy directory (run the tests through run.sh)');
+  const file = path.join(POLICY_DIR, 'swarmload-template.json');
+  if (policies === null) fs.rmSync(file, { force: true });
+  else fs.writeFileSync(file, JSON.stringify(policies));
+}
+
 export function setManagedPolicy(extensionId, policy) {
   if (!POLICY_DIR) throw new Error('no private policy directory (run the tests through run.sh)');
   const file = path.join(POLICY_DIR, 'swarmload-test.json');

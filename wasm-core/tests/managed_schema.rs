@@ -30,6 +30,9 @@ fn schema_types_match_what_the_policy_model_accepts() {
         let sample = match prop["type"].as_str().unwrap() {
             "boolean" => Value::Bool(false),
             "integer" => Value::from(1),
+            // Byte counts: numbers in the schema (Chromium keeps policy integers in
+            // 32 bits), so a value beyond that must reach the model intact.
+            "number" => Value::from(21_474_836_480_u64),
             "string" => match prop.get("enum") {
                 Some(Value::Array(options)) => options[0].clone(),
                 _ => Value::from("x"),

@@ -29,6 +29,15 @@ fn doctor(home: &TempDir, extra: &[&str]) -> (bool, Value) {
     (out.status.success(), report)
 }
 
+fn install(home: &TempDir) {
+    let status = std::process::Command::new(common::host_bin())
+        .env("HOME", home.path())
+        .arg("install")
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
 /// The details of the findings about `subject` with `verdict`.
 fn details(report: &Value, subject: &str, verdict: &str) -> Vec<String> {
     report["findings"]
@@ -58,12 +67,7 @@ async fn doctor_names_each_problem_and_then_says_all_is_well() {
     assert_eq!(details(&report, "tracker", "ok"), ["answers"]);
 
     // Registered for this user: healthy.
-    let install = std::process::Command::new(common::host_bin())
-        .env("HOME", home.path())
-        .arg("install")
-        .status()
-        .unwrap();
-    assert!(install.success());
+    install(&home);
     let (ok, report) = doctor(&home, &[]);
     assert!(ok, "{report:#}");
     assert_eq!(details(&report, "chromium (this user)", "ok").len(), 1);
@@ -76,12 +80,7 @@ async fn doctor_names_each_problem_and_then_says_all_is_well() {
     let (ok, report) = doctor(&home, &[]);
     assert!(!ok);
     assert!(details(&report, "chrome (this user)", "problem")[0].contains("does not exist"));
-    let install = std::process::Command::new(common::host_bin())
-        .env("HOME", home.path())
-        .arg("install")
-        .status()
-        .unwrap();
-    assert!(install.success());
+    install(&home);
 
     // A config key that does not exist is named.
     std::fs::write(home.join("state/config.toml"), "cache_max_byte = 5\n").unwrap();

@@ -46,7 +46,10 @@ async function pushPolicy() {
 host.onEvent(async (ev) => {
   switch (ev.type) {
     case 'host_up':
-      await pushPolicy();
+      // A download must not be resolved by a host that has not heard the
+      // enterprise policy yet: the interceptor waits for this push.
+      interceptor.policyPush = pushPolicy();
+      await interceptor.policyPush;
       break;
     case 'progress':
       transfers.progress(ev);

@@ -48,6 +48,8 @@ export class Interceptor {
     this.decisions = [];
     // The blocking take-over (early.js), where the browser has one.
     this.early = null;
+    // The pending push of the policy to a newly connected host (background.js).
+    this.policyPush = null;
     this.refreshLocalPolicy();
   }
 
@@ -171,6 +173,8 @@ export class Interceptor {
   // browser's item is then untouched).
   async takeOver(item, seen) {
     if (!(await this.hostReachable())) return this.takeOverInBrowser(item, seen);
+    // The host judges by the policy the extension pushed: wait for the first push.
+    if (!this.hostPolicy && this.policyPush) await this.policyPush;
     const url = item.finalUrl || item.url;
     const resolved = await this.host.request({
       type: 'resolve',
@@ -234,6 +238,7 @@ export class Interceptor {
     decision.policyAt = decision.seenAt;
     try {
       if (await this.hostReachable()) {
+        if (!this.hostPolicy && this.policyPush) await this.policyPush;
         const started = await this.host.request(
           { type: 'start', url: take.url, headers: take.seen.headers, filename: take.filename, sha256: take.sha256 },
           60000,

@@ -274,6 +274,47 @@ test('disabled by enterprise policy: the download is left to the browser', async
   }
 });
 
+test('enterprise policy: blocked and not-allowed domains, and a higher minimum size, are left to the browser', async () => {
+  const dir = workDir('policy-rules');
+  const file = noiseFile(dir, 'rules.bin', 12 * MiB);
+  const t = await tracker();
+  await seeder(file, t.url, 'policy-rules-seed');
+  // 2 MB/s per connection: the browser's own download lasts seconds, so the
+  // extension has always decided before it ends.
+  const o = await origin(file, ['--page', '--throttle', '2000000']);
+  // Each rule alone, in a fresh browser: the download must go through the browser
+  // untouched, for the rule's own reason (`domain` is the host's verdict on the
+  // pushed policy; `too_small` the extension's, before any pause).
+  try {
+    for (const [rule, policy] of [
+      ['domain', { blocked_domains: ['127.0.0.1'] }],
+      ['domain', { allowed_domains: ['downloads.example.org'] }],
+      ['too_small', { min_size_bytes: 64 * MiB }],
+    ]) {
+      setManagedPolicy(EXTENSION_ID, policy);
+      const b = await browser({ name: `policy-${rule}-${Object.keys(policy)[0]}`, hostHome: hostHome(`policy-${Object.keys(policy)[0]}-host`, t.url) });
+      try {
+        await clickDownloadLink(b, o.page);
+        const items = await settledDownloads(b, { timeoutMs: 60000 });
+        assert.equal(items.length, 1);
+        assert.equal(items[0].url, o.url, `${JSON.stringify(policy)}: the browser's own download`);
+        assert.equal(sha256(items[0].filename), sha256(file));
+        let state = await extensionState(b);
+        for (let i = 0; i < 100 && state.decisions.length === 0; i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          state = await extensionState(b);
+        }
+        assert.equal(state.transfers.length, 0, `${JSON.stringify(policy)}: nothing taken over`);
+        assert.equal(state.decisions[0]?.reason, rule, `${JSON.stringify(policy)}: ${JSON.stringify(state.decisions)}`);
+      } finally {
+        await b.close();
+      }
+    }
+  } finally {
+    setManagedPolicy(EXTENSION_ID, null);
+  }
+});
+
 test('the swarm dies mid-download: the download still completes correctly', async () => {
   const dir = workDir('dying');
   const size = 32 * MiB;

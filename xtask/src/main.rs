@@ -183,6 +183,9 @@ fn browser_tests() -> Result {
     let artifacts = root().join("target/e2e-artifacts");
     std::fs::create_dir_all(&artifacts).map_err(|e| format!("{}: {e}", artifacts.display()))?;
     run(e2e_command("target/debug", "target/e2e")?.env("SWARMLOAD_ARTIFACTS", &artifacts))?;
+    // Each scenario leaves profiles, seeds and downloads (over a GB in all); they
+    // are kept only when something failed, to be looked at.
+    let _ = std::fs::remove_dir_all(root().join("target/e2e"));
     println!("screenshots: {}", artifacts.display());
     Ok(())
 }

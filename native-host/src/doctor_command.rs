@@ -198,12 +198,24 @@ pub fn installation(home: Option<&Path>, user_data_dir: Option<&Path>) -> Vec<Fi
             let Ok(dir) = browser.manifest_dir(scope, base) else {
                 continue;
             };
-            let f = check_manifest(
-                browser,
-                label,
-                &dir.join(format!("{HOST_NAME}.json")),
-                exe.as_deref(),
-            );
+            let file = dir.join(format!("{HOST_NAME}.json"));
+            #[allow(unused_mut)]
+            let mut f = check_manifest(browser, label, &file, exe.as_deref());
+            // On Windows the file only counts when the browser's registry key names it.
+            #[cfg(windows)]
+            if f.verdict == Verdict::Ok
+                && crate::install_command::registered_manifest(browser, scope).as_deref()
+                    != Some(file.as_path())
+            {
+                f = finding(
+                    Verdict::Problem,
+                    f.subject,
+                    format!(
+                        "{} is there but the browser's registry key does not name it: run `swarmload-host install` again",
+                        file.display()
+                    ),
+                );
+            }
             registered += usize::from(f.verdict == Verdict::Ok);
             out.push(f);
         }

@@ -7,6 +7,15 @@
 //! (`allowed_origins`), Firefox its add-on id (`allowed_extensions`). `install`
 //! records what it created in a receipt beside the manifests, and `uninstall` removes
 //! exactly that: the manifests it wrote and the directories it had to create.
+//!
+//! On Windows the manifests go under `%LOCALAPPDATA%\Swarmload` (user) or
+//! `%ProgramData%\Swarmload` (system), and each browser's registry key names them
+//! (`windows_registry`); that part is compiled on Windows only.
+
+#[cfg(windows)]
+mod windows_registry;
+#[cfg(windows)]
+pub use windows_registry::registered_manifest;
 
 use std::path::{Path, PathBuf};
 
@@ -90,9 +99,11 @@ pub enum InstallError {
         source: std::io::Error,
     },
     #[error(
-        "{browser:?} keeps native-messaging hosts in the registry on Windows; this build does not write it"
+        "on Windows browsers find native-messaging hosts through the registry only; --user-data-dir does not apply"
     )]
-    Unsupported { browser: Browser },
+    UserDataDirOnWindows,
+    #[error("registry key {key}: {source}")]
+    Registry { key: String, source: std::io::Error },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> InstallError + '_ {
@@ -141,7 +152,16 @@ impl Browser {
                 }),
             }
         } else if cfg!(windows) {
-            return Err(InstallError::Unsupported { browser: self });
+            // Any directory will do: the registry key names the file.
+            let base = match scope {
+                Scope::User => home.join("AppData").join("Local"),
+                Scope::System => std::env::var_os("ProgramData")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from(r"C:\ProgramData")),
+            };
+            base.join("Swarmload")
+                .join("NativeMessagingHosts")
+                .join(self.name())
         } else {
             match scope {
                 Scope::User => home.join(match self {
@@ -203,6 +223,9 @@ pub fn targets(args: &InstallArgs, home: Option<&Path>) -> Result<Vec<Target>, I
         BrowserChoice::Brave => vec![Browser::Brave],
         BrowserChoice::Firefox => vec![Browser::Firefox],
     };
+    if args.user_data_dir.is_some() && cfg!(windows) {
+        return Err(InstallError::UserDataDirOnWindows);
+    }
     if let Some(profile) = &args.user_data_dir {
         // One profile: a Chromium-family browser reads its own `NativeMessagingHosts`.
         let browser = match browsers.as_slice() {
@@ -233,6 +256,9 @@ struct Receipt {
     files: Vec<PathBuf>,
     /// Directories created for them, deepest last.
     dirs: Vec<PathBuf>,
+    /// Registry keys created (Windows), under the hive of the install's scope.
+    #[serde(default)]
+    registry: Vec<String>,
 }
 
 /// Writes each manifest; returns the files written.
@@ -269,6 +295,18 @@ pub fn install(args: &InstallArgs) -> Result<Vec<PathBuf>, InstallError> {
         if !receipt.files.contains(&file) {
             receipt.files.push(file.clone());
         }
+        #[cfg(windows)]
+        {
+            let key = windows_registry::register(target.browser, args.scope, &file).map_err(
+                |source| InstallError::Registry {
+                    key: windows_registry::key_path(target.browser),
+                    source,
+                },
+            )?;
+            if !receipt.registry.contains(&key) {
+                receipt.registry.push(key);
+            }
+        }
         for m in missing {
             if !receipt.dirs.contains(&m) {
                 receipt.dirs.push(m);
@@ -294,6 +332,19 @@ pub fn uninstall(args: &InstallArgs) -> Result<Vec<PathBuf>, InstallError> {
             continue;
         }
         let receipt = read_receipt(&target.dir);
+        for key in &receipt.registry {
+            if args.dry_run {
+                println!("would remove registry key {key}");
+                continue;
+            }
+            #[cfg(windows)]
+            windows_registry::unregister(args.scope, key).map_err(|source| {
+                InstallError::Registry {
+                    key: key.clone(),
+                    source,
+                }
+            })?;
+        }
         let mut paths: Vec<PathBuf> = receipt.files.clone();
         paths.push(receipt_path);
         for p in paths {

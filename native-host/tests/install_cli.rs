@@ -184,3 +184,19 @@ fn the_host_manifest_templates_are_what_install_writes() {
     }
     let _ = std::fs::remove_dir_all(&home);
 }
+
+#[test]
+fn the_debian_package_manifests_are_the_templates_for_usr_bin() {
+    let manifests = Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests");
+    for browser in ["chromium", "firefox"] {
+        let name = format!("org.swarmload.host.{browser}.json");
+        let template = std::fs::read_to_string(manifests.join("host").join(&name)).unwrap();
+        let filled: Value =
+            serde_json::from_str(&template.replace("@HOST_PATH@", "/usr/bin/swarmload-host"))
+                .unwrap();
+        let deb: Value =
+            serde_json::from_slice(&std::fs::read(manifests.join("deb").join(&name)).unwrap())
+                .unwrap();
+        assert_eq!(filled, deb, "{name}");
+    }
+}

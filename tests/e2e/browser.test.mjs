@@ -5,12 +5,14 @@
 // namespace (run.sh).
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 
 import {
   BIN,
+  EXTENSION,
   ICE_ADDR,
   WORK,
   browser,
@@ -394,6 +396,176 @@ test('the Linux enterprise policy template reaches the extension as written', as
     assert.deepEqual(state.managed_keys.sort(), Object.keys(managed).sort());
   } finally {
     setChromiumPolicyFile(null);
+    await b.close();
+  }
+});
+
+test('enterprise policy: trackers and group_id: seeders of another group on the same tracker never serve', async () => {
+  const size = 16 * MiB;
+  const dir = workDir('groups');
+  const first = noiseFile(dir, 'first.bin', size);
+  const second = noiseFile(dir, 'second.bin', size);
+  const t = await tracker();
+  const red = 'group_id = "red"\n';
+  const blue = 'group_id = "blue"\n';
+  await seeder(first, t.url, 'groups-red-1', { config: red });
+  await seeder(second, t.url, 'groups-red-2', { config: red });
+  await seeder(second, t.url, 'groups-blue-2', { config: blue });
+  const o1 = await origin(first, ['--throttle', '2000000', '--page']);
+  const o2 = await origin(second, ['--throttle', '500000', '--page']);
+  setManagedPolicy(EXTENSION_ID, { trackers: [t.url], group_id: 'blue' });
+  // The host's own config names no tracker: only the policy can bring one.
+  const b = await browser({ name: 'groups', hostHome: hostHome('groups-host', null) });
+  try {
+    await clickDownloadLink(b, o1.page);
+    await settledDownloads(b, { count: 1, timeoutMs: 180000 });
+    let state = await extensionState(b);
+    const t1 = state.transfers.find((x) => x.url === o1.url);
+    assert.ok(t1, `the host took the first download: ${JSON.stringify(state.decisions)}`);
+    assert.equal(t1.state, 'done', JSON.stringify(t1));
+    assert.equal(t1.from_peers, 0, "only a red seeder has it: never met from the blue group");
+    assert.equal(t1.from_origin, size);
+
+    await clickDownloadLink(b, o2.page);
+    const items = await settledDownloads(b, { count: 2, timeoutMs: 180000 });
+    state = await extensionState(b);
+    const t2 = state.transfers.find((x) => x.url === o2.url);
+    assert.ok(t2, JSON.stringify(state.decisions));
+    assert.equal(t2.state, 'done', JSON.stringify(t2));
+    assert.ok(t2.from_peers > size / 2, `the blue seeder served it, found through the policy's tracker: ${JSON.stringify(t2)}`);
+    for (const [f, want] of [['first.bin', first], ['second.bin', second]]) {
+      const item = items.find((i) => path.basename(i.filename) === f);
+      assert.ok(item, `${f} landed: ${JSON.stringify(items)}`);
+      assert.equal(sha256(item.filename), sha256(want));
+    }
+  } finally {
+    setManagedPolicy(EXTENSION_ID, null);
+    await b.close();
+  }
+});
+
+// A native `swarmload-host get` of `url` on `trackerUrl`, after the browser: what
+// the browser's host serves to others. Resolves to its --json summary.
+async function leech(url, trackerUrl, name) {
+  const state = workDir(name);
+  fs.writeFileSync(path.join(state, 'config.toml'), '');
+  const p = start(
+    path.join(BIN, 'swarmload-host'),
+    ['get', url, '--json', '--no-seed', '--ice-addr', ICE_ADDR, '--tracker', trackerUrl, '--state-dir', state, '-o', workDir(`${name}-out`)],
+    { env: { ...process.env, SWARMLOAD_HOME: undefined } },
+  );
+  return JSON.parse(await p.line(180000));
+}
+
+function hostStatus(home) {
+  const r = spawnSync(path.join(BIN, 'swarmload-host'), ['status', '--json', '--state-dir', home], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+test('enterprise policy: download and upload caps pace the browser host both ways', async () => {
+  const size = 16 * MiB;
+  const cap = 2_000_000;
+  const dir = workDir('caps');
+  const file = noiseFile(dir, 'capped.bin', size);
+  const t = await tracker();
+  const seed = await seeder(file, t.url, 'caps-seed');
+  // Fast for the browser; slow for the later downloader, who then relies on peers.
+  const fast = await origin(file, ['--page']);
+  const slow = await origin(file, ['--throttle', '64000']);
+  setManagedPolicy(EXTENSION_ID, { trackers: [t.url], max_download_bytes_per_sec: cap, max_upload_bytes_per_sec: cap });
+  const home = hostHome('caps-host', null);
+  const b = await browser({ name: 'caps', hostHome: home });
+  try {
+    const clicked = Date.now();
+    await clickDownloadLink(b, fast.page);
+    const items = await settledDownloads(b, { timeoutMs: 180000 });
+    const seconds = (Date.now() - clicked) / 1000;
+    assert.equal(sha256(items[0].filename), sha256(file));
+    const { transfers } = await extensionState(b);
+    assert.equal(transfers[0]?.state, 'done', 'the host downloaded it');
+    // Unpaced, a fast origin and a seeder on loopback deliver this in a second or two.
+    assert.ok(seconds >= (0.8 * size) / cap, `${size} bytes in ${seconds} s under a ${cap} B/s download cap`);
+
+    // Now the browser's host is the only peer that has it.
+    seed.kill('SIGTERM');
+    const got = await leech(slow.url, t.url, 'caps-leech');
+    assert.equal(got.sha256, sha256(file));
+    assert.ok(got.from_peers > size / 2, `the browser's host served: ${JSON.stringify(got)}`);
+    const rate = got.from_peers / got.seconds;
+    assert.ok(rate < cap * 1.25, `${rate.toFixed(0)} B/s from a host capped at ${cap}`);
+  } finally {
+    setManagedPolicy(EXTENSION_ID, null);
+    await b.close();
+  }
+});
+
+test('enterprise policy: upload_enabled off keeps and serves nothing; a cache_max_bytes below the file keeps and serves nothing', async () => {
+  const size = 8 * MiB;
+  const dir = workDir('noupload');
+  const file = noiseFile(dir, 'kept.bin', size);
+  const t = await tracker();
+  const fast = await origin(file, ['--page']);
+  const slow = await origin(file, ['--throttle', '1000000']);
+  for (const [policy, name] of [
+    [{ trackers: [t.url], upload_enabled: false }, 'noupload'],
+    [{ trackers: [t.url], cache_max_bytes: MiB }, 'smallcache'],
+  ]) {
+    setManagedPolicy(EXTENSION_ID, policy);
+    const home = hostHome(`${name}-host`, null);
+    const b = await browser({ name, hostHome: home });
+    try {
+      await clickDownloadLink(b, fast.page);
+      const items = await settledDownloads(b, { timeoutMs: 180000 });
+      const done = items.filter((i) => i.state === 'complete');
+      assert.equal(sha256(done[done.length - 1].filename), sha256(file));
+      const { transfers } = await extensionState(b);
+      assert.equal(transfers[0]?.state, 'done', `${name}: the host downloaded it`);
+      // Not sharing, the host keeps no copy for others; sharing, it keeps none
+      // bigger than its cache may hold.
+      const { cached } = hostStatus(home);
+      assert.deepEqual(cached, [], `${name}: nothing kept for sharing`);
+      const got = await leech(slow.url, t.url, `${name}-leech`);
+      assert.equal(got.sha256, sha256(file));
+      assert.equal(got.from_peers, 0, `${name}: the browser's host served nothing`);
+    } finally {
+      setManagedPolicy(EXTENSION_ID, null);
+      await b.close();
+    }
+  }
+});
+
+test('a user-scope install in a fresh HOME: Chromium with the packaged extension reaches the host', async () => {
+  // The Chromium zip of `cargo xtask dist`, unpacked (xtask passes it), as a user
+  // would load it; the build tree otherwise.
+  const extension = process.env.SWARMLOAD_DIST_CHROMIUM ?? EXTENSION;
+  const home = workDir('user-home');
+  const r = spawnSync(path.join(BIN, 'swarmload-host'), ['install', '--browser', 'chromium'], {
+    env: { ...process.env, HOME: home },
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const manifest = path.join(home, '.config/chromium/NativeMessagingHosts/org.swarmload.host.json');
+  assert.ok(fs.existsSync(manifest), `${manifest} written`);
+  // Nothing else could register the host: the system directory is a private, empty
+  // tmpfs here (run.sh), and the profile is the default one under this HOME.
+  assert.ok(!fs.existsSync('/etc/chromium/native-messaging-hosts'));
+  const b = await browser({
+    name: 'user-home',
+    hostHome: hostHome('user-home-host'),
+    registerHost: false,
+    home,
+    extension,
+  });
+  try {
+    assert.equal(b.extensionId, EXTENSION_ID, 'the packaged build keeps its fixed id');
+    let state;
+    for (let i = 0; i < 100 && !state?.host; i++) {
+      state = await extensionState(b);
+      if (!state.host) await new Promise((res) => setTimeout(res, 200));
+    }
+    assert.ok(state.host?.version, `connectNative reached the host: ${JSON.stringify(state)}`);
+  } finally {
     await b.close();
   }
 });

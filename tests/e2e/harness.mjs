@@ -172,8 +172,23 @@ let nextPort = 9300;
 // Chromium with the extension, its own profile and downloads directory, driven
 // over the DevTools protocol. `hostHome` is the native host's state directory
 // (SWARMLOAD_HOME in the environment the browser gives the host).
-export async function browser({ name, hostHome, registerHost = true, env = {}, args = [] }) {
-  const profile = workDir(`${name}-profile`);
+//
+// `home`: a HOME for the browser, with its profile where a user's is
+// (`~/.config/chromium`), so it finds the native host where a user-scope
+// `swarmload-host install` put it. The directory is still named: without
+// --user-data-dir, headless Chromium takes a throwaway profile instead of the
+// user's. `extension`: another unpacked build to load.
+export async function browser({
+  name,
+  hostHome,
+  registerHost = true,
+  env = {},
+  args = [],
+  headless = true,
+  home = null,
+  extension = EXTENSION,
+}) {
+  const profile = home ? path.join(home, '.config', 'chromium') : workDir(`${name}-profile`);
   const downloads = workDir(`${name}-downloads`);
   fs.mkdirSync(path.join(profile, 'Default'), { recursive: true });
   fs.writeFileSync(
@@ -185,7 +200,7 @@ export async function browser({ name, hostHome, registerHost = true, env = {}, a
   const proc = start(
     CHROMIUM,
     [
-      '--headless=new',
+      ...(headless ? ['--headless=new'] : []),
       '--no-sandbox',
       '--disable-gpu',
       '--disable-background-networking',
@@ -195,14 +210,20 @@ export async function browser({ name, hostHome, registerHost = true, env = {}, a
       '--disable-features=WebRtcHideLocalIpsWithMdns',
       `--remote-debugging-port=${port}`,
       `--user-data-dir=${profile}`,
-      `--disable-extensions-except=${EXTENSION}`,
-      `--load-extension=${EXTENSION}`,
+      `--disable-extensions-except=${extension}`,
+      `--load-extension=${extension}`,
       ...args,
       'about:blank',
     ],
     {
       stderr: 'ignore',
-      env: { ...process.env, SWARMLOAD_HOME: hostHome, SWARMLOAD_ICE_ADDR: ICE_ADDR, ...env },
+      env: {
+        ...process.env,
+        ...(home ? { HOME: home, XDG_CONFIG_HOME: undefined } : {}),
+        SWARMLOAD_HOME: hostHome,
+        SWARMLOAD_ICE_ADDR: ICE_ADDR,
+        ...env,
+      },
     },
   );
   let cdp;

@@ -1,7 +1,10 @@
 //! `cargo xtask …`: the one entry point for building, testing and benchmarking.
 //!
-//! - `cargo xtask demo`: a swarm on this machine: origin, tracker, two seeders and a
-//!   download, against the origin alone.
+//! - `cargo xtask demo`: a real Chromium with the extension and the registered host
+//!   downloads from two seeders and a busy origin, against the origin alone.
+//! - `cargo xtask install`: the host registered with every browser found, and how to
+//!   load the extension.
+//! - `cargo xtask dist`: the Chromium zip, the Firefox .xpi and the host's .deb.
 //! - `cargo xtask test`: installs what is missing, then fmt, clippy, tests (native
 //!   and wasm in headless Chromium) and a short fuzz run.
 //! - `cargo xtask bench core`: the core's performance table.
@@ -15,7 +18,9 @@ mod bench;
 mod bench_host;
 mod bench_swarm;
 mod demo;
+mod dist;
 mod extension;
+mod install;
 mod procs;
 mod tools;
 
@@ -46,8 +51,13 @@ fn main() -> ExitCode {
         ["test", "browser"] => tools::ensure_chromium()
             .and_then(|()| tools::ensure_firefox())
             .and_then(|()| tools::ensure_e2e())
-            .and_then(|()| browser_tests()),
+            .and_then(|()| browser_tests(false)),
+        ["test", "dist"] => tools::ensure_e2e()
+            .and_then(|()| dist::check())
+            .and_then(|()| install::check()),
         ["demo"] => demo::demo(),
+        ["install"] => install::install(),
+        ["dist"] => dist::dist().map(|_| ()),
         ["bench", "core"] => bench::core(),
         ["bench", "host"] => bench_host::host(),
         ["bench", "swarm"] => bench_swarm::swarm(),
@@ -71,7 +81,7 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask demo | test | test browser | bench core | bench host | bench swarm | bench browser | build | fuzz TARGET SECONDS";
+const USAGE: &str = "usage: cargo xtask demo | install | dist | test | test browser | test dist | bench core | bench host | bench swarm | bench browser | build | fuzz TARGET SECONDS";
 
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -138,10 +148,11 @@ fn test() -> Result {
     })?;
     step("tests", || run(cargo().args(["test", "--workspace"])))?;
     step("wasm tests in headless Chromium", wasm_tests)?;
-    step(
-        "browser tests (Chromium, extension, native host)",
-        browser_tests,
-    )?;
+    step("dist: the zip, the .xpi and the .deb", dist::check)?;
+    step("install into a temporary home", install::check)?;
+    step("browser tests (Chromium, extension, native host)", || {
+        browser_tests(true)
+    })?;
     step("fuzz (short)", || {
         for t in FUZZ_TARGETS {
             fuzz(t, TEST_FUZZ_SECONDS)?;
@@ -172,7 +183,7 @@ fn wasm_tests() -> Result {
 
 /// The extension in a real Chromium with the registered native host, real seeders,
 /// tracker and origin, inside a private network namespace (`tests/e2e/run.sh`).
-fn browser_tests() -> Result {
+fn browser_tests(packaged: bool) -> Result {
     run(cargo().args(["build", "--workspace", "--bins"]))?;
     build_extension()?;
     // Mozilla's linter on the Firefox build: an error fails the run.
@@ -182,7 +193,16 @@ fn browser_tests() -> Result {
         .arg(root().join("target/extension/firefox")))?;
     let artifacts = root().join("target/e2e-artifacts");
     std::fs::create_dir_all(&artifacts).map_err(|e| format!("{}: {e}", artifacts.display()))?;
-    run(e2e_command("target/debug", "target/e2e")?.env("SWARMLOAD_ARTIFACTS", &artifacts))?;
+    let mut cmd = e2e_command("target/debug", "target/e2e")?;
+    cmd.env("SWARMLOAD_ARTIFACTS", &artifacts);
+    // The packaged Chromium build, which `cargo xtask test` has just made and unpacked.
+    if packaged {
+        cmd.env(
+            "SWARMLOAD_DIST_CHROMIUM",
+            root().join(dist::UNPACKED_CHROMIUM),
+        );
+    }
+    run(&mut cmd)?;
     // Each scenario leaves profiles, seeds and downloads (over a GB in all); they
     // are kept only when something failed, to be looked at.
     let _ = std::fs::remove_dir_all(root().join("target/e2e"));
@@ -192,11 +212,18 @@ fn browser_tests() -> Result {
 
 /// `tests/e2e/run.sh` with the binaries in `bins`, both builds of the extension,
 /// and `work` (emptied first) for its files.
-fn e2e_command(bins: &str, work: &str) -> Result<Command> {
+pub(crate) fn e2e_command(bins: &str, work: &str) -> Result<Command> {
+    let mut cmd = Command::new(root().join("tests/e2e/run.sh"));
+    e2e_env(&mut cmd, bins, work)?;
+    Ok(cmd)
+}
+
+/// What the browser scripts in `tests/e2e` read: the binaries in `bins`, both builds
+/// of the extension, and `work` (emptied first) for their files.
+pub(crate) fn e2e_env(cmd: &mut Command, bins: &str, work: &str) -> Result {
     let work = root().join(work);
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
-    let mut cmd = Command::new(root().join("tests/e2e/run.sh"));
     cmd.env("SWARMLOAD_BIN_DIR", root().join(bins))
         .env(
             "SWARMLOAD_EXTENSION",
@@ -207,7 +234,7 @@ fn e2e_command(bins: &str, work: &str) -> Result<Command> {
             root().join("target/extension/firefox"),
         )
         .env("SWARMLOAD_E2E_DIR", &work);
-    Ok(cmd)
+    Ok(())
 }
 
 /// `cargo xtask bench browser`: the native path in a real Chromium (release
@@ -253,7 +280,7 @@ fn build() -> Result {
 }
 
 /// The wasm core (release) through wasm-bindgen, and both extension builds around it.
-fn build_extension() -> Result<Vec<std::path::PathBuf>> {
+pub(crate) fn build_extension() -> Result<Vec<std::path::PathBuf>> {
     tools::ensure_wasm()?;
     run(cargo().args([
         "build",

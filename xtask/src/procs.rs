@@ -1,4 +1,4 @@
-//! The release binaries as child processes, for the demo and the benchmarks: the test
+//! The release binaries as child processes, for the benchmarks: the test
 //! origin, the tracker, seeders and downloads. Every child is killed when its handle
 //! is dropped, so nothing is left running whatever way a run ends.
 

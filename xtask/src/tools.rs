@@ -9,6 +9,7 @@ pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 const FIREFOX: &str = "/usr/bin/firefox-esr";
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
+const CARGO_DEB_VERSION: &str = "3.8.0";
 
 pub fn ensure_all() -> Result {
     ensure_wasm()?;
@@ -16,7 +17,8 @@ pub fn ensure_all() -> Result {
     ensure_firefox()?;
     ensure_interop()?;
     ensure_e2e()?;
-    ensure_fuzz()
+    ensure_fuzz()?;
+    ensure_cargo_deb()
 }
 
 /// What the browser tests drive: npm `playwright-core` and `web-ext` as
@@ -39,9 +41,14 @@ pub fn ensure_e2e() -> Result {
     npm_ci("tests/e2e", "the browser tests")
 }
 
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
 /// `apt-get install` as root, or through `sudo -n` otherwise.
 fn apt_install(packages: &[&str]) -> Result {
-    let root_user = output(Command::new("id").arg("-u")).is_some_and(|u| u.trim() == "0");
+    let root_user = is_root();
     let apt = |args: &[&str]| {
         let mut cmd = if root_user {
             Command::new("apt-get")
@@ -147,6 +154,21 @@ pub fn ensure_fuzz() -> Result {
             "cargo-fuzz",
             "--version",
             CARGO_FUZZ_VERSION,
+        ]))?;
+    }
+    Ok(())
+}
+
+/// cargo-deb at a pinned version, for `cargo xtask dist`.
+pub fn ensure_cargo_deb() -> Result {
+    let have = output(cargo().args(["deb", "--version"])).unwrap_or_default();
+    if !have.contains(CARGO_DEB_VERSION) {
+        run(cargo().args([
+            "install",
+            "--locked",
+            "cargo-deb",
+            "--version",
+            CARGO_DEB_VERSION,
         ]))?;
     }
     Ok(())

@@ -522,23 +522,26 @@ impl Session {
             .remove(key);
         match result {
             Ok(done) => {
+                // Only what the seeding cache admits is served on: a file it cannot
+                // hold (over `cache_max_bytes`, say) would otherwise stay on disk,
+                // unlinked but open, for as long as the browser runs.
+                let mut kept = false;
                 if policy.upload_enabled {
                     let cache = Cache::new(
                         &self.state,
                         policy.cache_max_bytes,
                         policy.cache_max_age_secs,
                     );
-                    if let Err(e) =
-                        cache.admit(done.sha256, done.leaves.as_deref(), data_path, filename)
-                    {
-                        tracing::info!("not cached: {e}");
+                    match cache.admit(done.sha256, done.leaves.as_deref(), data_path, filename) {
+                        Ok(_) => kept = true,
+                        Err(e) => tracing::info!("not cached, so not served on: {e}"),
                     }
                 }
                 // The delivery keeps its own handle on the bytes; the cache its link.
                 let _ = std::fs::remove_file(data_path);
                 done.partial.finish();
                 // The download's peers go on being served while the browser runs.
-                if policy.upload_enabled && !self.seeds.is_seeding(&done.sha256) {
+                if kept && !self.seeds.is_seeding(&done.sha256) {
                     self.seeds.add(done.sha256, done.seeder);
                 } else {
                     tokio::spawn(done.seeder.leave());

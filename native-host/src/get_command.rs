@@ -3,18 +3,20 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use reqwest::header::HeaderMap;
 use swarmload_core::content::Hash32;
-use tokio::sync::watch;
+use swarmload_core::trusted_digest::DigestSource;
+use tokio::sync::{oneshot, watch};
 
 use crate::config::StateDir;
 use crate::download::{
     self, Connections, DownloadError, Job, NoPeers, PeerSource, Phase, Progress,
 };
+use crate::origin::checksum_lists::ChecksumLists;
 use crate::origin::{self, OriginInfo};
 use crate::store::cache::Cache;
 use crate::store::partial::{self, Partial, PartialRecord};
@@ -136,6 +138,8 @@ async fn get(
     // Progress goes where curl's goes, to stderr: stdout stays free for `--json`.
     let interactive = std::io::stderr().is_terminal();
     let mut restarts = 0;
+    let lists = ChecksumLists::new();
+    let found_list: Arc<Mutex<Option<url::Url>>> = Arc::default();
     loop {
         let info = origin::probe(&client, &url, &HeaderMap::new()).await?;
         let expected = match (given, info.digest) {
@@ -168,11 +172,33 @@ async fn get(
         );
         let (partial, _resumed) = Partial::open(&state, record)?;
         let key = partial.key.clone();
+        // Without a published digest, the origin's checksum lists may give one; the
+        // download does not wait for them.
+        let mut digest_source = match (given, info.digest_source) {
+            (Some(_), _) => Some(DigestSource::Explicit),
+            (None, source) => source,
+        };
+        let late_digest = (expected.is_none() && !info.has_credentials()).then(|| {
+            let (tx, rx) = oneshot::channel();
+            let (client, info, lists, found) = (
+                client.clone(),
+                info.clone(),
+                lists.clone(),
+                found_list.clone(),
+            );
+            tokio::spawn(async move {
+                if let Some(f) = lists.lookup(&client, &info).await {
+                    *found.lock().unwrap_or_else(|e| e.into_inner()) = Some(f.list);
+                    let _ = tx.send(f.sha256);
+                }
+            });
+            rx
+        });
         // A swarm needs a trusted digest to name it by and check the whole against,
         // and a download that needed credentials is never announced or shared.
         let swarm = swarm
             .clone()
-            .filter(|_| expected.is_some() && !info.has_credentials());
+            .filter(|_| (expected.is_some() || late_digest.is_some()) && !info.has_credentials());
         let job = Job {
             client: client.clone(),
             info: Arc::new(info.clone()),
@@ -185,6 +211,7 @@ async fn get(
             origin_only: swarm.is_none(),
             partial,
             policy: policy.clone(),
+            late_digest,
         };
         let (progress_tx, progress_rx) = watch::channel(Progress::default());
         let (_cancel_tx, cancel_rx) = watch::channel(false);
@@ -200,6 +227,10 @@ async fn get(
         }
         match result {
             Ok(done) => {
+                let list = found_list.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                if list.is_some() && digest_source.is_none() {
+                    digest_source = Some(DigestSource::ChecksumFile);
+                }
                 // The whole-file SHA-256 matched: only now does the file get its name.
                 std::fs::rename(&done.data_path, &dest).map_err(|source| GetError::Save {
                     path: dest.clone(),
@@ -243,6 +274,9 @@ async fn get(
                             "peers_banned": s.peers_banned,
                             "seconds": started.elapsed().as_secs_f64(),
                             "peer_seconds": done.peer_time.map(|t| t.as_secs_f64()),
+                            "digest_source": digest_source,
+                            "checksum_list": list.as_ref().map(|u| u.as_str()),
+                            "not_swarmed": not_swarmed(digest_source, &info),
                         })
                     );
                 }
@@ -290,6 +324,19 @@ async fn get(
                 });
             }
         }
+    }
+}
+
+/// Why a download was not shared with a swarm, or `None` when it could be.
+fn not_swarmed(source: Option<DigestSource>, info: &OriginInfo) -> Option<&'static str> {
+    if info.has_credentials() {
+        Some("the URL carries credentials: never shared")
+    } else if source.is_none() {
+        Some(
+            "no trusted SHA-256: the origin sent no digest header, no Metalink, and no checksum list beside the file names it",
+        )
+    } else {
+        None
     }
 }
 

@@ -72,6 +72,7 @@ pub struct InstallArgs {
     /// Which browser(s) to register with.
     #[arg(long, value_enum, default_value = "all")]
     pub browser: BrowserChoice,
+    /// `system` writes under `$DESTDIR` when that is set (a staged install).
     #[arg(long, value_enum, default_value = "user")]
     pub scope: Scope,
     /// One browser profile directory (Chromium's `--user-data-dir`): the manifest goes
@@ -238,14 +239,28 @@ pub fn targets(args: &InstallArgs, home: Option<&Path>) -> Result<Vec<Target>, I
             dir: profile.join("NativeMessagingHosts"),
         }]);
     }
-    let home = home.ok_or(InstallError::NoHome)?;
+    // A staged system install, as packagers make one: `DESTDIR=/tmp/pkg` puts
+    // `/etc/…` under `/tmp/pkg/etc/…` (not on Windows, where the registry is the
+    // registration).
+    let staging = std::env::var_os("DESTDIR")
+        .filter(|d| !d.is_empty() && !cfg!(windows))
+        .map(PathBuf::from);
     browsers
         .into_iter()
         .map(|browser| {
-            Ok(Target {
-                browser,
-                dir: browser.manifest_dir(args.scope, home)?,
-            })
+            let dir = match args.scope {
+                Scope::User => {
+                    browser.manifest_dir(Scope::User, home.ok_or(InstallError::NoHome)?)?
+                }
+                Scope::System => {
+                    let dir = browser.manifest_dir(Scope::System, Path::new("/"))?;
+                    match &staging {
+                        Some(root) => root.join(dir.strip_prefix("/").unwrap_or(&dir)),
+                        None => dir,
+                    }
+                }
+            };
+            Ok(Target { browser, dir })
         })
         .collect()
 }

@@ -93,6 +93,41 @@ fn user_scope_install_for_every_browser_then_uninstall_leaves_nothing() {
 }
 
 #[test]
+fn system_scope_install_staged_under_destdir_then_uninstall_leaves_nothing() {
+    let home = tempdir("install-system-home");
+    let stage = tempdir("install-system-stage");
+    let out = host(&home)
+        .args(["install", "--scope", "system"])
+        .env("DESTDIR", &stage)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    for (dir, firefox) in [
+        ("etc/opt/chrome/native-messaging-hosts", false),
+        ("etc/chromium/native-messaging-hosts", false),
+        ("etc/opt/edge/native-messaging-hosts", false),
+        ("etc/brave/native-messaging-hosts", false),
+        ("usr/lib/mozilla/native-messaging-hosts", true),
+    ] {
+        check_manifest(&stage.join(dir).join("org.swarmload.host.json"), firefox);
+    }
+    assert_eq!(
+        tree(&home),
+        Vec::<String>::new(),
+        "nothing in this user's home"
+    );
+    let out = host(&home)
+        .args(["uninstall", "--scope", "system"])
+        .env("DESTDIR", &stage)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(tree(&stage), Vec::<String>::new(), "left behind");
+    let _ = std::fs::remove_dir_all(&home);
+    let _ = std::fs::remove_dir_all(&stage);
+}
+
+#[test]
 fn a_profile_install_writes_only_that_profile_and_keeps_what_was_there() {
     let home = tempdir("install-profile-home");
     let profile = home.join("profile");

@@ -63,6 +63,15 @@ impl Content {
     }
 }
 
+/// A small file served beside the content (a checksum list, say), as `text/plain`.
+#[derive(Clone, Debug)]
+pub struct ExtraFile {
+    pub path: String,
+    pub body: Bytes,
+    /// Wait this long before answering (a slow server).
+    pub delay: Option<Duration>,
+}
+
 /// Faults injected into responses.
 #[derive(Clone, Debug, Default)]
 pub struct Faults {
@@ -91,6 +100,9 @@ pub struct OriginConfig {
     pub head_size: Option<u64>,
     pub ranges: bool,
     pub repr_digest: bool,
+    /// `Repr-Digest` only to requests that ask for SHA-256 with `Want-Repr-Digest`,
+    /// as a server that computes digests on demand answers.
+    pub repr_digest_when_wanted: bool,
     pub etag: bool,
     pub last_modified: bool,
     pub content_disposition: Option<String>,
@@ -109,6 +121,8 @@ pub struct OriginConfig {
     /// A path that serves an HTML page linking to the content (`<a download>`), as a
     /// publisher's download page does: what a browser test clicks.
     pub page_path: Option<String>,
+    /// Other files the origin serves (GET and HEAD).
+    pub extra_files: Vec<ExtraFile>,
     pub faults: Faults,
 }
 
@@ -123,6 +137,7 @@ impl OriginConfig {
             head_size: None,
             ranges: true,
             repr_digest: true,
+            repr_digest_when_wanted: false,
             etag: true,
             last_modified: true,
             content_disposition: None,
@@ -131,6 +146,7 @@ impl OriginConfig {
             metalink: false,
             stats_path: None,
             page_path: None,
+            extra_files: Vec::new(),
             faults: Faults::default(),
         }
     }
@@ -144,12 +160,15 @@ impl OriginConfig {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestRecord {
     pub method: String,
+    pub path: String,
     pub range: Option<String>,
     pub if_range: Option<String>,
     pub status: u16,
     /// Body bytes actually written for this response.
     pub body_bytes: u64,
     pub authorization: Option<String>,
+    /// The request's `Want-Repr-Digest` (RFC 9530).
+    pub want_repr_digest: Option<String>,
     pub query: Option<String>,
 }
 
@@ -392,11 +411,13 @@ fn respond(
     let req_query = req.uri().query().map(str::to_string);
     let mut rec = RequestRecord {
         method: req.method().to_string(),
+        path: path.clone(),
         range: header(&req, header::RANGE),
         if_range: header(&req, header::IF_RANGE),
         status: 200,
         body_bytes: 0,
         authorization: header(&req, header::AUTHORIZATION),
+        want_repr_digest: header(&req, header::HeaderName::from_static("want-repr-digest")),
         query: req.uri().query().map(str::to_string),
     };
     // The current signature of signed links: one per `signed_redirect_gets` GETs.
@@ -442,6 +463,28 @@ fn respond(
                 .map_err(|e| match e {})
                 .boxed(),
         );
+    }
+    if let Some(extra) = cfg.extra_files.iter().find(|f| f.path == path) {
+        stats.record(rec);
+        let bytes = if req.method() == Method::HEAD {
+            Bytes::new()
+        } else {
+            extra.body.clone()
+        };
+        // A slow server: the headers at once, the body after the delay.
+        let delay = extra.delay;
+        let body = stream::once(async move {
+            if let Some(d) = delay {
+                tokio::time::sleep(d).await;
+            }
+            Ok::<_, Infallible>(Frame::data(bytes))
+        });
+        let mut r = Response::new(StreamBody::new(body).map_err(|e| match e {}).boxed());
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        return r;
     }
     if cfg.page_path.as_deref() == Some(path.as_str()) {
         stats.record(rec);
@@ -600,7 +643,11 @@ fn respond(
             format!("<{name}.meta4>; rel=describedby; type=\"application/metalink4+xml\""),
         );
     }
-    if cfg.repr_digest {
+    let wanted = rec
+        .want_repr_digest
+        .as_deref()
+        .is_some_and(|w| w.to_ascii_lowercase().contains("sha-256"));
+    if cfg.repr_digest && (wanted || !cfg.repr_digest_when_wanted) {
         let b64 = base64::engine::general_purpose::STANDARD.encode(v.sha256);
         set(
             header::HeaderName::from_static("repr-digest"),

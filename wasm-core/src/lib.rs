@@ -11,6 +11,7 @@
 //!
 //! The same crate compiles to wasm32 for the browser extension (see `wasm`).
 
+pub mod checksum_file;
 pub mod content;
 pub mod eligibility;
 pub mod engine;

@@ -8,6 +8,22 @@ use sfv::{BareItem, Dictionary, ListEntry, Parser};
 
 use crate::content::{Hash32, HexError};
 
+/// Where a download's trusted SHA-256 came from, as the popup and `get --json` say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DigestSource {
+    /// `Repr-Digest`, `Content-Digest` (on a 200) or `Digest` from the origin.
+    Header,
+    /// The origin's Metalink (RFC 6249 `Link: rel=describedby`).
+    Metalink,
+    /// A checksum list beside the file on the same origin (`SHA256SUMS`, …).
+    ChecksumFile,
+    /// A mapping published by a member of the same trusted group.
+    Group,
+    /// Given by the user or page: `--sha256`, or a `#sha256=` URL fragment.
+    Explicit,
+}
+
 /// Longest header value we parse; real digests are under 200 bytes.
 const MAX_HEADER_LEN: usize = 8 * 1024;
 

@@ -237,6 +237,47 @@ fn an_unverified_download_learns_its_digest_and_takes_no_peer() {
 }
 
 #[test]
+fn a_digest_learned_mid_download_admits_peers_and_gates_the_whole() {
+    let c = content();
+    let mut e = Engine::download_unverified(SIZE as u64, origin_only()).unwrap();
+    assert!(e.learn_digest(c.sha256));
+    assert_eq!(e.info_hash(), Some(c.sha256.info_hash()));
+    assert!(e.learn_digest(c.sha256), "the same digest again is fine");
+    assert!(!e.learn_digest(Hash32([7; 32])), "another one is not");
+    e.handle(Time::ZERO, Event::PeerConnected { peer: PeerId(3) });
+    // The first word to the peer is a handshake, not a refusal (other actions, such
+    // as origin fetches, stay queued for the run below).
+    let first = std::iter::from_fn(|| e.poll_action())
+        .find(|a| matches!(a, Action::Send { .. } | Action::Disconnect { .. }));
+    assert!(
+        matches!(
+            first,
+            Some(Action::Send {
+                peer: PeerId(3),
+                ..
+            })
+        ),
+        "a peer of the swarm the digest names may join: {first:?}"
+    );
+    e.handle(Time::ZERO, Event::PeerGone { peer: PeerId(3) });
+    let run = run_to_end(&mut e, &c.bytes, vec![0u8; SIZE]);
+    assert_eq!(run.end, Some(Action::Completed));
+    assert_eq!(run.store, c.bytes);
+
+    // Content that does not match the learned digest fails, as with any trusted one.
+    let mut e = Engine::download_unverified(SIZE as u64, origin_only()).unwrap();
+    assert!(e.learn_digest(Hash32([9; 32])));
+    let run = run_to_end(&mut e, &c.bytes, vec![0u8; SIZE]);
+    assert!(
+        matches!(run.end, Some(Action::Failed { .. })),
+        "{:?}",
+        run.end
+    );
+    // Once over, a download takes no new digest.
+    assert!(!e.learn_digest(c.sha256));
+}
+
+#[test]
 fn a_lazy_origin_only_download_hashes_nothing_but_the_whole() {
     let c = content();
     let meta = ContentMeta {

@@ -39,6 +39,7 @@ const FUZZ_TARGETS: &[&str] = &[
     "engine_peer",
     "host_inputs",
     "tracker_message",
+    "checksum_list",
 ];
 /// Seconds each target runs in `cargo xtask test`.
 const TEST_FUZZ_SECONDS: u32 = 20;

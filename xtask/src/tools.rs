@@ -146,32 +146,22 @@ pub fn ensure_firefox() -> Result {
 
 /// cargo-fuzz at a pinned version.
 pub fn ensure_fuzz() -> Result {
-    let have = output(cargo().args(["fuzz", "--version"])).unwrap_or_default();
-    if !have.contains(CARGO_FUZZ_VERSION) {
-        run(cargo().args([
-            "install",
-            "--locked",
-            "cargo-fuzz",
-            "--version",
-            CARGO_FUZZ_VERSION,
-        ]))?;
-    }
-    Ok(())
+    ensure_cargo_subcommand("fuzz", "cargo-fuzz", CARGO_FUZZ_VERSION)
 }
 
 /// cargo-deb at a pinned version, for `cargo xtask dist`.
 pub fn ensure_cargo_deb() -> Result {
-    let have = output(cargo().args(["deb", "--version"])).unwrap_or_default();
-    if !have.contains(CARGO_DEB_VERSION) {
-        run(cargo().args([
-            "install",
-            "--locked",
-            "cargo-deb",
-            "--version",
-            CARGO_DEB_VERSION,
-        ]))?;
+    ensure_cargo_subcommand("deb", "cargo-deb", CARGO_DEB_VERSION)
+}
+
+/// `cargo install --locked` of `package` at exactly `version`, unless
+/// `cargo SUBCOMMAND --version` already names that version.
+fn ensure_cargo_subcommand(subcommand: &str, package: &str, version: &str) -> Result {
+    let have = output(cargo().args([subcommand, "--version"])).unwrap_or_default();
+    if have.contains(version) {
+        return Ok(());
     }
-    Ok(())
+    run(cargo().args(["install", "--locked", package, "--version", version]))
 }
 
 /// `cargo` able to run `cargo fuzz`: the nightly toolchain if rustup has one, else

@@ -24,7 +24,7 @@ use swarmload_core::engine::{
     FailReason, PeerId, Stats, Time,
 };
 use swarmload_core::policy::Policy;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::origin::{Fetcher, OriginInfo, Pacer};
 use crate::seeding::Seeder;
@@ -80,6 +80,9 @@ pub struct Job {
     pub origin_only: bool,
     pub partial: Partial,
     pub policy: Policy,
+    /// A trusted SHA-256 still being looked for (in the origin's checksum lists):
+    /// the download starts without it, and the swarm joins when it arrives.
+    pub late_digest: Option<oneshot::Receiver<Hash32>>,
 }
 
 /// Parallel range connections to the origin.
@@ -172,6 +175,15 @@ impl DownloadError {
     }
 }
 
+/// The digest still being looked for, once found; never, when the look-up ends
+/// empty-handed (the branch is then switched off).
+async fn late(rx: &mut Option<oneshot::Receiver<Hash32>>) -> Option<Hash32> {
+    match rx {
+        Some(rx) => rx.await.ok(),
+        None => std::future::pending().await,
+    }
+}
+
 fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> DownloadError + '_ {
     move |source| DownloadError::Io {
         path: path.to_path_buf(),
@@ -196,7 +208,12 @@ pub async fn run(
         origin_only,
         partial,
         policy,
+        late_digest,
     } = job;
+    let mut late_digest = late_digest;
+    // A digest that arrived after the engine could still take it: the whole must
+    // match it all the same.
+    let mut learned_too_late: Option<Hash32> = None;
     let size = info.size;
     let data_path = partial.record.data_path.clone();
     let mut cfg = EngineConfig::from_policy(&policy, random_seed());
@@ -447,6 +464,18 @@ pub async fn run(
                 }
             }
             _ = sleep_until(deadline) => engine.handle_timeout(now()),
+            found = late(&mut late_digest), if late_digest.is_some() => {
+                late_digest = None;
+                if let Some(sha256) = found {
+                    if engine.learn_digest(sha256) {
+                        tracing::info!(%sha256, "trusted digest learned: the swarm may join");
+                        peers.start(sha256, tx.clone());
+                    } else {
+                        learned_too_late = Some(sha256);
+                    }
+                    engine.handle_timeout(now());
+                }
+            }
             _ = tick.tick(), if adaptive.is_some() => {
                 let origin_bytes = engine.stats().bytes_from_origin;
                 if let Some(n) = adaptive.as_mut().and_then(|a| a.tick(Instant::now(), origin_bytes)) {
@@ -474,6 +503,12 @@ pub async fn run(
             let sha256 = engine
                 .sha256()
                 .ok_or(DownloadError::Failed(FailReason::Stalled))?;
+            if let Some(expected) = learned_too_late.filter(|e| *e != sha256) {
+                return Err(DownloadError::Failed(FailReason::DigestMismatch {
+                    expected,
+                    actual: sha256,
+                }));
+            }
             peers.completed();
             let stats = engine.stats().clone();
             Ok(Finished {

@@ -481,6 +481,7 @@ impl Session {
             origin_only: swarm.is_none(),
             partial,
             policy: policy.clone(),
+            late_digest: None,
         };
         self.reply(
             &id,

@@ -1,6 +1,7 @@
 //! The origin server as a source: what a probe learns about the content, and ranged
 //! fetches with retries that never mix two versions of a file.
 
+pub mod checksum_lists;
 mod fetch;
 pub mod metalink;
 mod probe;

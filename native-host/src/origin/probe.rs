@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use std::sync::Arc;
 use swarmload_core::content::Hash32;
 use swarmload_core::trusted_digest::{
-    DigestError, parse_legacy_digest, parse_repr_digest, parse_url_fragment,
+    DigestError, DigestSource, parse_legacy_digest, parse_repr_digest, parse_url_fragment,
 };
 
 use url::Url;
@@ -28,6 +28,8 @@ pub struct OriginInfo {
     /// The SHA-256 the origin publishes (`Repr-Digest`, `Content-Digest` on a 200,
     /// `Digest`), or a `#sha256=` fragment on the URL.
     pub digest: Option<Hash32>,
+    /// Where `digest` came from.
+    pub digest_source: Option<DigestSource>,
     pub filename: String,
     /// A Metalink the origin points at (`Link: rel=describedby`).
     pub metalink: Option<Url>,
@@ -69,6 +71,10 @@ pub enum ProbeError {
     MetalinkConflict { header: Hash32, metalink: Hash32 },
 }
 
+/// Asks servers that can compute it to send the SHA-256 (RFC 9530 §4: a preference
+/// from 1 to 10, 10 the strongest).
+pub const WANT_REPR_DIGEST: (&str, &str) = ("want-repr-digest", "sha-256=10");
+
 fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
@@ -100,6 +106,7 @@ pub async fn probe(
     let head = client
         .request(Method::HEAD, bare.clone())
         .headers(headers.clone())
+        .header(WANT_REPR_DIGEST.0, WANT_REPR_DIGEST.1)
         .send()
         .await;
     let mut info = match head {
@@ -128,6 +135,7 @@ pub async fn probe(
         let r = client
             .get(bare.clone())
             .headers(headers.clone())
+            .header(WANT_REPR_DIGEST.0, WANT_REPR_DIGEST.1)
             .header(header::RANGE, "bytes=0-0")
             .send()
             .await
@@ -170,8 +178,9 @@ pub async fn probe(
         let _ = info.url.set_username(bare.username());
         let _ = info.url.set_password(bare.password());
     }
-    if info.digest.is_none() {
+    if info.digest.is_none() && fragment_digest.is_some() {
         info.digest = fragment_digest;
+        info.digest_source = Some(DigestSource::Explicit);
     }
     if let Some(at) = info.metalink.clone() {
         match metalink::fetch(client, &at, &info.url, headers, &info.filename, info.size).await {
@@ -184,7 +193,10 @@ pub async fn probe(
                         metalink: ml,
                     });
                 }
-                info.digest = info.digest.or(m.sha256);
+                if info.digest.is_none() && m.sha256.is_some() {
+                    info.digest = m.sha256;
+                    info.digest_source = Some(DigestSource::Metalink);
+                }
                 // The leaf layer is trusted for the content its document names.
                 if m.sha256.is_some() && m.sha256 == info.digest {
                     info.leaves = m.leaves.map(Arc::new);
@@ -237,6 +249,7 @@ fn from_headers(
         ranges,
         etag,
         last_modified,
+        digest_source: digest.map(|_| DigestSource::Header),
         digest,
         filename,
     })

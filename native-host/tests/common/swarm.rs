@@ -238,6 +238,7 @@ impl Leecher {
             from_origin: json["from_origin"].as_u64().unwrap_or_default(),
             seconds: json["seconds"].as_f64().unwrap_or_default(),
             peers_banned: json["peers_banned"].as_u64().unwrap_or_default(),
+            json,
             log,
             _dir: dir,
             _state: state,
@@ -251,6 +252,8 @@ pub struct Summary {
     pub from_origin: u64,
     pub seconds: f64,
     pub peers_banned: u64,
+    /// The whole `--json` summary.
+    pub json: Value,
     pub log: String,
     _dir: TempDir,
     _state: TempDir,

@@ -477,6 +477,24 @@ impl Engine {
         Ok(e)
     }
 
+    /// The trusted SHA-256 of an unverified download, learned while it runs (from a
+    /// checksum list the origin publishes beside the file, which takes a moment to
+    /// find while the origin already sends bytes). From then on the swarm it names
+    /// may take part, and the whole must match it like any trusted digest. Returns
+    /// whether the engine now works under `sha256`: false when it already knows
+    /// another one, or when the download is over (the caller compares the digest it
+    /// learned at the end instead).
+    pub fn learn_digest(&mut self, sha256: Hash32) -> bool {
+        match self.sha256 {
+            Some(known) => known == sha256,
+            None if self.downloading() => {
+                self.sha256 = Some(sha256);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Takes back blocks stored by an earlier run of the same download, each with the
     /// leaf hash the driver recorded when it wrote it (and checked again against the
     /// stored bytes). Call it before the first event. Blocks that contradict a

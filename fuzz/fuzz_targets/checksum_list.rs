@@ -1,0 +1,24 @@
+//! Checksum lists (SHA256SUMS and kin) on arbitrary bytes: typed errors, never a
+//! panic; a digest found for a name is found again when the list is that one GNU
+//! line, and candidate names for any file name stay few.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use swarmload_core::checksum_file::{MAX_CANDIDATES, candidates, find};
+
+fuzz_target!(|data: &[u8]| {
+    // The first line names the file; the rest is the list.
+    let split = data.iter().position(|&b| b == b'\n').unwrap_or(data.len());
+    let name = String::from_utf8_lossy(&data[..split]).into_owned();
+    let list = data.get(split + 1..).unwrap_or_default();
+    for single in [false, true] {
+        if let Ok(Some(h)) = find(list, &name, single) {
+            let plain = !name.is_empty() && !name.starts_with("./") && name.trim() == name;
+            if plain && !name.contains(['\n', '\r', '\\']) {
+                let line = format!("{}  {name}\n", h.to_hex());
+                assert_eq!(find(line.as_bytes(), &name, false), Ok(Some(h)));
+            }
+        }
+    }
+    assert!(candidates(&name).len() <= MAX_CANDIDATES);
+});

@@ -1,0 +1,230 @@
+//! Finding a download's SHA-256 in a checksum list its publisher put beside it
+//! (`SHA256SUMS`, `<file>.sha256`, `checksums.txt`, …; the names and formats are in
+//! `swarmload_core::checksum_file`).
+//!
+//! The rules, which make trusting a list the same as trusting the file's origin:
+//! - Lists are looked for only in the directory of the URL the download was asked
+//!   for, on that URL's own origin (scheme, host and port). A list that redirects
+//!   elsewhere is followed only while it stays HTTPS for an HTTPS download.
+//! - A list names the file by the exact name the download resolves to (its
+//!   `Content-Disposition` name, or the last segment of the URL).
+//! - A few names only ([`candidates`](swarmload_core::checksum_file::candidates)),
+//!   each list at most [`MAX_LIST_BYTES`] and the whole look-up at most
+//!   [`LOOKUP_TIMEOUT`]; a directory where none was found is not asked again for
+//!   [`NEGATIVE_TTL`].
+//! - The look-up runs beside the download, which never waits for it: the swarm joins
+//!   when the digest arrives.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use swarmload_core::checksum_file::{MAX_LIST_BYTES, candidates, find};
+use swarmload_core::content::Hash32;
+use url::Url;
+
+use super::OriginInfo;
+
+/// The longest a whole look-up may take.
+pub const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a directory without any list is left alone.
+pub const NEGATIVE_TTL: Duration = Duration::from_secs(10 * 60);
+/// Directories remembered as having no list, at most.
+const NEGATIVE_ENTRIES: usize = 4096;
+
+/// A digest found, and the list that gave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub sha256: Hash32,
+    pub list: Url,
+}
+
+/// Remembers directories without lists, across downloads.
+#[derive(Debug, Default, Clone)]
+pub struct ChecksumLists {
+    empty: Arc<Mutex<HashMap<String, Instant>>>,
+}
+
+impl ChecksumLists {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The SHA-256 a same-origin checksum list gives for the download `info`
+    /// describes, if any. Never fails: a list that cannot be read is as good as none.
+    pub async fn lookup(&self, client: &reqwest::Client, info: &OriginInfo) -> Option<Found> {
+        let dir = directory(&info.requested)?;
+        let key = dir.as_str().to_string();
+        if self.known_empty(&key) {
+            tracing::debug!(%dir, "no checksum list here, as found earlier");
+            return None;
+        }
+        let names = names(info);
+        let found = tokio::time::timeout(LOOKUP_TIMEOUT, search(client, &dir, &names)).await;
+        match found {
+            Ok(Some(f)) => {
+                tracing::info!(list = %f.list, sha256 = %f.sha256, "digest from a checksum list");
+                Some(f)
+            }
+            Ok(None) => {
+                self.remember_empty(key);
+                None
+            }
+            Err(_) => {
+                tracing::info!(%dir, "checksum lists took too long: given up");
+                self.remember_empty(key);
+                None
+            }
+        }
+    }
+
+    fn known_empty(&self, key: &str) -> bool {
+        let mut m = self.empty.lock().unwrap_or_else(|e| e.into_inner());
+        match m.get(key) {
+            Some(t) if t.elapsed() < NEGATIVE_TTL => true,
+            Some(_) => {
+                m.remove(key);
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn remember_empty(&self, key: String) {
+        let mut m = self.empty.lock().unwrap_or_else(|e| e.into_inner());
+        if m.len() >= NEGATIVE_ENTRIES {
+            m.retain(|_, t| t.elapsed() < NEGATIVE_TTL);
+            if m.len() >= NEGATIVE_ENTRIES {
+                m.clear();
+            }
+        }
+        m.insert(key, Instant::now());
+    }
+}
+
+/// The directory of `url` (query and fragment dropped), for http(s) URLs.
+fn directory(url: &Url) -> Option<Url> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    let mut dir = url.clone();
+    dir.set_query(None);
+    dir.set_fragment(None);
+    dir.join("./").ok()
+}
+
+/// The names the file goes by: the name the download resolves to, and the URL's
+/// own last segment when that differs.
+fn names(info: &OriginInfo) -> Vec<String> {
+    let mut out = vec![info.filename.clone()];
+    let last = info
+        .requested
+        .path_segments()
+        .and_then(|mut s| s.next_back())
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        });
+    if let Some(last) = last.filter(|l| !l.is_empty() && !out.contains(l)) {
+        out.push(last);
+    }
+    out
+}
+
+/// Fetches the candidate lists together and takes the most specific one that names
+/// the file.
+async fn search(client: &reqwest::Client, dir: &Url, names: &[String]) -> Option<Found> {
+    let primary = names.first()?;
+    let mut lists: Vec<(String, bool)> = Vec::new();
+    for name in names {
+        for c in candidates(name) {
+            let single = c == format!("{name}.sha256") || c == format!("{name}.sha256sum");
+            if !lists.iter().any(|(n, _)| n == &c) {
+                lists.push((c, single));
+            }
+        }
+    }
+    let fetches = lists.iter().map(|(name, single)| async move {
+        let url = dir.join(name).ok()?;
+        // A joined name cannot leave the directory (no slashes in candidates), but
+        // check the origin anyway: that is the whole trust rule.
+        if url.origin() != dir.origin() {
+            return None;
+        }
+        let text = fetch_list(client, &url, dir.scheme() == "https").await?;
+        for n in names {
+            match find(&text, n, *single) {
+                Ok(Some(sha256)) => return Some(Found { sha256, list: url }),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::info!(list = %url, "checksum list refused: {e}");
+                    return None;
+                }
+            }
+        }
+        None
+    });
+    let results = futures_util::future::join_all(fetches).await;
+    let found: Vec<Found> = results.into_iter().flatten().collect();
+    // Lists that disagree about the file prove nothing.
+    if found.windows(2).any(|w| w[0].sha256 != w[1].sha256) {
+        tracing::warn!(file = %primary, "checksum lists disagree: none is used");
+        return None;
+    }
+    found.into_iter().next()
+}
+
+/// The body of one list, within the size bound; `None` for anything but a 200 with
+/// a small enough body, or a redirect that left HTTPS.
+async fn fetch_list(client: &reqwest::Client, url: &Url, https_only: bool) -> Option<Vec<u8>> {
+    let resp = client.get(url.clone()).send().await.ok()?;
+    if resp.status() != reqwest::StatusCode::OK {
+        return None;
+    }
+    if https_only && resp.url().scheme() != "https" {
+        tracing::info!(list = %url, "checksum list redirected off HTTPS: ignored");
+        return None;
+    }
+    if resp
+        .content_length()
+        .is_some_and(|n| n > MAX_LIST_BYTES as u64)
+    {
+        return None;
+    }
+    let mut body = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.ok()?;
+        if body.len() + chunk.len() > MAX_LIST_BYTES {
+            return None;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Some(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_directory_of_a_url_drops_the_file_query_and_fragment() {
+        let u = Url::parse("https://dl.example.org/isos/12.5/debian.iso?x=1#sha").unwrap();
+        assert_eq!(
+            directory(&u).unwrap().as_str(),
+            "https://dl.example.org/isos/12.5/"
+        );
+        assert!(directory(&Url::parse("ftp://x/y").unwrap()).is_none());
+    }
+
+    #[test]
+    fn a_directory_without_lists_is_remembered_for_a_while() {
+        let c = ChecksumLists::new();
+        assert!(!c.known_empty("https://a/"));
+        c.remember_empty("https://a/".into());
+        assert!(c.known_empty("https://a/"));
+        assert!(!c.known_empty("https://b/"));
+    }
+}

@@ -1,0 +1,338 @@
+//! Checksum lists that publishers put beside their files, as a trusted source of a
+//! download's SHA-256: Debian's and Ubuntu's `SHA256SUMS`, Node.js's
+//! `SHASUMS256.txt`, `<file>.sha256`, GitHub releases' `checksums.txt` and
+//! `<project>_<version>_checksums.txt`, Fedora's `CHECKSUM`.
+//!
+//! This module holds what the native host and the browser peer share: which names to
+//! try ([`candidates`]) and how to read a list ([`find`]). Where the lists are
+//! fetched from (the download's own origin only, in the same directory, over HTTPS
+//! when the download is HTTPS) is the fetcher's rule; see docs/extension.md.
+//!
+//! Formats read, one entry a line:
+//! - GNU `sha256sum`: `HEX  NAME` (text mode) or `HEX *NAME` (binary mode), with
+//!   `\`-escaped names when the line starts with a backslash;
+//! - BSD `sha256 -r`/`shasum --tag`: `SHA256 (NAME) = HEX`;
+//! - plain lists: `HEX NAME`, `HEX\tNAME`;
+//! - a lone `HEX` (a `<file>.sha256` that names nothing), which stands for the file
+//!   the list was fetched for.
+//!
+//! PGP clear-signed lists (`SHA256SUMS.asc`, Ubuntu's `SHA256SUMS` with an inline
+//! signature) are read as the text they sign; the signature is not checked. Lines
+//! with other digests (SHA-1, MD5, SHA-512) are skipped. A name listed twice with
+//! two different digests is refused rather than guessed.
+
+use crate::content::Hash32;
+
+/// The longest list read; real ones are a few KiB (a distribution's SHA256SUMS with
+/// hundreds of images stays under 100 KiB).
+pub const MAX_LIST_BYTES: usize = 1024 * 1024;
+/// How many names [`candidates`] proposes at most.
+pub const MAX_CANDIDATES: usize = 8;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChecksumError {
+    #[error("the checksum list is {0} bytes, more than the {MAX_LIST_BYTES} read")]
+    TooLarge(usize),
+    #[error("the checksum list is not text")]
+    NotText,
+    #[error("the checksum list gives {name} two different SHA-256 digests")]
+    Conflicting { name: String },
+}
+
+/// Names of checksum lists to look for in the directory of a file named `file`,
+/// most specific first: a list made for this file alone can only be about it.
+pub fn candidates(file: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut push = |name: String| {
+        if !name.is_empty() && !out.contains(&name) && out.len() < MAX_CANDIDATES {
+            out.push(name);
+        }
+    };
+    if !file.is_empty() {
+        push(format!("{file}.sha256"));
+        push(format!("{file}.sha256sum"));
+    }
+    push("SHA256SUMS".to_string());
+    push("SHASUMS256.txt".to_string());
+    push("checksums.txt".to_string());
+    // goreleaser, on most GitHub releases: `hugo_0.120.0_Linux-64bit.tar.gz` beside
+    // `hugo_0.120.0_checksums.txt`.
+    let mut parts = file.splitn(3, '_');
+    if let (Some(project), Some(version), Some(_)) = (parts.next(), parts.next(), parts.next())
+        && !project.is_empty()
+        && version.starts_with(|c: char| c.is_ascii_digit() || c == 'v')
+    {
+        push(format!("{project}_{version}_checksums.txt"));
+    }
+    push("sha256sums.txt".to_string());
+    push("CHECKSUM".to_string());
+    out
+}
+
+/// The SHA-256 the list `text` gives for the file named `file` (the last path
+/// segment the download resolves to), `Ok(None)` when it names no such file.
+/// `single` says the list was made for this file alone (`<file>.sha256`), so a lone
+/// digest with no name stands for it.
+pub fn find(text: &[u8], file: &str, single: bool) -> Result<Option<Hash32>, ChecksumError> {
+    if text.len() > MAX_LIST_BYTES {
+        return Err(ChecksumError::TooLarge(text.len()));
+    }
+    let text = std::str::from_utf8(text).map_err(|_| ChecksumError::NotText)?;
+    let mut found: Option<Hash32> = None;
+    let mut lone: Option<Hash32> = None;
+    let mut lones_differ = false;
+    for line in signed_text(text) {
+        let Some(entry) = parse_line(line) else {
+            continue;
+        };
+        let hit = match &entry.name {
+            Some(name) => names_file(name, file),
+            None => {
+                lones_differ |= lone.is_some_and(|h| h != entry.digest);
+                lone = Some(entry.digest);
+                false
+            }
+        };
+        if hit {
+            if found.is_some_and(|h| h != entry.digest) {
+                return Err(ChecksumError::Conflicting {
+                    name: file.to_string(),
+                });
+            }
+            found = Some(entry.digest);
+        }
+    }
+    if found.is_none() && single {
+        if lones_differ {
+            return Err(ChecksumError::Conflicting {
+                name: file.to_string(),
+            });
+        }
+        found = lone;
+    }
+    Ok(found)
+}
+
+/// The lines a PGP clear-signed message signs (RFC 4880 §7), or every line of a
+/// plain text.
+fn signed_text(text: &str) -> Box<dyn Iterator<Item = &str> + '_> {
+    let mut lines = text.lines();
+    let signed = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .is_some_and(|l| l.trim() == "-----BEGIN PGP SIGNED MESSAGE-----");
+    if !signed {
+        return Box::new(lines);
+    }
+    // Armor headers ("Hash: SHA512") up to the first empty line, then the text up to
+    // the signature; dash-escaped lines lose their "- ".
+    for l in lines.by_ref() {
+        if l.trim().is_empty() {
+            break;
+        }
+    }
+    Box::new(
+        lines
+            .take_while(|l| l.trim() != "-----BEGIN PGP SIGNATURE-----")
+            .map(|l| l.strip_prefix("- ").unwrap_or(l)),
+    )
+}
+
+struct Entry {
+    digest: Hash32,
+    name: Option<String>,
+}
+
+fn parse_line(line: &str) -> Option<Entry> {
+    let line = line.trim_end_matches(['\r', ' ', '\t']);
+    let trimmed = line.trim_start();
+    // BSD: `SHA256 (name) = hex`.
+    if let Some(rest) = trimmed.strip_prefix("SHA256 (") {
+        let (name, hex) = rest.rsplit_once(") = ")?;
+        return Some(Entry {
+            digest: hex64(hex.trim())?,
+            name: Some(name.to_string()),
+        });
+    }
+    // GNU: a leading backslash means the name has `\\` and `\n` escapes.
+    let (escaped, body) = match trimmed.strip_prefix('\\') {
+        Some(b) => (true, b),
+        None => (false, trimmed),
+    };
+    let hex_end = body
+        .find(|c: char| !c.is_ascii_hexdigit())
+        .unwrap_or(body.len());
+    let digest = hex64(&body[..hex_end])?;
+    let rest = &body[hex_end..];
+    if rest.trim().is_empty() {
+        return Some(Entry { digest, name: None });
+    }
+    // One separator (space or tab), then GNU's mode mark (`*` binary, ` ` text).
+    let rest = rest.strip_prefix([' ', '\t'])?;
+    let name = rest
+        .strip_prefix(['*', ' '])
+        .unwrap_or(rest)
+        .trim_start_matches(['\t']);
+    if name.is_empty() {
+        return Some(Entry { digest, name: None });
+    }
+    let name = if escaped {
+        unescape(name)?
+    } else {
+        name.to_string()
+    };
+    Some(Entry {
+        digest,
+        name: Some(name),
+    })
+}
+
+fn hex64(s: &str) -> Option<Hash32> {
+    (s.len() == 64).then(|| Hash32::from_hex(s).ok()).flatten()
+}
+
+fn unescape(name: &str) -> Option<String> {
+    let mut out = String::with_capacity(name.len());
+    let mut chars = name.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next()? {
+            '\\' => out.push('\\'),
+            'n' => out.push('\n'),
+            'r' => out.push('\r'),
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// Whether a list's `name` is the file: exactly its name, or a relative path whose
+/// last segment it is (`./x`, `amd64/x` as in some mirrors' lists).
+fn names_file(name: &str, file: &str) -> bool {
+    if file.is_empty() {
+        return false;
+    }
+    let name = name.strip_prefix("./").unwrap_or(name);
+    name == file || name.rsplit_once('/').is_some_and(|(_, last)| last == file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
+    const B: &str = "b5bb9d8014a0f9b1d61e21e796d78dccdf1352f23cd32812f4850b878ae4944c";
+
+    fn h(hex: &str) -> Option<Hash32> {
+        Some(Hash32::from_hex(hex).unwrap())
+    }
+
+    #[test]
+    fn gnu_text_and_binary_mode() {
+        let list = format!(
+            "{A}  ubuntu-24.04-desktop-amd64.iso\n{B} *ubuntu-24.04-live-server-amd64.iso\n"
+        );
+        assert_eq!(
+            find(list.as_bytes(), "ubuntu-24.04-desktop-amd64.iso", false),
+            Ok(h(A))
+        );
+        assert_eq!(
+            find(list.as_bytes(), "ubuntu-24.04-live-server-amd64.iso", false),
+            Ok(h(B))
+        );
+        assert_eq!(find(list.as_bytes(), "other.iso", false), Ok(None));
+    }
+
+    #[test]
+    fn bsd_tag_format_and_uppercase_hex() {
+        let list = format!("SHA256 (node-v22.1.0.tar.gz) = {}\n", A.to_uppercase());
+        assert_eq!(
+            find(list.as_bytes(), "node-v22.1.0.tar.gz", false),
+            Ok(h(A))
+        );
+    }
+
+    #[test]
+    fn plain_lists_with_one_space_or_a_tab_and_crlf() {
+        let list = format!("{A} tool-linux.tar.gz\r\n{B}\ttool-mac.zip\r\n");
+        assert_eq!(find(list.as_bytes(), "tool-linux.tar.gz", false), Ok(h(A)));
+        assert_eq!(find(list.as_bytes(), "tool-mac.zip", false), Ok(h(B)));
+    }
+
+    #[test]
+    fn a_lone_digest_stands_only_for_the_file_its_list_was_made_for() {
+        let list = format!("{A}\n");
+        assert_eq!(find(list.as_bytes(), "x.iso", true), Ok(h(A)));
+        assert_eq!(find(list.as_bytes(), "x.iso", false), Ok(None));
+    }
+
+    #[test]
+    fn paths_in_the_list_match_on_their_last_segment_and_names_must_be_exact() {
+        let list = format!("{A}  ./dist/app.exe\n{B}  app.exe.sig\n");
+        assert_eq!(find(list.as_bytes(), "app.exe", false), Ok(h(A)));
+        assert_eq!(find(list.as_bytes(), "app", false), Ok(None));
+        assert_eq!(find(list.as_bytes(), "pp.exe", false), Ok(None));
+    }
+
+    #[test]
+    fn clear_signed_lists_are_read_as_the_text_they_sign() {
+        let list = format!(
+            "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\n{A} *debian-12.5.0-amd64-netinst.iso\n- {B} *dashed.iso\n-----BEGIN PGP SIGNATURE-----\n\niQIzBAEBCgAdFiEE\n{B} *debian-12.5.0-amd64-netinst.iso\n-----END PGP SIGNATURE-----\n"
+        );
+        assert_eq!(
+            find(list.as_bytes(), "debian-12.5.0-amd64-netinst.iso", false),
+            Ok(h(A)),
+            "nothing after the signature starts counts"
+        );
+        assert_eq!(find(list.as_bytes(), "dashed.iso", false), Ok(h(B)));
+    }
+
+    #[test]
+    fn other_digests_are_skipped_and_contradictions_refused() {
+        let sha1 = "da39a3ee5e6b4b0d3255bfef95601890afd80709";
+        let list = format!("{sha1}  f.iso\n{A}  f.iso\n");
+        assert_eq!(find(list.as_bytes(), "f.iso", false), Ok(h(A)));
+        let twice = format!("{A}  f.iso\n{B}  f.iso\n");
+        assert!(matches!(
+            find(twice.as_bytes(), "f.iso", false),
+            Err(ChecksumError::Conflicting { .. })
+        ));
+        let same_twice = format!("{A}  f.iso\n{A} *f.iso\n");
+        assert_eq!(find(same_twice.as_bytes(), "f.iso", false), Ok(h(A)));
+    }
+
+    #[test]
+    fn escaped_gnu_names() {
+        let list = format!("\\{A}  a\\\\b\\nc.bin\n");
+        assert_eq!(find(list.as_bytes(), "a\\b\nc.bin", false), Ok(h(A)));
+    }
+
+    #[test]
+    fn oversized_and_binary_lists_are_typed_errors() {
+        let big = vec![b'a'; MAX_LIST_BYTES + 1];
+        assert_eq!(
+            find(&big, "f", false),
+            Err(ChecksumError::TooLarge(MAX_LIST_BYTES + 1))
+        );
+        assert_eq!(
+            find(&[0xff, 0xfe, 0x00], "f", false),
+            Err(ChecksumError::NotText)
+        );
+        assert_eq!(find(b"<html>404 not found</html>", "f", false), Ok(None));
+    }
+
+    #[test]
+    fn candidate_names_are_few_and_specific_first() {
+        let c = candidates("hugo_0.120.0_Linux-64bit.tar.gz");
+        assert_eq!(c[0], "hugo_0.120.0_Linux-64bit.tar.gz.sha256");
+        assert!(c.contains(&"hugo_0.120.0_checksums.txt".to_string()));
+        assert!(c.contains(&"SHA256SUMS".to_string()));
+        assert!(c.contains(&"SHASUMS256.txt".to_string()));
+        assert!(c.len() <= MAX_CANDIDATES);
+        let plain = candidates("setup.exe");
+        assert!(!plain.iter().any(|n| n.ends_with("_checksums.txt")));
+    }
+}

@@ -88,6 +88,7 @@ async function main() {
     if (sha256(item.filename) !== want) throw new Error(`${item.filename} does not match the original`);
     const tr = (await extensionState(b)).transfers[0];
     if (!tr) throw new Error('the extension left the download to the browser: no swarm was used');
+    if (!(tr.from_peers > 0)) throw new Error(`no byte came from a peer: ${JSON.stringify(tr)}`);
     say(`landed   ${item.filename} (SHA-256 matches)`);
     const stats = await (await fetch(`${o.page}stats`)).json();
 

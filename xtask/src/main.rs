@@ -151,6 +151,8 @@ fn test() -> Result {
     step("wasm tests in headless Chromium", wasm_tests)?;
     step("dist: the zip, the .xpi and the .deb", dist::check)?;
     step("install into a temporary home", install::check)?;
+    // The README's first command, as a newcomer runs it.
+    step("cargo xtask demo", demo::demo)?;
     step("browser tests (Chromium, extension, native host)", || {
         browser_tests(true)
     })?;

@@ -40,6 +40,38 @@ function item(t) {
   }
   line.textContent = parts.join(' · ');
   li.append(line);
+
+  const source = document.createElement('div');
+  source.className = 'muted';
+  source.textContent = t.digest_source
+    ? `SHA-256 from ${SOURCES[t.digest_source] ?? t.digest_source}`
+    : t.state === 'active'
+      ? 'SHA-256: looking for a checksum list beside the file'
+      : 'SHA-256: none published; checked only as one version of the file';
+  li.append(source);
+  return li;
+}
+
+// Where a download's trusted SHA-256 came from (the host's `digest_source`).
+const SOURCES = {
+  header: "the origin's digest header",
+  metalink: "the origin's Metalink",
+  checksum_file: 'a checksum list beside the file',
+  group: 'your trusted group',
+  explicit: 'the link itself',
+};
+
+// A download the extension left to the browser, and why.
+function decision(d) {
+  const li = document.createElement('li');
+  const name = document.createElement('div');
+  name.className = 'name';
+  name.textContent = d.url.split('/').pop() || d.url;
+  li.append(name);
+  const why = document.createElement('div');
+  why.className = 'muted';
+  why.textContent = `left to the browser: ${d.reason ?? 'not eligible'}`;
+  li.append(why);
   return li;
 }
 
@@ -61,6 +93,9 @@ async function refresh() {
   document.getElementById('saved').textContent = bytes(state.saved_bytes);
   const list = document.getElementById('transfers');
   list.replaceChildren(...state.transfers.map(item));
+  const left = state.decisions.filter((d) => d.decision === 'left to the browser').slice(0, 5);
+  document.getElementById('left-section').hidden = left.length === 0;
+  document.getElementById('left').replaceChildren(...left.map(decision));
   document.getElementById('idle').hidden = state.transfers.some((t) => t.state === 'active');
 }
 

@@ -184,7 +184,8 @@ export class Interceptor {
       method: seen.method,
     });
     if (!resolved.eligible) return resolved.reason;
-    if (!resolved.p2p) return 'no trusted digest';
+    // The host looked for a digest header, a Metalink and a checksum list.
+    if (!resolved.p2p) return `no trusted digest: ${resolved.why_not_p2p ?? 'none published'}`;
     const started = await this.host.request(
       {
         type: 'start',
@@ -210,6 +211,7 @@ export class Interceptor {
       filename: started.filename,
       size: started.size,
       sha256: started.sha256,
+      digest_source: started.digest_source ?? null,
       started: Date.now(),
       browserId: null,
     };

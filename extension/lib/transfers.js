@@ -46,6 +46,8 @@ export class Transfers {
     for (const k of ['have', 'from_peers', 'from_origin', 'bytes_per_sec', 'peers', 'phase', 'size']) {
       if (ev[k] !== undefined) t[k] = ev[k];
     }
+    // A digest learned on the way (a checksum list) is reported once it is.
+    if (ev.digest_source) t.digest_source = ev.digest_source;
   }
 
   async finished(ev) {

@@ -547,3 +547,107 @@ async fn start_after_resolve_probes_the_origin_once() {
     assert_eq!(again["type"], "started", "{again}");
     assert_eq!(probes(&origin), 2);
 }
+
+/// Without a digest header, a checksum list beside the file names the content:
+/// `resolve` (while the browser's item waits) finds it and says so; a list too slow
+/// for that is still learned by a `start`, which does not wait for it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_checksum_list_gives_a_download_its_digest() {
+    use sha2::Digest;
+    let data = random_bytes(3 * 1024 * 1024, 14);
+    let hex = hex::encode(sha2::Sha256::digest(&data));
+    let with_list = |delay: Option<Duration>, throttle: u64| {
+        let mut cfg = OriginConfig::memory(data.clone());
+        cfg.path = "/pub/tool-2.0.tar.gz".into();
+        cfg.repr_digest = false;
+        cfg.throttle_per_connection = Some(throttle);
+        cfg.extra_files = vec![swarmload_tests::origin::ExtraFile {
+            path: "/pub/SHA256SUMS".into(),
+            body: format!("{hex}  tool-2.0.tar.gz\n").into(),
+            delay,
+        }];
+        cfg
+    };
+    let quick = TestOrigin::start(with_list(None, 1_000_000)).await.unwrap();
+    // The list answers after 2.5 s, past the resolve's 1.5 s; the download (four
+    // connections of 150 kB/s) takes about 5 s.
+    let slow = TestOrigin::start(with_list(Some(Duration::from_millis(2500)), 150_000))
+        .await
+        .unwrap();
+    let bare = TestOrigin::start({
+        let mut c = OriginConfig::memory(data.clone());
+        c.repr_digest = false;
+        c
+    })
+    .await
+    .unwrap();
+    let mut h = Host::start(&[EXTENSION]);
+
+    let resolved = h
+        .request(json!({"type": "resolve", "id": 1, "url": quick.url()}))
+        .await;
+    assert_eq!(resolved["p2p"], true, "{resolved}");
+    assert_eq!(resolved["sha256"], hex.as_str());
+    assert_eq!(resolved["digest_source"], "checksum_file");
+    let started = h
+        .request(json!({"type": "start", "id": 2, "url": quick.url()}))
+        .await;
+    assert_eq!(started["digest_source"], "checksum_file", "{started}");
+    assert_eq!(started["sha256"], hex.as_str());
+    let (done, _, body) = delivered(&mut h, &started).await;
+    assert_eq!(done["type"], "finished", "{done}");
+    assert_eq!(body, data);
+
+    // Too slow for the resolve: the browser's download is not held back for it ...
+    let resolved = h
+        .request(json!({"type": "resolve", "id": 3, "url": slow.url()}))
+        .await;
+    assert_eq!(resolved["p2p"], false, "{resolved}");
+    assert!(
+        resolved["why_not_p2p"]
+            .as_str()
+            .is_some_and(|w| w.contains("in time")),
+        "{resolved}"
+    );
+    // ... and a download started anyway learns it on the way.
+    let started = h
+        .request(json!({"type": "start", "id": 4, "url": slow.url()}))
+        .await;
+    assert_eq!(
+        started["digest_source"],
+        Value::Null,
+        "not known yet: {started}"
+    );
+    let (done, seen, body) = delivered(&mut h, &started).await;
+    assert_eq!(done["type"], "finished", "{done}");
+    assert_eq!(done["sha256"], hex.as_str());
+    assert!(
+        seen.iter()
+            .any(|m| m["type"] == "progress" && m["digest_source"] == "checksum_file"),
+        "the progress names the checksum list once it was read"
+    );
+    assert_eq!(body, data);
+
+    // Nothing beside the file: the host says why.
+    let resolved = h
+        .request(json!({"type": "resolve", "id": 5, "url": bare.url()}))
+        .await;
+    assert_eq!(resolved["p2p"], false, "{resolved}");
+    assert!(
+        resolved["why_not_p2p"]
+            .as_str()
+            .is_some_and(|w| w.contains("no checksum list")),
+        "{resolved}"
+    );
+}
+
+/// Reads a started download's delivery to its end: the host's last word on it
+/// (`finished` or `failed`), what it said on the way, and the bytes delivered.
+async fn delivered(h: &mut Host, started: &Value) -> (Value, Vec<Value>, Vec<u8>) {
+    let url = started["delivery_url"].as_str().unwrap().to_string();
+    let reader = tokio::spawn(async move { fetch(&url, None).await });
+    let (done, seen) = h
+        .until(|m| m["type"] == "finished" || m["type"] == "failed")
+        .await;
+    (done, seen, reader.await.unwrap().2)
+}

@@ -535,6 +535,38 @@ test('enterprise policy: upload_enabled off keeps and serves nothing; a cache_ma
   }
 });
 
+test('no digest header, a checksum list beside the file: the host reads it while the item waits, and peers serve', async () => {
+  const size = 24 * MiB;
+  const dir = workDir('sums');
+  const file = noiseFile(dir, 'tool-3.1.0-linux-amd64.tar.gz', size);
+  const sums = path.join(dir, 'SHA256SUMS');
+  fs.writeFileSync(sums, `${sha256(file)}  tool-3.1.0-linux-amd64.tar.gz\n`);
+  const t = await tracker();
+  await seeder(file, t.url, 'sums-seed-1');
+  await seeder(file, t.url, 'sums-seed-2');
+  // A busy origin that sends no digest: only its SHA256SUMS names the content.
+  const o = await origin(file, ['--no-digest', '--throttle', '500000', '--page', '--extra', `SHA256SUMS=${sums}`]);
+  const b = await browser({ name: 'sums', hostHome: hostHome('sums-host', t.url) });
+  try {
+    await clickDownloadLink(b, o.page);
+    const items = await settledDownloads(b, { timeoutMs: 180000 });
+    assert.equal(items.length, 1, JSON.stringify(items));
+    assert.match(items[0].url, /^http:\/\/127\.0\.0\.1:\d+\/d\//, 'delivered by the host');
+    assert.equal(sha256(items[0].filename), sha256(file));
+    const state = await extensionState(b);
+    const tr = state.transfers[0];
+    assert.equal(tr?.digest_source, 'checksum_file', JSON.stringify(tr));
+    assert.ok(tr.from_peers > size / 2, `peers served once the list named the swarm: ${JSON.stringify(tr)}`);
+    const popup = await b.context.newPage();
+    await popup.goto(`chrome-extension://${b.extensionId}/popup.html`);
+    await popup.waitForSelector('ul.transfers li');
+    assert.match(await popup.textContent('body'), /SHA-256 from a checksum list beside the file/);
+    await popup.screenshot({ path: path.join(ARTIFACTS, 'popup-checksum-list.png') });
+  } finally {
+    await b.close();
+  }
+});
+
 test('a user-scope install in a fresh HOME: Chromium with the packaged extension reaches the host', async () => {
   // The Chromium zip of `cargo xtask dist`, unpacked (xtask passes it), as a user
   // would load it; the build tree otherwise.

@@ -1,7 +1,7 @@
 //! Checksum lists that publishers put beside their files, as a trusted source of a
 //! download's SHA-256: Debian's and Ubuntu's `SHA256SUMS`, Node.js's
 //! `SHASUMS256.txt`, `<file>.sha256`, GitHub releases' `checksums.txt` and
-//! `<project>_<version>_checksums.txt`, Fedora's `CHECKSUM`.
+//! `<project>_<version>_checksums.txt`, AlmaLinux's `CHECKSUM`.
 //!
 //! This module holds what the native host and the browser peer share: which names to
 //! try ([`candidates`]) and how to read a list ([`find`]). Where the lists are
@@ -27,7 +27,7 @@ use crate::content::Hash32;
 /// hundreds of images stays under 100 KiB).
 pub const MAX_LIST_BYTES: usize = 1024 * 1024;
 /// How many names [`candidates`] proposes at most.
-pub const MAX_CANDIDATES: usize = 8;
+pub const MAX_CANDIDATES: usize = 12;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChecksumError {
@@ -48,9 +48,10 @@ pub fn candidates(file: &str) -> Vec<String> {
             out.push(name);
         }
     };
-    if !file.is_empty() {
-        push(format!("{file}.sha256"));
-        push(format!("{file}.sha256sum"));
+    for suffix in SINGLE_FILE_SUFFIXES {
+        if !file.is_empty() {
+            push(format!("{file}{suffix}"));
+        }
     }
     push("SHA256SUMS".to_string());
     push("SHASUMS256.txt".to_string());
@@ -63,10 +64,28 @@ pub fn candidates(file: &str) -> Vec<String> {
         && version.starts_with(|c: char| c.is_ascii_digit() || c == 'v')
     {
         push(format!("{project}_{version}_checksums.txt"));
+        // HashiCorp's releases: `terraform_1.8.2_SHA256SUMS`.
+        push(format!("{project}_{version}_SHA256SUMS"));
     }
     push("sha256sums.txt".to_string());
+    // Linux Mint.
+    push("sha256sum.txt".to_string());
+    // kernel.org: clear-signed.
+    push("sha256sums.asc".to_string());
+    // AlmaLinux, Rocky Linux (BSD lines).
     push("CHECKSUM".to_string());
     out
+}
+
+/// Suffixes of lists made for one file alone (`<file>.sha256`; Adoptium's
+/// `<file>.sha256.txt`), in which a lone digest stands for that file.
+pub const SINGLE_FILE_SUFFIXES: [&str; 3] = [".sha256", ".sha256sum", ".sha256.txt"];
+
+/// Whether the list named `list` was made for the file `file` alone.
+pub fn is_single_file_list(list: &str, file: &str) -> bool {
+    SINGLE_FILE_SUFFIXES
+        .iter()
+        .any(|s| list.strip_suffix(s) == Some(file))
 }
 
 /// The SHA-256 the list `text` gives for the file named `file` (the last path

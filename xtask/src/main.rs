@@ -11,6 +11,8 @@
 //! - `cargo xtask bench host`: the host as a downloader, against curl.
 //! - `cargo xtask bench swarm`: swarms of hosts against raw WebRTC throughput, the
 //!   fluid-model bound and the reference tracker.
+//! - `cargo xtask bench reach`: how many real-world download shapes get a trusted
+//!   digest, before and after Want-Repr-Digest and checksum lists.
 //! - `cargo xtask build`: release host and the wasm package.
 //! - `cargo xtask fuzz TARGET SECONDS`: a longer fuzz run of one target.
 
@@ -63,6 +65,17 @@ fn main() -> ExitCode {
         ["bench", "host"] => bench_host::host(),
         ["bench", "swarm"] => bench_swarm::swarm(),
         ["bench", "browser"] => bench_browser(),
+        // The share of real-world download shapes that get a trusted digest
+        // (tests/fixtures/reach.json); the same test runs in `cargo xtask test`.
+        ["bench", "reach"] => run(cargo().args([
+            "test",
+            "-p",
+            "swarmload-host",
+            "--test",
+            "reach_fixtures",
+            "--",
+            "--nocapture",
+        ])),
         ["build"] => build(),
         ["fuzz", target, seconds] => seconds
             .parse()
@@ -82,7 +95,7 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask demo | install | dist | test | test browser | test dist | bench core | bench host | bench swarm | bench browser | build | fuzz TARGET SECONDS";
+const USAGE: &str = "usage: cargo xtask demo | install | dist | test | test browser | test dist | bench core | bench host | bench swarm | bench browser | bench reach | build | fuzz TARGET SECONDS";
 
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

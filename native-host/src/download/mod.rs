@@ -123,6 +123,9 @@ pub struct Progress {
     pub phase: Phase,
     /// Why the download failed, once it has.
     pub error: Option<String>,
+    /// A trusted SHA-256 learned while the download ran (from a checksum list).
+    #[serde(skip)]
+    pub digest_learned: Option<Hash32>,
 }
 
 pub struct Finished {
@@ -470,6 +473,8 @@ pub async fn run(
                     if engine.learn_digest(sha256) {
                         tracing::info!(%sha256, "trusted digest learned: the swarm may join");
                         peers.start(sha256, tx.clone());
+                        state.digest_learned = Some(sha256);
+                        progress.send_replace(state.clone());
                     } else {
                         learned_too_late = Some(sha256);
                     }

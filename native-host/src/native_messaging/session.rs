@@ -11,12 +11,14 @@ use serde_json::{Value, json};
 use swarmload_core::content::Hash32;
 use swarmload_core::engine::EngineConfig;
 use swarmload_core::policy::{Policy, PolicyLayer};
+use swarmload_core::trusted_digest::DigestSource;
 use tokio::sync::{mpsc, watch};
 
 use super::messages::{HeaderEntry, PROTOCOL, Request, Resolve, Start, Target, error_reply};
 use crate::config::StateDir;
 use crate::delivery::{self, Delivery};
 use crate::download::{self, Connections, Job, NoPeers, PeerSource, Phase, Progress};
+use crate::origin::checksum_lists::ChecksumLists;
 use crate::origin::{self, OriginInfo};
 use crate::seeding::{Seeder, Seeds};
 use crate::store::cache::Cache;
@@ -69,7 +71,13 @@ pub struct Session {
     seeds: Seeds,
     /// Held while the cache's seeders are (re)started for a new policy.
     reseeding: tokio::sync::Mutex<()>,
+    /// Same-origin checksum lists, and the directories known to have none.
+    checksum_lists: ChecksumLists,
 }
+
+/// How long `resolve` waits for the origin's checksum lists.
+const RESOLVE_LOOKUP_BUDGET: Duration = Duration::from_millis(1500);
+const NO_DIGEST: &str = "the origin publishes no SHA-256: no digest header, no Metalink, no checksum list beside the file";
 
 /// The swarm downloads and seeds join under `policy`, if it names any tracker.
 fn swarm_config(policy: &Policy) -> Option<SwarmConfig> {
@@ -151,6 +159,7 @@ impl Session {
             out,
             seeds: Seeds::default(),
             reseeding: tokio::sync::Mutex::new(()),
+            checksum_lists: ChecksumLists::new(),
         })
     }
 
@@ -345,6 +354,54 @@ impl Session {
         }
     }
 
+    /// While the browser's item waits on `resolve`: the SHA-256 a checksum list
+    /// beside the file gives, put into `info` (and the probe `start` reuses).
+    /// Bounded by [`RESOLVE_LOOKUP_BUDGET`], so a site without lists, or a slow one,
+    /// holds the download back at most that long, once per directory (the look-up
+    /// finishes in the background and remembers a directory without lists). Returns
+    /// why there is no digest, if there is none.
+    async fn digest_from_lists(
+        &self,
+        url: &url::Url,
+        headers: &[HeaderEntry],
+        info: &mut OriginInfo,
+    ) -> Option<&'static str> {
+        if info.has_credentials() {
+            return Some("the URL carries credentials");
+        }
+        if !self.may_find_digest(info) {
+            return Some(NO_DIGEST);
+        }
+        let lookup = {
+            let (client, found_for, lists) = (
+                self.client.clone(),
+                info.clone(),
+                self.checksum_lists.clone(),
+            );
+            tokio::spawn(async move { lists.lookup(&client, &found_for).await })
+        };
+        match tokio::time::timeout(RESOLVE_LOOKUP_BUDGET, lookup).await {
+            Ok(Ok(Some(found))) => {
+                info.digest = Some(found.sha256);
+                info.digest_source = Some(DigestSource::ChecksumFile);
+                let key = (url.to_string(), headers.to_vec());
+                let mut probes = self.probes.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(entry) = probes.get_mut(&key) {
+                    entry.1 = info.clone();
+                }
+                None
+            }
+            Ok(_) => Some(NO_DIGEST),
+            Err(_) => Some("the origin's checksum lists did not answer in time"),
+        }
+    }
+
+    /// Whether a checksum list may still give `info` a digest: not for a download
+    /// that needed credentials, nor where the lists were looked for lately in vain.
+    fn may_find_digest(&self, info: &OriginInfo) -> bool {
+        !info.has_credentials() && self.checksum_lists.may_have(&info.requested)
+    }
+
     async fn resolve(&self, id: Option<Value>, r: Resolve) {
         let Ok(url) = url::Url::parse(&r.target.url) else {
             return self.error(&id, "bad_request", "not a URL");
@@ -357,11 +414,19 @@ impl Session {
                 json!({"type": "resolved", "eligible": false, "reason": reason, "p2p": false}),
             );
         }
-        let info = match self.probe(&url, &r.target.headers, false).await {
+        let mut info = match self.probe(&url, &r.target.headers, false).await {
             Ok(i) => i,
             Err(e) => return self.error(&id, "probe_failed", &e),
         };
         let too_small = info.size < policy.min_size_bytes;
+        let mut why_not_p2p = None;
+        if info.digest.is_none() && !too_small {
+            why_not_p2p = Some(
+                self.digest_from_lists(&url, &r.target.headers, &mut info)
+                    .await,
+            );
+        }
+        let why_not_p2p = why_not_p2p.flatten();
         self.reply(
             &id,
             json!({
@@ -369,6 +434,8 @@ impl Session {
                 "eligible": !too_small,
                 "reason": too_small.then_some("too_small"),
                 "p2p": !too_small && info.digest.is_some(),
+                "digest_source": info.digest_source,
+                "why_not_p2p": why_not_p2p,
                 "url": info.url.as_str(),
                 "size": info.size,
                 "sha256": info.digest.map(|d| d.to_hex()),
@@ -469,9 +536,31 @@ impl Session {
                     progress: progress_rx.clone(),
                 },
             );
+        // Without a published digest, the origin's checksum lists are looked for
+        // beside the download, which does not wait for them.
+        let digest_source = match given {
+            Some(_) => Some(DigestSource::Explicit),
+            None => info.digest_source,
+        };
+        let late_digest = (expected.is_none() && self.may_find_digest(&info)).then(|| {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let (client, info, lists) = (
+                self.client.clone(),
+                info.clone(),
+                self.checksum_lists.clone(),
+            );
+            tokio::spawn(async move {
+                if let Some(f) = lists.lookup(&client, &info).await {
+                    let _ = tx.send(f.sha256);
+                }
+            });
+            rx
+        });
         // Only content with a trusted digest has a swarm; credentials and incognito
         // were ruled out above.
-        let swarm = expected.and(swarm_config(&policy));
+        let swarm = (expected.is_some() || late_digest.is_some())
+            .then(|| swarm_config(&policy))
+            .flatten();
         let job = Job {
             client: self.client.clone(),
             info: Arc::new(info.clone()),
@@ -481,7 +570,7 @@ impl Session {
             origin_only: swarm.is_none(),
             partial,
             policy: policy.clone(),
-            late_digest: None,
+            late_digest,
         };
         self.reply(
             &id,
@@ -493,6 +582,7 @@ impl Session {
                 "filename": filename,
                 "sha256": expected.map(|d| d.to_hex()),
                 "p2p": expected.is_some(),
+                "digest_source": digest_source,
             }),
         );
         tokio::spawn(self.clone().report_progress(key.clone(), progress_rx));
@@ -590,6 +680,7 @@ impl Session {
                 "bytes_per_sec": p.bytes_per_sec.round(),
                 "peers": p.peers,
                 "phase": p.phase,
+                "digest_source": p.digest_learned.map(|_| DigestSource::ChecksumFile),
             }));
             tokio::time::sleep(PROGRESS_INTERVAL).await;
             if rx.changed().await.is_err() {

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use swarmload_core::checksum_file::{MAX_LIST_BYTES, candidates, find};
+use swarmload_core::checksum_file::{MAX_LIST_BYTES, candidates, find, is_single_file_list};
 use swarmload_core::content::Hash32;
 use url::Url;
 
@@ -77,6 +77,12 @@ impl ChecksumLists {
                 None
             }
         }
+    }
+
+    /// Whether a look-up for the file at `url` could find anything: an http(s) URL
+    /// whose directory is not known to have no list.
+    pub fn may_have(&self, url: &Url) -> bool {
+        directory(url).is_some_and(|d| !self.known_empty(d.as_str()))
     }
 
     fn known_empty(&self, key: &str) -> bool {
@@ -140,7 +146,7 @@ async fn search(client: &reqwest::Client, dir: &Url, names: &[String]) -> Option
     let mut lists: Vec<(String, bool)> = Vec::new();
     for name in names {
         for c in candidates(name) {
-            let single = c == format!("{name}.sha256") || c == format!("{name}.sha256sum");
+            let single = is_single_file_list(&c, name);
             if !lists.iter().any(|(n, _)| n == &c) {
                 lists.push((c, single));
             }

@@ -1,16 +1,18 @@
 //! `test-origin`: the test origin as a process, for benchmarks and manual runs.
 //!
-//! `test-origin FILE [--throttle BYTES_PER_SEC] [--throttle-total BYTES_PER_SEC] [--metalink] [--no-ranges] [--no-digest] [--page] [--port N]`
+//! `test-origin FILE [--throttle BYTES_PER_SEC] [--throttle-total BYTES_PER_SEC] [--metalink] [--no-ranges] [--no-digest] [--page] [--extra NAME=PATH]… [--port N]`
 //! serves FILE at `/files/<name>` on 127.0.0.1 and prints the URL on stdout. `--page`
 //! also serves `/` as a download page linking to it; `/stats` answers the counters.
+//! `--extra NAME=PATH` serves the file at PATH as `/files/NAME` too (a checksum list
+//! beside the download, say).
 
 use std::path::PathBuf;
 
-use swarmload_tests::origin::{Content, OriginConfig, TestOrigin};
+use swarmload_tests::origin::{Content, ExtraFile, OriginConfig, TestOrigin};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: test-origin FILE [--throttle BYTES_PER_SEC] [--throttle-total BYTES_PER_SEC] [--metalink] [--no-ranges] [--no-digest] [--page] [--port N]"
+        "usage: test-origin FILE [--throttle BYTES_PER_SEC] [--throttle-total BYTES_PER_SEC] [--metalink] [--no-ranges] [--no-digest] [--page] [--extra NAME=PATH]... [--port N]"
     );
     std::process::exit(2)
 }
@@ -26,6 +28,7 @@ async fn main() {
     let mut digest = true;
     let mut page = false;
     let mut port = 0u16;
+    let mut extra = Vec::new();
     while let Some(a) = args.next() {
         match a.as_str() {
             "--throttle" => throttle = args.next().and_then(|v| v.parse().ok()).or_else(|| usage()),
@@ -36,6 +39,26 @@ async fn main() {
             "--metalink" => metalink = true,
             "--no-digest" => digest = false,
             "--page" => page = true,
+            "--extra" => {
+                let Some((name, path)) = args.next().and_then(|v| {
+                    v.split_once('=')
+                        .map(|(n, p)| (n.to_string(), PathBuf::from(p)))
+                }) else {
+                    usage()
+                };
+                let body = match std::fs::read(&path) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        eprintln!("test-origin: {}: {e}", path.display());
+                        std::process::exit(1)
+                    }
+                };
+                extra.push(ExtraFile {
+                    path: format!("/files/{name}"),
+                    body: body.into(),
+                    delay: None,
+                });
+            }
             "--port" => {
                 port = args
                     .next()
@@ -60,6 +83,7 @@ async fn main() {
     cfg.stats_path = Some("/stats".into());
     cfg.repr_digest = digest;
     cfg.page_path = page.then(|| "/".into());
+    cfg.extra_files = extra;
     let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
         Ok(l) => l,
         Err(e) => {

@@ -276,7 +276,11 @@ export class Interceptor {
     if (why) return why;
     if (policy.trackers.length === 0) return 'no tracker configured';
     const probe = await this.peer.request({ type: 'probe', url });
-    if (!probe.sha256) return probe.digest_error ? `bad digest: ${probe.digest_error}` : 'no trusted digest';
+    if (!probe.sha256) {
+      return probe.digest_error
+        ? `bad digest: ${probe.digest_error}`
+        : 'no trusted digest: no digest header, no #sha256= in the link, no checksum list beside the file';
+    }
     if (probe.size === null || probe.size === undefined) return 'size unknown';
     const filename = basename(item.filename) || basename(new URL(url).pathname) || 'download';
     const info = { ...probe, contentType: probe.content_type };
@@ -334,6 +338,7 @@ export class Interceptor {
       filename,
       size: info.size,
       sha256: info.sha256,
+      digest_source: info.digest_source ?? null,
       started: Date.now(),
       browserId: null,
       mode: 'browser',

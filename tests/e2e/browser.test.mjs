@@ -567,6 +567,35 @@ test('no digest header, a checksum list beside the file: the host reads it while
   }
 });
 
+test('browser-only, no digest header: the wasm peer reads the checksum list beside the file and downloads from peers', async () => {
+  const dir = workDir('bo-sums');
+  const size = 24 * MiB;
+  const file = noiseFile(dir, 'tool-4.0.0-linux-amd64.tar.gz', size);
+  const sums = path.join(dir, 'SHA256SUMS');
+  fs.writeFileSync(sums, `${sha256(file)} *tool-4.0.0-linux-amd64.tar.gz\n`);
+  const o = await origin(file, ['--no-digest', '--throttle', '250000', '--page', '--extra', `SHA256SUMS=${sums}`]);
+  const t = await tracker();
+  await seeder(file, t.url, 'bo-sums-seed-1');
+  await seeder(file, t.url, 'bo-sums-seed-2');
+  setManagedPolicy(EXTENSION_ID, { trackers: [t.url] });
+  const b = await browser({ name: 'bo-sums', hostHome: workDir('bo-sums-unused'), registerHost: false });
+  try {
+    await clickDownloadLink(b, o.page);
+    const items = await settledDownloads(b, { timeoutMs: 180000 });
+    assert.equal(items.length, 1, JSON.stringify(items));
+    assert.match(items[0].url, /^blob:chrome-extension:\/\//, 'delivered by the browser-only peer');
+    assert.equal(sha256(items[0].filename), sha256(file));
+    const state = await extensionState(b);
+    assert.equal(state.host, null);
+    const tr = state.transfers[0];
+    assert.equal(tr?.digest_source, 'checksum_file', JSON.stringify(tr));
+    assert.ok(tr.from_peers > size / 2, JSON.stringify(tr));
+  } finally {
+    setManagedPolicy(EXTENSION_ID, null);
+    await b.close();
+  }
+});
+
 test('a user-scope install in a fresh HOME: Chromium with the packaged extension reaches the host', async () => {
   // The Chromium zip of `cargo xtask dist`, unpacked (xtask passes it), as a user
   // would load it; the build tree otherwise.

@@ -279,7 +279,7 @@ mod browser_peer {
             p.size
         );
         assert_eq!(p.sha256.as_deref(), Some(digest.as_str()));
-        assert_eq!(p.digest_source.as_deref(), Some("url"));
+        assert_eq!(p.digest_source.as_deref(), Some("explicit"));
         let plain: Probe =
             serde_wasm_bindgen::from_value(probe_origin(url).await.unwrap()).unwrap();
         assert_eq!(plain.sha256, None, "no digest without a trusted source");

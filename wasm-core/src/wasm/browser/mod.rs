@@ -9,6 +9,7 @@
 //! carries out the actions it produced. No JavaScript call made while acting calls
 //! back synchronously, so the shared state is never borrowed twice.
 
+mod checksum_lists;
 mod origin;
 mod peer;
 pub mod rtc;
@@ -51,10 +52,20 @@ extern "C" {
 const VERIFY_CHUNK: u32 = 1 << 20;
 
 /// Probes `url` (a ranged GET of its first byte, without credentials): size,
-/// validators, and a trusted digest from its headers or URL.
+/// validators, and a trusted digest from its headers or URL, or else from a
+/// checksum list beside it on the same origin (at most 1.5 s more).
 #[wasm_bindgen]
 pub async fn probe_origin(url: String) -> Result<JsValue, JsError> {
-    let p = origin::probe(&url).await.map_err(|e| JsError::new(&e))?;
+    let mut p = origin::probe(&url).await.map_err(|e| JsError::new(&e))?;
+    if p.sha256.is_none()
+        && p.digest_error.is_none()
+        && matches!(p.status, 200 | 206)
+        && let Some((sha256, list)) = checksum_lists::lookup(&url).await
+    {
+        p.sha256 = Some(sha256.to_hex());
+        p.digest_source = Some("checksum_file");
+        p.checksum_list = Some(list);
+    }
     serde_wasm_bindgen::to_value(&p).map_err(|e| JsError::new(&e.to_string()))
 }
 

@@ -22,8 +22,12 @@ pub struct Probe {
     pub size: Option<u64>,
     /// The trusted SHA-256 (hex), when a header or the URL names one.
     pub sha256: Option<String>,
-    /// Where the digest came from: `header` or `url`.
+    /// Where the digest came from, named as the host names it
+    /// (`DigestSource`): `header`, `explicit` (the URL's `#sha256=`), or
+    /// `checksum_file`.
     pub digest_source: Option<&'static str>,
+    /// The checksum list that gave the digest.
+    pub checksum_list: Option<String>,
     /// A malformed digest header, said plainly.
     pub digest_error: Option<String>,
     pub ranges: bool,
@@ -106,7 +110,7 @@ pub async fn probe(url: &str) -> Result<Probe, String> {
         && let Ok(Some(h)) = trusted_digest::parse_url_fragment(url)
     {
         p.sha256 = Some(h.to_hex());
-        p.digest_source = Some("url");
+        p.digest_source = Some("explicit");
     }
     Ok(p)
 }

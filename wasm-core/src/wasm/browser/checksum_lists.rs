@@ -1,0 +1,117 @@
+//! The browser-only peer's look-up of checksum lists beside a download, by the same
+//! rules as the native host's (`native-host/src/origin/checksum_lists.rs`; README,
+//! "Publishing digests"): the download URL's own directory and origin, a few names
+//! (`checksum_file::candidates`), each list at most `MAX_LIST_BYTES`, all of them
+//! within [`LOOKUP_BUDGET_MS`], an HTTPS download's lists over HTTPS only, and no
+//! credentials sent.
+
+use futures_util::future::join_all;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    AbortController, AbortSignal, ReadableStreamDefaultReader, RequestCache, RequestCredentials,
+    RequestInit, Response,
+};
+
+use crate::checksum_file::{MAX_LIST_BYTES, candidates, find, is_single_file_list};
+use crate::content::Hash32;
+
+/// How long the look-up may hold the paused download.
+pub const LOOKUP_BUDGET_MS: i32 = 1500;
+
+/// The SHA-256 a same-origin checksum list gives for the file at `url`, and the
+/// list's URL.
+pub async fn lookup(url: &str) -> Option<(Hash32, String)> {
+    let base = url::Url::parse(url).ok()?;
+    if !matches!(base.scheme(), "http" | "https") {
+        return None;
+    }
+    let mut dir = base.clone();
+    dir.set_query(None);
+    dir.set_fragment(None);
+    let dir = dir.join("./").ok()?;
+    let file = base.path_segments()?.next_back().map(|s| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    })?;
+    if file.is_empty() {
+        return None;
+    }
+    let window = web_sys::window()?;
+    let abort = AbortController::new().ok()?;
+    let stop = abort.clone();
+    let timer = Closure::once_into_js(move || stop.abort());
+    let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+        timer.unchecked_ref(),
+        LOOKUP_BUDGET_MS,
+    );
+    let https_only = dir.scheme() == "https";
+    let signal = abort.signal();
+    let fetches = candidates(&file).into_iter().map(|name| {
+        let (dir, file, signal) = (&dir, &file, &signal);
+        async move {
+            let list = dir
+                .join(&name)
+                .ok()
+                .filter(|u| u.origin() == dir.origin())?;
+            let text = fetch_list(list.as_str(), signal, https_only).await?;
+            match find(&text, file, is_single_file_list(&name, file)) {
+                Ok(Some(h)) => Some((h, list.to_string())),
+                _ => None,
+            }
+        }
+    });
+    let found: Vec<(Hash32, String)> = join_all(fetches).await.into_iter().flatten().collect();
+    abort.abort();
+    // Lists that disagree prove nothing.
+    if found.windows(2).any(|w| w[0].0 != w[1].0) {
+        return None;
+    }
+    found.into_iter().next()
+}
+
+async fn fetch_list(url: &str, signal: &AbortSignal, https_only: bool) -> Option<Vec<u8>> {
+    let init = RequestInit::new();
+    init.set_method("GET");
+    init.set_credentials(RequestCredentials::Omit);
+    init.set_cache(RequestCache::NoStore);
+    init.set_signal(Some(signal));
+    let window = web_sys::window()?;
+    let r: Response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
+        .await
+        .ok()?
+        .unchecked_into();
+    if r.status() != 200 || (https_only && !r.url().starts_with("https:")) {
+        return None;
+    }
+    let declared = r
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_LIST_BYTES) {
+        return None;
+    }
+    let reader: ReadableStreamDefaultReader = r.body()?.get_reader().unchecked_into();
+    let mut body = Vec::new();
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.ok()?;
+        let done = js_sys::Reflect::get(&chunk, &JsValue::from_str("done"))
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(true);
+        if done {
+            return Some(body);
+        }
+        let value = js_sys::Reflect::get(&chunk, &JsValue::from_str("value")).ok()?;
+        let bytes = js_sys::Uint8Array::new(&value);
+        if body.len() + bytes.length() as usize > MAX_LIST_BYTES {
+            let _ = reader.cancel();
+            return None;
+        }
+        body.extend(bytes.to_vec());
+    }
+}

@@ -220,3 +220,36 @@ async fn the_swarm_joins_when_the_lists_digest_arrives() {
         got.from_origin
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_list_name_the_server_stalls_on_does_not_cost_the_others() {
+    let data = random_bytes(4 * MIB, 47);
+    let hex = sha256_hex(&data);
+    let mut cfg = OriginConfig::memory(data.clone());
+    cfg.path = format!("/releases/1.2.3/{NAME}");
+    cfg.repr_digest = false;
+    // About 8 s of download: the look-up (3 s for the stalled name) ends well within.
+    cfg.throttle_per_connection = Some(128 * 1024);
+    cfg.extra_files = vec![
+        ExtraFile {
+            path: "/releases/1.2.3/checksums.txt".into(),
+            body: Bytes::from(format!("{hex}  {NAME}\n")),
+            delay: Some(Duration::from_secs(60)),
+        },
+        ExtraFile {
+            path: "/releases/1.2.3/SHA256SUMS".into(),
+            body: Bytes::from(format!("{hex}  {NAME}\n")),
+            delay: None,
+        },
+    ];
+    let o = TestOrigin::start(cfg).await.unwrap();
+    let (out, v) = get_json(&o.url()).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(v["digest_source"], "checksum_file", "{v}");
+    assert!(
+        v["checksum_list"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("/SHA256SUMS")),
+        "{v}"
+    );
+}

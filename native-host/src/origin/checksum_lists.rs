@@ -9,8 +9,8 @@
 //! - A list names the file by the exact name the download resolves to (its
 //!   `Content-Disposition` name, or the last segment of the URL).
 //! - A few names only ([`candidates`](swarmload_core::checksum_file::candidates)),
-//!   each list at most [`MAX_LIST_BYTES`] and the whole look-up at most
-//!   [`LOOKUP_TIMEOUT`]; a directory where none was found is not asked again for
+//!   each list at most [`MAX_LIST_BYTES`] and `LIST_TIMEOUT`, the whole look-up at
+//!   most [`LOOKUP_TIMEOUT`]; a directory where none was found is not asked again for
 //!   [`NEGATIVE_TTL`].
 //! - The look-up runs beside the download, which never waits for it: the swarm joins
 //!   when the digest arrives.
@@ -28,6 +28,9 @@ use super::OriginInfo;
 
 /// The longest a whole look-up may take.
 pub const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one list may take: a name a server stalls on must not cost the others
+/// (the look-up waits for every answer before choosing).
+const LIST_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a directory without any list is left alone.
 pub const NEGATIVE_TTL: Duration = Duration::from_secs(10 * 60);
 /// Directories remembered as having no list, at most.
@@ -185,7 +188,12 @@ async fn search(client: &reqwest::Client, dir: &Url, names: &[String]) -> Option
 /// The body of one list, within the size bound; `None` for anything but a 200 with
 /// a small enough body, or a redirect that left HTTPS.
 async fn fetch_list(client: &reqwest::Client, url: &Url, https_only: bool) -> Option<Vec<u8>> {
-    let resp = client.get(url.clone()).send().await.ok()?;
+    let resp = client
+        .get(url.clone())
+        .timeout(LIST_TIMEOUT)
+        .send()
+        .await
+        .ok()?;
     if resp.status() != reqwest::StatusCode::OK {
         return None;
     }

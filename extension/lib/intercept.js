@@ -172,9 +172,7 @@ export class Interceptor {
   // Hands the download to the host; null once taken over, else why not (the
   // browser's item is then untouched).
   async takeOver(item, seen) {
-    if (!(await this.hostReachable())) return this.takeOverInBrowser(item, seen);
-    // The host judges by the policy the extension pushed: wait for the first push.
-    if (!this.hostPolicy && this.policyPush) await this.policyPush;
+    if (!(await this.hostReady())) return this.takeOverInBrowser(item, seen);
     const url = item.finalUrl || item.url;
     const resolved = await this.host.request({
       type: 'resolve',
@@ -239,8 +237,7 @@ export class Interceptor {
     const decision = { id: null, url: take.url, seenAt: Date.now(), startTime: new Date().toISOString() };
     decision.policyAt = decision.seenAt;
     try {
-      if (await this.hostReachable()) {
-        if (!this.hostPolicy && this.policyPush) await this.policyPush;
+      if (await this.hostReady()) {
         const started = await this.host.request(
           { type: 'start', url: take.url, headers: take.seen.headers, filename: take.filename, sha256: take.sha256 },
           60000,
@@ -256,14 +253,18 @@ export class Interceptor {
     }
   }
 
-  async hostReachable() {
-    if (this.host.hello) return true;
-    try {
-      await this.host.connect();
-      return true;
-    } catch {
-      return false;
+  // Whether the native host is there, and once it is, that it has heard the
+  // policy it judges downloads by (the extension's first push).
+  async hostReady() {
+    if (!this.host.hello) {
+      try {
+        await this.host.connect();
+      } catch {
+        return false;
+      }
     }
+    if (!this.hostPolicy && this.policyPush) await this.policyPush;
+    return true;
   }
 
   // Browser-only: the same rules and the same trust as the host's, then the

@@ -45,9 +45,11 @@ function item(t) {
   source.className = 'muted';
   source.textContent = t.digest_source
     ? `SHA-256 from ${SOURCES[t.digest_source] ?? t.digest_source}`
-    : t.state === 'active'
-      ? 'SHA-256: looking for a checksum list beside the file'
-      : 'SHA-256: none published; checked only as one version of the file';
+    : t.group_publish
+      ? 'SHA-256: none published; computed here and shared with your trusted group'
+      : t.state === 'active'
+        ? 'SHA-256: looking for a checksum list beside the file'
+        : 'SHA-256: none published; checked only as one version of the file';
   li.append(source);
   return li;
 }

@@ -182,8 +182,12 @@ export class Interceptor {
       method: seen.method,
     });
     if (!resolved.eligible) return resolved.reason;
-    // The host looked for a digest header, a Metalink and a checksum list.
-    if (!resolved.p2p) return `no trusted digest: ${resolved.why_not_p2p ?? 'none published'}`;
+    // The host looked for a digest header, a Metalink, a checksum list and, in a
+    // trusted group, the group's mapping. With none, a group member still takes the
+    // download: it computes the SHA-256 and publishes the mapping for the others.
+    if (!resolved.p2p && !resolved.group_publish) {
+      return `no trusted digest: ${resolved.why_not_p2p ?? 'none published'}`;
+    }
     const started = await this.host.request(
       {
         type: 'start',

@@ -58,6 +58,7 @@ export class Transfers {
       have: ev.size,
       from_peers: ev.from_peers,
       from_origin: ev.from_origin,
+      group_publish: ev.group_publish === true,
       bytes_per_sec: 0,
       phase: 'complete',
     });

@@ -3,23 +3,26 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use reqwest::header::HeaderMap;
 use swarmload_core::content::Hash32;
 use swarmload_core::trusted_digest::DigestSource;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 
 use crate::config::StateDir;
+use crate::digest_lookup::DigestLookup;
 use crate::download::{
     self, Connections, DownloadError, Job, NoPeers, PeerSource, Phase, Progress,
 };
 use crate::origin::checksum_lists::ChecksumLists;
 use crate::origin::{self, OriginInfo};
+use crate::seeding::Seeder;
 use crate::store::cache::Cache;
 use crate::store::partial::{self, Partial, PartialRecord};
+use crate::swarm::group_mappings::GroupMappings;
 use crate::swarm::options::{SwarmArgs, SwarmArgsError};
 use crate::swarm::peers::{Swarm, SwarmConfig};
 
@@ -86,6 +89,8 @@ pub enum GetError {
     },
     #[error("cannot start the HTTP client: {0}")]
     Client(String),
+    #[error("cannot seed: {0}")]
+    Seed(String),
 }
 
 /// How often a download that found the content changed starts over.
@@ -138,8 +143,12 @@ async fn get(
     // Progress goes where curl's goes, to stderr: stdout stays free for `--json`.
     let interactive = std::io::stderr().is_terminal();
     let mut restarts = 0;
-    let lists = ChecksumLists::new();
-    let found_list: Arc<Mutex<Option<url::Url>>> = Arc::default();
+    // The swarm's trackers are the group's: a mapping is published where members meet.
+    let group = policy
+        .group_key()
+        .zip(swarm.as_ref())
+        .and_then(|(key, s)| GroupMappings::new(s.trackers.clone(), key));
+    let lookup = DigestLookup::new(client.clone(), ChecksumLists::new(), group);
     loop {
         let info = origin::probe(&client, &url, &HeaderMap::new()).await?;
         let expected = match (given, info.digest) {
@@ -178,22 +187,9 @@ async fn get(
             (Some(_), _) => Some(DigestSource::Explicit),
             (None, source) => source,
         };
-        let late_digest = (expected.is_none() && !info.has_credentials()).then(|| {
-            let (tx, rx) = oneshot::channel();
-            let (client, info, lists, found) = (
-                client.clone(),
-                info.clone(),
-                lists.clone(),
-                found_list.clone(),
-            );
-            tokio::spawn(async move {
-                if let Some(f) = lists.lookup(&client, &info).await {
-                    *found.lock().unwrap_or_else(|e| e.into_inner()) = Some(f.list);
-                    let _ = tx.send(f.sha256);
-                }
-            });
-            rx
-        });
+        let late_digest =
+            (expected.is_none() && lookup.may_find(&info)).then(|| lookup.spawn(&info));
+        let swarm_cfg = swarm.clone();
         // A swarm needs a trusted digest to name it by and check the whole against,
         // and a download that needed credentials is never announced or shared.
         let swarm = swarm
@@ -227,9 +223,9 @@ async fn get(
         }
         match result {
             Ok(done) => {
-                let list = found_list.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                if list.is_some() && digest_source.is_none() {
-                    digest_source = Some(DigestSource::ChecksumFile);
+                let list = done.learned.as_ref().and_then(|l| l.checksum_list.clone());
+                if let Some(l) = &done.learned {
+                    digest_source = digest_source.or(Some(l.source));
                 }
                 // The whole-file SHA-256 matched: only now does the file get its name.
                 std::fs::rename(&done.data_path, &dest).map_err(|source| GetError::Save {
@@ -249,6 +245,21 @@ async fn get(
                     }
                 }
                 done.partial.finish();
+                // Nothing trusted named this content: its SHA-256 was computed from
+                // the origin's bytes alone, which a trusted group may publish.
+                let mut group_published = None;
+                if !done.digest_trusted
+                    && done.stats.bytes_from_peers == 0
+                    && let Some(group) = lookup.group()
+                {
+                    group_published = match GroupMappings::subject(&info) {
+                        Ok(subject) => Some(group.publish(&subject, done.sha256).await),
+                        Err(why) => {
+                            tracing::info!("no group mapping published: {why}");
+                            None
+                        }
+                    };
+                }
                 let s = &done.stats;
                 if interactive && !args.json {
                     eprintln!(
@@ -276,11 +287,34 @@ async fn get(
                             "peer_seconds": done.peer_time.map(|t| t.as_secs_f64()),
                             "digest_source": digest_source,
                             "checksum_list": list.as_ref().map(|u| u.as_str()),
-                            "not_swarmed": not_swarmed(digest_source, &info),
+                            "not_swarmed": not_swarmed(digest_source, &info, lookup.group().is_some()),
+                            "group_published": group_published,
                         })
                     );
                 }
                 let mut seeder = done.seeder;
+                // The download's own swarm never started without a trusted digest;
+                // once the group knows the digest, the file is served under it.
+                if group_published.is_some_and(|n| n > 0)
+                    && args.seed_for.is_some()
+                    && policy.upload_enabled
+                    && let Some(cfg) = swarm_cfg
+                {
+                    seeder.leave().await;
+                    let engine_cfg = swarmload_core::engine::EngineConfig::from_policy(
+                        &policy,
+                        download::random_seed(),
+                    );
+                    let path = dest.clone();
+                    let peers: Box<dyn PeerSource> = Box::new(Swarm::new(cfg));
+                    seeder = tokio::task::spawn_blocking(move || {
+                        Seeder::from_file(&path, engine_cfg, peers)
+                    })
+                    .await
+                    .map_err(|e| GetError::Client(e.to_string()))?
+                    .map_err(|e| GetError::Seed(e.to_string()))?
+                    .0;
+                }
                 if args.seed_for.is_some() && !policy.upload_enabled {
                     tracing::info!("upload is disabled by policy: not seeding");
                 }
@@ -328,9 +362,17 @@ async fn get(
 }
 
 /// Why a download was not shared with a swarm, or `None` when it could be.
-fn not_swarmed(source: Option<DigestSource>, info: &OriginInfo) -> Option<&'static str> {
+fn not_swarmed(
+    source: Option<DigestSource>,
+    info: &OriginInfo,
+    group: bool,
+) -> Option<&'static str> {
     if info.has_credentials() {
         Some("the URL carries credentials: never shared")
+    } else if source.is_none() && group {
+        Some(
+            "no trusted SHA-256: the origin sent no digest header, no Metalink, and no checksum list beside the file names it, and the group had no mapping for it",
+        )
     } else if source.is_none() {
         Some(
             "no trusted SHA-256: the origin sent no digest header, no Metalink, and no checksum list beside the file names it",

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod delivery;
+pub mod digest_lookup;
 pub mod doctor_command;
 pub mod download;
 pub mod file_digest;

@@ -28,6 +28,10 @@ struct Cli {
     max_peers_per_swarm: usize,
     #[arg(long, default_value_t = 10)]
     max_offers: usize,
+    /// Trusted groups' mapping ids kept (oldest forgotten first); 0 refuses the
+    /// mapping actions as a plain WebTorrent tracker does.
+    #[arg(long, default_value_t = 100_000)]
+    max_mapping_ids: usize,
 }
 
 #[tokio::main]
@@ -58,6 +62,7 @@ async fn main() -> ExitCode {
         idle_timeout: Duration::from_secs(cli.idle_timeout.max(1)),
         max_peers_per_swarm: cli.max_peers_per_swarm.max(1),
         max_offers: cli.max_offers.max(1),
+        max_mapping_ids: cli.max_mapping_ids,
         ..Config::default()
     };
     println!("listening on ws://{addr}");

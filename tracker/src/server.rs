@@ -2,7 +2,7 @@
 //! offers per announce, peers per swarm, swarms per connection, queued messages per
 //! connection, and how long a silent connection lives.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,6 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::protocol::{self, Announce, BadRequest, Event, Id20, Request};
+use swarmload_core::group_mapping::{MapId, Record};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -27,6 +28,10 @@ pub struct Config {
     pub max_swarms_per_connection: usize,
     /// Messages queued for one connection; a client that reads slower is dropped.
     pub max_queued: usize,
+    /// Trusted groups' mapping records are kept for this many ids, the oldest
+    /// forgotten first; 0 answers the mapping actions as a plain WebTorrent tracker
+    /// does, with "invalid action".
+    pub max_mapping_ids: usize,
 }
 
 impl Default for Config {
@@ -39,6 +44,7 @@ impl Default for Config {
             max_peers_per_swarm: 10_000,
             max_swarms_per_connection: 128,
             max_queued: 256,
+            max_mapping_ids: 100_000,
         }
     }
 }
@@ -73,9 +79,31 @@ struct State {
     conns: HashMap<u64, Conn>,
     next_conn: u64,
     rng: u64,
+    /// Trusted groups' records, opaque here: the tracker holds no group secret, so it
+    /// keeps a few per id (newest first) and members pick the one that verifies. A
+    /// forger can add records but not push out a real one for long.
+    mappings: HashMap<MapId, Vec<Record>>,
+    mapping_order: VecDeque<MapId>,
 }
 
 impl State {
+    fn put_mapping(&mut self, id: MapId, record: Record, max_ids: usize) {
+        if let Some(list) = self.mappings.get_mut(&id) {
+            list.retain(|r| r != &record);
+            list.insert(0, record);
+            list.truncate(protocol::MAX_RECORDS_PER_ID);
+            return;
+        }
+        while self.mappings.len() >= max_ids {
+            let Some(old) = self.mapping_order.pop_front() else {
+                break;
+            };
+            self.mappings.remove(&old);
+        }
+        self.mappings.insert(id, vec![record]);
+        self.mapping_order.push_back(id);
+    }
+
     fn random(&mut self) -> u64 {
         self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.rng;
@@ -253,6 +281,26 @@ impl Tracker {
                         .collect()
                 };
                 st.send(conn, protocol::scrape_response(&files));
+            }
+            Ok(Request::MappingPut { .. } | Request::MappingGet(_))
+                if self.cfg.max_mapping_ids == 0 =>
+            {
+                let b = BadRequest {
+                    action: "announce",
+                    reason: "invalid action".into(),
+                };
+                self.state().send(conn, protocol::failure(&b, None));
+            }
+            Ok(Request::MappingPut { map_id, record }) => {
+                let mut st = self.state();
+                st.put_mapping(map_id, record, self.cfg.max_mapping_ids);
+                st.send(conn, protocol::mapping_stored(&map_id));
+            }
+            Ok(Request::MappingGet(map_id)) => {
+                let st = self.state();
+                let records = st.mappings.get(&map_id).map(Vec::as_slice).unwrap_or(&[]);
+                let reply = protocol::mapping_records(&map_id, records);
+                st.send(conn, reply);
             }
             Err(b) => {
                 tracing::debug!(conn, "bad message: {}", b.reason);

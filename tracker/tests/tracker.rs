@@ -303,3 +303,49 @@ async fn the_binary_listens_where_it_says() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen"));
 }
+
+#[tokio::test]
+async fn group_mapping_records_are_kept_a_few_per_id_and_the_oldest_ids_forgotten() {
+    let (url, _t) = start(Config {
+        max_mapping_ids: 2,
+        ..Config::default()
+    })
+    .await;
+    let mut ws = connect(&url).await;
+    let record = |n: u8| json!({"sha256": format!("{n:02x}").repeat(32), "size": 5, "mac": format!("{n:02x}").repeat(32)});
+    let put = |map_id: &str, r: Value| json!({"action": "swarmload_mapping_put", "map_id": map_id, "record": r});
+    let get = |map_id: &str| json!({"action": "swarmload_mapping_get", "map_id": map_id});
+    let (a, b, c) = ("aa".repeat(20), "bb".repeat(20), "cc".repeat(20));
+    // Ten records under one id: the newest eight are kept, newest first; a repeat
+    // moves to the front rather than taking two places.
+    for n in 0..10 {
+        send(&mut ws, put(&a, record(n))).await;
+        assert_eq!(recv(&mut ws).await["stored"], true);
+    }
+    send(&mut ws, put(&a, record(5))).await;
+    recv(&mut ws).await;
+    send(&mut ws, get(&a)).await;
+    let got = recv(&mut ws).await;
+    assert_eq!(got["action"], "swarmload_mapping_get");
+    assert_eq!(got["map_id"], a.as_str());
+    let records = got["records"].as_array().unwrap();
+    assert_eq!(records.len(), 8);
+    assert_eq!(records[0], record(5));
+    assert_eq!(records[1], record(9));
+    // A third id pushes out the oldest.
+    for id in [&b, &c] {
+        send(&mut ws, put(id, record(1))).await;
+        recv(&mut ws).await;
+    }
+    send(&mut ws, get(&a)).await;
+    assert_eq!(recv(&mut ws).await["records"], json!([]));
+    send(&mut ws, get(&c)).await;
+    assert_eq!(recv(&mut ws).await["records"], json!([record(1)]));
+    // Malformed records are refused with a reason; the connection stays up.
+    send(&mut ws, put(&b, json!({"sha256": "00"}))).await;
+    assert!(recv(&mut ws).await["failure reason"].is_string());
+    send(&mut ws, get("not-hex")).await;
+    assert!(recv(&mut ws).await["failure reason"].is_string());
+    send(&mut ws, get(&b)).await;
+    assert_eq!(recv(&mut ws).await["records"].as_array().unwrap().len(), 1);
+}

@@ -15,6 +15,7 @@ pub mod checksum_file;
 pub mod content;
 pub mod eligibility;
 pub mod engine;
+pub mod group_mapping;
 pub mod policy;
 pub mod sim;
 pub mod tracker_protocol;

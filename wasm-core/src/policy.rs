@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::group_mapping::{GroupKey, MAX_SECRET_BYTES, MIN_SECRET_BYTES};
+
 /// Bounds on list lengths and string sizes, so a hostile or broken policy cannot make
 /// us allocate without limit.
 const MAX_TRACKERS: usize = 32;
@@ -48,6 +50,10 @@ pub struct Policy {
     pub cache_max_age_secs: u64,
     pub group_id: Option<String>,
     pub trust_mode: TrustMode,
+    /// The trusted group's shared secret. Never serialized: the effective policy is
+    /// shown to the user and logged.
+    #[serde(skip_serializing)]
+    pub group_secret: Option<String>,
     pub origin_fallback_delay_ms: u64,
 }
 
@@ -74,6 +80,7 @@ impl Default for Policy {
             cache_max_age_secs: 30 * 24 * 3600,
             group_id: None,
             trust_mode: TrustMode::OriginDigest,
+            group_secret: None,
             origin_fallback_delay_ms: 0,
         }
     }
@@ -125,6 +132,8 @@ pub struct PolicyLayer {
     pub group_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trust_mode: Option<TrustMode>,
+    #[serde(skip_serializing)]
+    pub group_secret: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origin_fallback_delay_ms: Option<u64>,
 }
@@ -144,6 +153,7 @@ pub const POLICY_KEYS: &[&str] = &[
     "cache_max_age_secs",
     "group_id",
     "trust_mode",
+    "group_secret",
     "origin_fallback_delay_ms",
 ];
 
@@ -192,6 +202,7 @@ impl PolicyLayer {
                 "cache_max_age_secs" => layer.cache_max_age_secs = Some(typed(k, value)?),
                 "group_id" => layer.group_id = Some(typed(k, value)?),
                 "trust_mode" => layer.trust_mode = Some(typed(k, value)?),
+                "group_secret" => layer.group_secret = Some(typed(k, value)?),
                 "origin_fallback_delay_ms" => {
                     layer.origin_fallback_delay_ms = Some(typed(k, value)?)
                 }
@@ -225,6 +236,15 @@ impl PolicyLayer {
             return Err(PolicyError::new(
                 "group_id",
                 format!("must be 1 to {MAX_GROUP_ID} bytes"),
+            ));
+        }
+        if let Some(secret) = &self.group_secret
+            && !(MIN_SECRET_BYTES..=MAX_SECRET_BYTES).contains(&secret.len())
+        {
+            // The length only: the value is a secret.
+            return Err(PolicyError::new(
+                "group_secret",
+                format!("must be {MIN_SECRET_BYTES} to {MAX_SECRET_BYTES} bytes (a random string)"),
             ));
         }
         if let Some(delay) = self.origin_fallback_delay_ms
@@ -262,6 +282,9 @@ impl PolicyLayer {
         if let Some(g) = &self.group_id {
             p.group_id = Some(g.clone());
         }
+        if let Some(g) = &self.group_secret {
+            p.group_secret = Some(g.clone());
+        }
     }
 }
 
@@ -278,6 +301,15 @@ impl Policy {
     /// A complete policy from one JSON document over the defaults.
     pub fn from_json(text: &str) -> Result<Policy, PolicyError> {
         Ok(Policy::resolve(&[PolicyLayer::from_json(text)?]))
+    }
+
+    /// The trusted group's keys, when `trust_mode` is `trusted_group` and a secret is
+    /// set; a group without a secret acts as `origin_digest`.
+    pub fn group_key(&self) -> Option<GroupKey> {
+        match (self.trust_mode, &self.group_secret) {
+            (TrustMode::TrustedGroup, Some(secret)) => Some(GroupKey::from_secret(secret)),
+            _ => None,
+        }
     }
 
     pub fn to_json(&self) -> String {
@@ -454,6 +486,25 @@ mod tests {
     }
 
     #[test]
+    fn a_group_secret_makes_a_group_key_only_in_trusted_group_mode_and_is_never_shown() {
+        let secret = "0123456789abcdef-group";
+        let p = Policy::from_json(&format!(
+            r#"{{"trust_mode": "trusted_group", "group_secret": "{secret}"}}"#
+        ))
+        .unwrap();
+        assert!(p.group_key().is_some());
+        assert!(!p.to_json().contains(secret));
+        let layer = PolicyLayer::from_json(&format!(r#"{{"group_secret": "{secret}"}}"#)).unwrap();
+        assert!(!serde_json::to_string(&layer).unwrap().contains(secret));
+        let err = PolicyLayer::from_json(r#"{"group_secret": "short-secret"}"#).unwrap_err();
+        assert!(!err.to_string().contains("short-secret"), "{err}");
+        let origin_only = Policy::resolve(&[layer]);
+        assert!(origin_only.group_key().is_none());
+        let no_secret = Policy::from_json(r#"{"trust_mode": "trusted_group"}"#).unwrap();
+        assert!(no_secret.group_key().is_none());
+    }
+
+    #[test]
     fn layers_resolve_highest_first() {
         let enterprise = PolicyLayer::from_json(r#"{"upload_enabled": false}"#).unwrap();
         let user =
@@ -488,6 +539,8 @@ mod tests {
             (r#"{"blocked_domains": ["a..b"]}"#, "blocked_domains"),
             (r#"{"trust_mode": "everyone"}"#, "trust_mode"),
             (r#"{"group_id": ""}"#, "group_id"),
+            (r#"{"group_secret": "short"}"#, "group_secret"),
+            (r#"{"group_secret": 7}"#, "group_secret"),
             (
                 r#"{"origin_fallback_delay_ms": 99999999}"#,
                 "origin_fallback_delay_ms",

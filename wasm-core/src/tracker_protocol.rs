@@ -4,6 +4,8 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::group_mapping::{MapId, Record};
+
 /// A 20-byte id (info hash, peer id or offer id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Id20(pub [u8; 20]);
@@ -68,7 +70,20 @@ pub struct Announce {
 pub enum Request {
     Announce(Announce),
     Scrape(Vec<Id20>),
+    /// Swarmload's extension: store a trusted group's mapping record.
+    MappingPut {
+        map_id: MapId,
+        record: Record,
+    },
+    /// Swarmload's extension: the records stored under an id.
+    MappingGet(MapId),
 }
+
+/// Swarmload's own actions (docs/protocol.md, "Group mappings"). A plain WebTorrent
+/// tracker answers them with a `failure reason` or not at all; clients take either
+/// as "no mapping".
+pub const MAPPING_PUT: &str = "swarmload_mapping_put";
+pub const MAPPING_GET: &str = "swarmload_mapping_get";
 
 /// Why a message was refused; sent back as `failure reason`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,8 +150,24 @@ pub fn parse(text: &str, max_offers: usize) -> Result<Request, BadRequest> {
                 .map(Request::Scrape)
                 .ok_or_else(|| bad("scrape", "invalid info_hash"))
         }
+        Some(MAPPING_PUT) => {
+            let map_id = map_id(&map, MAPPING_PUT)?;
+            let record = map
+                .get("record")
+                .and_then(Record::from_value)
+                .ok_or_else(|| bad(MAPPING_PUT, "invalid record"))?;
+            Ok(Request::MappingPut { map_id, record })
+        }
+        Some(MAPPING_GET) => Ok(Request::MappingGet(map_id(&map, MAPPING_GET)?)),
         _ => Err(bad("announce", "invalid action")),
     }
+}
+
+fn map_id(map: &Map<String, Value>, action: &'static str) -> Result<MapId, BadRequest> {
+    map.get("map_id")
+        .and_then(Value::as_str)
+        .and_then(MapId::from_hex)
+        .ok_or_else(|| bad(action, "invalid map_id"))
 }
 
 fn parse_announce(map: &Map<String, Value>, max_offers: usize) -> Result<Announce, BadRequest> {
@@ -368,6 +399,80 @@ pub fn parse_server(text: &str) -> ServerMessage {
     }
 }
 
+// ---- group mappings ---------------------------------------------------------------
+
+pub fn mapping_put_request(map_id: &MapId, record: &Record) -> String {
+    json!({"action": MAPPING_PUT, "map_id": map_id.to_hex(), "record": record.to_value()})
+        .to_string()
+}
+
+pub fn mapping_get_request(map_id: &MapId) -> String {
+    json!({"action": MAPPING_GET, "map_id": map_id.to_hex()}).to_string()
+}
+
+/// The tracker's answer to a put.
+pub fn mapping_stored(map_id: &MapId) -> String {
+    json!({"action": MAPPING_PUT, "map_id": map_id.to_hex(), "stored": true}).to_string()
+}
+
+/// The tracker's answer to a get: every record it holds for the id, newest first.
+pub fn mapping_records(map_id: &MapId, records: &[Record]) -> String {
+    let records: Vec<Value> = records.iter().map(Record::to_value).collect();
+    json!({"action": MAPPING_GET, "map_id": map_id.to_hex(), "records": records}).to_string()
+}
+
+/// What a client makes of a tracker's message while it waits on a mapping request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MappingReply {
+    Stored(MapId),
+    /// Malformed records are dropped here; the rest still need their MAC checked.
+    Records(MapId, Vec<Record>),
+    /// The tracker refused the request: most likely it does not know the action.
+    Failure(String),
+}
+
+/// `None` for anything that is not about mappings (announces, unknown actions):
+/// those are ignored.
+pub fn parse_mapping_reply(text: &str) -> Option<MappingReply> {
+    let Value::Object(map) = serde_json::from_str::<Value>(text).ok()? else {
+        return None;
+    };
+    if let Some(reason) = map.get("failure reason") {
+        let action = map.get("action").and_then(Value::as_str);
+        // bittorrent-tracker names the failed action, or says nothing; an announce's
+        // failure is not ours.
+        if action.is_none_or(|a| a == MAPPING_PUT || a == MAPPING_GET) {
+            let reason = reason.as_str().unwrap_or("refused");
+            return Some(MappingReply::Failure(reason.chars().take(200).collect()));
+        }
+        return None;
+    }
+    let id = map
+        .get("map_id")
+        .and_then(Value::as_str)
+        .and_then(MapId::from_hex)?;
+    match map.get("action").and_then(Value::as_str)? {
+        MAPPING_PUT => Some(MappingReply::Stored(id)),
+        MAPPING_GET => {
+            let records = map
+                .get("records")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .take(MAX_RECORDS_PER_ID)
+                        .filter_map(Record::from_value)
+                        .collect()
+                })
+                .unwrap_or_default();
+            Some(MappingReply::Records(id, records))
+        }
+        _ => None,
+    }
+}
+
+/// How many records a tracker keeps per id, and a client reads from one answer.
+pub const MAX_RECORDS_PER_ID: usize = 8;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -420,6 +525,58 @@ mod tests {
         assert_eq!(
             parse(&answer_without_target, 10).unwrap_err().reason,
             "invalid to_peer_id"
+        );
+    }
+
+    #[test]
+    fn mapping_requests_round_trip_and_plain_tracker_answers_are_understood() {
+        use crate::group_mapping::{GroupKey, Subject};
+        let key = GroupKey::from_secret("a group secret of some length");
+        let url = url::Url::parse("https://dl.example/a.bin").unwrap();
+        let id = key.map_id(&Subject::new(&url, Some("\"e\""), None, 9).unwrap());
+        let record = key.seal(&id, crate::content::Hash32([1; 32]), 9);
+        assert_eq!(
+            parse(&mapping_put_request(&id, &record), 4),
+            Ok(Request::MappingPut {
+                map_id: id,
+                record: record.clone()
+            })
+        );
+        assert_eq!(
+            parse(&mapping_get_request(&id), 4),
+            Ok(Request::MappingGet(id))
+        );
+        assert_eq!(
+            parse_mapping_reply(&mapping_records(&id, std::slice::from_ref(&record))),
+            Some(MappingReply::Records(id, vec![record]))
+        );
+        assert_eq!(
+            parse_mapping_reply(&mapping_stored(&id)),
+            Some(MappingReply::Stored(id))
+        );
+        // What bittorrent-tracker sends for an action it does not know.
+        assert!(matches!(
+            parse_mapping_reply(
+                r#"{"failure reason":"invalid action in WS request: swarmload_mapping_get"}"#
+            ),
+            Some(MappingReply::Failure(_))
+        ));
+        // Announces and unknown actions are ignored.
+        assert_eq!(
+            parse_mapping_reply(&announce_response(Id20([0; 20]), 120, 1, 0)),
+            None
+        );
+        assert_eq!(parse_mapping_reply(r#"{"action":"x","map_id":"00"}"#), None);
+        assert!(parse(r#"{"action":"swarmload_mapping_get","map_id":"zz"}"#, 4).is_err());
+        assert!(
+            parse(
+                &format!(
+                    r#"{{"action":"swarmload_mapping_put","map_id":"{}","record":{{}}}}"#,
+                    id.to_hex()
+                ),
+                4
+            )
+            .is_err()
         );
     }
 }

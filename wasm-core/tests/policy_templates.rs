@@ -31,6 +31,9 @@ fn schema_keys() -> Vec<String> {
         .as_object()
         .unwrap()
         .keys()
+        // A template cannot carry a group's secret: each enterprise makes its own
+        // (docs/enterprise.md, "Trusted groups").
+        .filter(|k| *k != "group_secret")
         .cloned()
         .collect();
     keys.sort();

@@ -26,6 +26,7 @@ use swarmload_core::engine::{
 use swarmload_core::policy::Policy;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::digest_lookup::LateDigest;
 use crate::origin::{Fetcher, OriginInfo, Pacer};
 use crate::seeding::Seeder;
 use crate::store::journal::BlockDigest;
@@ -82,7 +83,7 @@ pub struct Job {
     pub policy: Policy,
     /// A trusted SHA-256 still being looked for (in the origin's checksum lists):
     /// the download starts without it, and the swarm joins when it arrives.
-    pub late_digest: Option<oneshot::Receiver<Hash32>>,
+    pub late_digest: Option<oneshot::Receiver<LateDigest>>,
 }
 
 /// Parallel range connections to the origin.
@@ -123,12 +124,18 @@ pub struct Progress {
     pub phase: Phase,
     /// Why the download failed, once it has.
     pub error: Option<String>,
-    /// A trusted SHA-256 learned while the download ran (from a checksum list).
+    /// A trusted SHA-256 learned while the download ran (a checksum list, the group).
     #[serde(skip)]
-    pub digest_learned: Option<Hash32>,
+    pub digest_learned: Option<LateDigest>,
 }
 
 pub struct Finished {
+    /// The trusted digest learned while the download ran, if one was.
+    pub learned: Option<LateDigest>,
+    /// Whether the whole was checked against a digest from a trusted source (given,
+    /// published, or learned); else its SHA-256 was only computed from what the
+    /// origin sent.
+    pub digest_trusted: bool,
     /// The content's seeder, with the download's connections still open.
     pub seeder: Seeder,
     /// From the first byte a peer delivered to the end of the download (the span
@@ -180,7 +187,7 @@ impl DownloadError {
 
 /// The digest still being looked for, once found; never, when the look-up ends
 /// empty-handed (the branch is then switched off).
-async fn late(rx: &mut Option<oneshot::Receiver<Hash32>>) -> Option<Hash32> {
+async fn late(rx: &mut Option<oneshot::Receiver<LateDigest>>) -> Option<LateDigest> {
     match rx {
         Some(rx) => rx.await.ok(),
         None => std::future::pending().await,
@@ -214,6 +221,7 @@ pub async fn run(
         late_digest,
     } = job;
     let mut late_digest = late_digest;
+    let mut learned: Option<LateDigest> = None;
     // A digest that arrived after the engine could still take it: the whole must
     // match it all the same.
     let mut learned_too_late: Option<Hash32> = None;
@@ -469,11 +477,13 @@ pub async fn run(
             _ = sleep_until(deadline) => engine.handle_timeout(now()),
             found = late(&mut late_digest), if late_digest.is_some() => {
                 late_digest = None;
-                if let Some(sha256) = found {
+                if let Some(found) = found {
+                    let sha256 = found.sha256;
+                    learned = Some(found.clone());
                     if engine.learn_digest(sha256) {
-                        tracing::info!(%sha256, "trusted digest learned: the swarm may join");
+                        tracing::info!(%sha256, source = ?found.source, "trusted digest learned: the swarm may join");
                         peers.start(sha256, tx.clone());
-                        state.digest_learned = Some(sha256);
+                        state.digest_learned = Some(found);
                         progress.send_replace(state.clone());
                     } else {
                         learned_too_late = Some(sha256);
@@ -517,6 +527,8 @@ pub async fn run(
             peers.completed();
             let stats = engine.stats().clone();
             Ok(Finished {
+                digest_trusted: expected.is_some() || learned.is_some(),
+                learned,
                 sha256,
                 leaves: engine.leaf_layer().map(<[Hash32]>::to_vec),
                 stats,

@@ -17,14 +17,17 @@ use tokio::sync::{mpsc, watch};
 use super::messages::{HeaderEntry, PROTOCOL, Request, Resolve, Start, Target, error_reply};
 use crate::config::StateDir;
 use crate::delivery::{self, Delivery};
+use crate::digest_lookup::DigestLookup;
 use crate::download::{self, Connections, Job, NoPeers, PeerSource, Phase, Progress};
 use crate::origin::checksum_lists::ChecksumLists;
 use crate::origin::{self, OriginInfo};
 use crate::seeding::{Seeder, Seeds};
 use crate::store::cache::Cache;
 use crate::store::partial::{self, Partial, PartialRecord};
+use crate::swarm::group_mappings::GroupMappings;
 use crate::swarm::peers::{Swarm, SwarmConfig};
 use crate::swarm::rtc::RtcConfig;
+use swarmload_core::group_mapping::Subject;
 
 /// Progress events per download, at most this often.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
@@ -78,6 +81,7 @@ pub struct Session {
 /// How long `resolve` waits for the origin's checksum lists.
 const RESOLVE_LOOKUP_BUDGET: Duration = Duration::from_millis(1500);
 const NO_DIGEST: &str = "the origin publishes no SHA-256: no digest header, no Metalink, no checksum list beside the file";
+const NO_DIGEST_IN_GROUP: &str = "the origin publishes no SHA-256 (no digest header, no Metalink, no checksum list beside the file) and the group has no mapping for it yet";
 
 /// The swarm downloads and seeds join under `policy`, if it names any tracker.
 fn swarm_config(policy: &Policy) -> Option<SwarmConfig> {
@@ -233,31 +237,44 @@ impl Session {
             if self.seeds.is_seeding(&sha256) {
                 continue;
             }
-            let (state, max, age) = (
-                self.state.clone(),
-                policy.cache_max_bytes,
-                policy.cache_max_age_secs,
-            );
-            // Opening may index (hash) the whole file: off the async threads.
-            let opened =
-                tokio::task::spawn_blocking(move || Cache::new(&state, max, age).open(&sha256))
-                    .await;
-            let content = match opened {
-                Ok(Ok(c)) => c,
-                Ok(Err(e)) => {
-                    tracing::info!(%sha256, "not seeding a cache entry: {e}");
-                    continue;
-                }
-                Err(_) => continue,
-            };
-            let cfg = EngineConfig::from_policy(&policy, download::random_seed());
-            match Seeder::from_cache(content, cfg, Box::new(Swarm::new(swarm.clone()))) {
-                Ok(seeder) => {
-                    tracing::info!(%sha256, "seeding from the cache");
-                    self.seeds.add(sha256, seeder);
-                }
-                Err(e) => tracing::warn!(%sha256, "cannot seed: {e}"),
+            self.serve_cached(sha256, &policy, &swarm).await;
+        }
+    }
+
+    /// Serves one cached content to the swarm, under `policy`, if it allows it.
+    async fn seed_cached(&self, sha256: Hash32, policy: &Policy) {
+        let Some(swarm) = swarm_config(policy).filter(|_| policy.upload_enabled) else {
+            return;
+        };
+        if !self.seeds.is_seeding(&sha256) {
+            self.serve_cached(sha256, policy, &swarm).await;
+        }
+    }
+
+    async fn serve_cached(&self, sha256: Hash32, policy: &Policy, swarm: &SwarmConfig) {
+        let (state, max, age) = (
+            self.state.clone(),
+            policy.cache_max_bytes,
+            policy.cache_max_age_secs,
+        );
+        // Opening may index (hash) the whole file: off the async threads.
+        let opened =
+            tokio::task::spawn_blocking(move || Cache::new(&state, max, age).open(&sha256)).await;
+        let content = match opened {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
+                tracing::info!(%sha256, "not seeding a cache entry: {e}");
+                return;
             }
+            Err(_) => return,
+        };
+        let cfg = EngineConfig::from_policy(policy, download::random_seed());
+        match Seeder::from_cache(content, cfg, Box::new(Swarm::new(swarm.clone()))) {
+            Ok(seeder) => {
+                tracing::info!(%sha256, "seeding from the cache");
+                self.seeds.add(sha256, seeder);
+            }
+            Err(e) => tracing::warn!(%sha256, "cannot seed: {e}"),
         }
     }
 
@@ -354,36 +371,43 @@ impl Session {
         }
     }
 
+    /// Where a digest may still come from under `policy`: checksum lists, and the
+    /// group's mappings in `trusted_group` mode.
+    fn digest_lookup(&self, policy: &Policy) -> DigestLookup {
+        DigestLookup::new(
+            self.client.clone(),
+            self.checksum_lists.clone(),
+            GroupMappings::from_policy(policy),
+        )
+    }
+
     /// While the browser's item waits on `resolve`: the SHA-256 a checksum list
-    /// beside the file gives, put into `info` (and the probe `start` reuses).
-    /// Bounded by [`RESOLVE_LOOKUP_BUDGET`], so a site without lists, or a slow one,
-    /// holds the download back at most that long, once per directory (the look-up
-    /// finishes in the background and remembers a directory without lists). Returns
-    /// why there is no digest, if there is none.
-    async fn digest_from_lists(
+    /// beside the file or the group's mapping gives, put into `info` (and the probe
+    /// `start` reuses). Bounded by [`RESOLVE_LOOKUP_BUDGET`], so a site without
+    /// lists, or a slow one, holds the download back at most that long, once per
+    /// directory (the look-up finishes in the background and remembers a directory
+    /// without lists). Returns why there is no digest, if there is none.
+    async fn digest_before_start(
         &self,
         url: &url::Url,
         headers: &[HeaderEntry],
         info: &mut OriginInfo,
+        lookup: &DigestLookup,
     ) -> Option<&'static str> {
         if info.has_credentials() {
             return Some("the URL carries credentials");
         }
-        if !self.may_find_digest(info) {
+        if !lookup.may_find(info) {
             return Some(NO_DIGEST);
         }
-        let lookup = {
-            let (client, found_for, lists) = (
-                self.client.clone(),
-                info.clone(),
-                self.checksum_lists.clone(),
-            );
-            tokio::spawn(async move { lists.lookup(&client, &found_for).await })
+        let found = {
+            let (lookup, info) = (lookup.clone(), info.clone());
+            tokio::spawn(async move { lookup.find(&info).await })
         };
-        match tokio::time::timeout(RESOLVE_LOOKUP_BUDGET, lookup).await {
+        match tokio::time::timeout(RESOLVE_LOOKUP_BUDGET, found).await {
             Ok(Ok(Some(found))) => {
                 info.digest = Some(found.sha256);
-                info.digest_source = Some(DigestSource::ChecksumFile);
+                info.digest_source = Some(found.source);
                 let key = (url.to_string(), headers.to_vec());
                 let mut probes = self.probes.lock().unwrap_or_else(|e| e.into_inner());
                 if let Some(entry) = probes.get_mut(&key) {
@@ -391,15 +415,10 @@ impl Session {
                 }
                 None
             }
+            Ok(_) if lookup.group().is_some() => Some(NO_DIGEST_IN_GROUP),
             Ok(_) => Some(NO_DIGEST),
             Err(_) => Some("the origin's checksum lists did not answer in time"),
         }
-    }
-
-    /// Whether a checksum list may still give `info` a digest: not for a download
-    /// that needed credentials, nor where the lists were looked for lately in vain.
-    fn may_find_digest(&self, info: &OriginInfo) -> bool {
-        !info.has_credentials() && self.checksum_lists.may_have(&info.requested)
     }
 
     async fn resolve(&self, id: Option<Value>, r: Resolve) {
@@ -419,14 +438,21 @@ impl Session {
             Err(e) => return self.error(&id, "probe_failed", &e),
         };
         let too_small = info.size < policy.min_size_bytes;
+        let lookup = self.digest_lookup(&policy);
         let mut why_not_p2p = None;
         if info.digest.is_none() && !too_small {
             why_not_p2p = Some(
-                self.digest_from_lists(&url, &r.target.headers, &mut info)
+                self.digest_before_start(&url, &r.target.headers, &mut info, &lookup)
                     .await,
             );
         }
         let why_not_p2p = why_not_p2p.flatten();
+        // In a trusted group, a download nothing names a digest for is still taken:
+        // the host computes its SHA-256 and publishes the mapping for the others.
+        let group_publish = !too_small
+            && info.digest.is_none()
+            && lookup.group().is_some()
+            && GroupMappings::subject(&info).is_ok();
         self.reply(
             &id,
             json!({
@@ -436,6 +462,7 @@ impl Session {
                 "p2p": !too_small && info.digest.is_some(),
                 "digest_source": info.digest_source,
                 "why_not_p2p": why_not_p2p,
+                "group_publish": group_publish,
                 "url": info.url.as_str(),
                 "size": info.size,
                 "sha256": info.digest.map(|d| d.to_hex()),
@@ -542,20 +569,14 @@ impl Session {
             Some(_) => Some(DigestSource::Explicit),
             None => info.digest_source,
         };
-        let late_digest = (expected.is_none() && self.may_find_digest(&info)).then(|| {
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            let (client, info, lists) = (
-                self.client.clone(),
-                info.clone(),
-                self.checksum_lists.clone(),
-            );
-            tokio::spawn(async move {
-                if let Some(f) = lists.lookup(&client, &info).await {
-                    let _ = tx.send(f.sha256);
-                }
-            });
-            rx
-        });
+        let lookup = self.digest_lookup(&policy);
+        let late_digest =
+            (expected.is_none() && lookup.may_find(&info)).then(|| lookup.spawn(&info));
+        // What a group member publishes if nothing trusted names the digest.
+        let publish = lookup
+            .group()
+            .cloned()
+            .zip(GroupMappings::subject(&info).ok());
         // Only content with a trusted digest has a swarm; credentials and incognito
         // were ruled out above.
         let swarm = (expected.is_some() || late_digest.is_some())
@@ -594,17 +615,19 @@ impl Session {
                 None => Box::new(NoPeers),
             };
             let result = download::run(job, progress_tx, cancel_rx, peers).await;
-            session.finish(&key, &filename, &data_path, size, &policy, result);
+            session.finish(&key, &filename, &data_path, size, &policy, publish, result);
         });
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn finish(
-        &self,
+        self: &Arc<Self>,
         key: &str,
         filename: &str,
         data_path: &std::path::Path,
         size: u64,
         policy: &Policy,
+        publish: Option<(GroupMappings, Subject)>,
         result: Result<download::Finished, download::DownloadError>,
     ) {
         self.downloads
@@ -631,11 +654,25 @@ impl Session {
                 // The delivery keeps its own handle on the bytes; the cache its link.
                 let _ = std::fs::remove_file(data_path);
                 done.partial.finish();
+                // Nothing trusted named this content: its SHA-256 was computed from
+                // the origin's bytes alone, which a trusted group may publish.
+                let publish =
+                    publish.filter(|_| !done.digest_trusted && done.stats.bytes_from_peers == 0);
                 // The download's peers go on being served while the browser runs.
-                if kept && !self.seeds.is_seeding(&done.sha256) {
+                if kept && done.digest_trusted && !self.seeds.is_seeding(&done.sha256) {
                     self.seeds.add(done.sha256, done.seeder);
                 } else {
                     tokio::spawn(done.seeder.leave());
+                }
+                if let Some((group, subject)) = publish.clone() {
+                    let (session, sha256, policy) = (self.clone(), done.sha256, policy.clone());
+                    tokio::spawn(async move {
+                        if group.publish(&subject, sha256).await > 0 && kept {
+                            // Its swarm never started without a trusted digest:
+                            // serve it from the cache under the digest now known.
+                            session.seed_cached(sha256, &policy).await;
+                        }
+                    });
                 }
                 self.send(json!({
                     "type": "finished",
@@ -644,6 +681,7 @@ impl Session {
                     "size": size,
                     "from_peers": done.stats.bytes_from_peers,
                     "from_origin": done.stats.bytes_from_origin,
+                    "group_publish": publish.is_some(),
                 }));
             }
             Err(e) => {
@@ -680,7 +718,7 @@ impl Session {
                 "bytes_per_sec": p.bytes_per_sec.round(),
                 "peers": p.peers,
                 "phase": p.phase,
-                "digest_source": p.digest_learned.map(|_| DigestSource::ChecksumFile),
+                "digest_source": p.digest_learned.map(|l| l.source),
             }));
             tokio::time::sleep(PROGRESS_INTERVAL).await;
             if rx.changed().await.is_err() {

@@ -2,6 +2,7 @@
 //! protocol). The WebRTC transport that turns offers and answers into data channels
 //! plugs in on top.
 
+pub mod group_mappings;
 pub mod options;
 pub mod peers;
 pub mod rtc;

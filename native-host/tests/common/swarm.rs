@@ -79,8 +79,14 @@ impl TrackerProcess {
     }
 
     pub async fn start_on(addr: &str) -> TrackerProcess {
+        Self::start_with(addr, &[]).await
+    }
+
+    /// A tracker on `addr` with extra command-line arguments.
+    pub async fn start_with(addr: &str, extra: &[&str]) -> TrackerProcess {
         let mut child = Command::new(tracker_bin())
             .args(["--listen", addr])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true)
@@ -214,6 +220,13 @@ impl Leecher {
             .spawn()
             .expect("the download starts");
         Leecher { child, state, dir }
+    }
+
+    /// The JSON summary, printed as the download completes, while the process goes
+    /// on (seeding with `--seed-for`).
+    pub async fn completed(&mut self) -> Value {
+        let line = read_until(&mut self.child, |l| l.starts_with('{')).await;
+        serde_json::from_str(&line).expect("a JSON summary")
     }
 
     /// Waits for the end (at most `limit`): the JSON summary of a successful run.

@@ -651,3 +651,87 @@ async fn delivered(h: &mut Host, started: &Value) -> (Value, Vec<Value>, Vec<u8>
         .await;
     (done, seen, reader.await.unwrap().2)
 }
+
+/// In a trusted group, the extension's host takes a download no one publishes a
+/// digest for, computes the SHA-256, publishes the mapping and serves the file; a
+/// second member's `resolve` finds it (`digest_source: group`) and its download comes
+/// from the first; a host with another secret finds nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_group_member_publishes_a_mapping_that_another_member_resolves() {
+    use common::swarm::{TrackerProcess, wait_for_log};
+    use sha2::Digest;
+    let data = random_bytes(4 * 1024 * 1024, 23);
+    let hex = hex::encode(sha2::Sha256::digest(&data));
+    let mut cfg = OriginConfig::memory(data.clone());
+    cfg.repr_digest = false;
+    cfg.etag = true;
+    cfg.throttle_per_connection = Some(256 * 1024);
+    let origin = TestOrigin::start(cfg).await.unwrap();
+    let tracker = TrackerProcess::start().await;
+    let env = [("SWARMLOAD_ICE_ADDR", "127.0.0.1")];
+    let policy = |secret: &str| {
+        json!({"type": "policy", "id": 1, "policy": {
+            "trackers": [tracker.url], "trust_mode": "trusted_group", "group_secret": secret}})
+    };
+    let secret = "green-group-41c09d7e5fa3b2";
+
+    let first_home = home();
+    let mut first = Host::start_at(first_home.path(), &[EXTENSION], &env);
+    let pushed = first.request(policy(secret)).await;
+    assert_eq!(pushed["ok"], true, "{pushed}");
+    assert!(
+        !pushed.to_string().contains(secret),
+        "the effective policy never shows the secret"
+    );
+    let resolved = first
+        .request(json!({"type": "resolve", "id": 2, "url": origin.url()}))
+        .await;
+    assert_eq!(resolved["p2p"], false, "{resolved}");
+    assert_eq!(resolved["group_publish"], true, "{resolved}");
+    assert!(
+        resolved["why_not_p2p"]
+            .as_str()
+            .is_some_and(|w| w.contains("group has no mapping")),
+        "{resolved}"
+    );
+    let started = first
+        .request(json!({"type": "start", "id": 3, "url": origin.url()}))
+        .await;
+    let (done, _, body) = delivered(&mut first, &started).await;
+    assert_eq!(done["type"], "finished", "{done}");
+    assert_eq!(done["group_publish"], true, "{done}");
+    assert!(body == data);
+    wait_for_log(first_home.path(), "seeding from the cache").await;
+
+    let second_home = home();
+    let mut second = Host::start_at(second_home.path(), &[EXTENSION], &env);
+    second.request(policy(secret)).await;
+    let resolved = second
+        .request(json!({"type": "resolve", "id": 2, "url": origin.url()}))
+        .await;
+    assert_eq!(resolved["p2p"], true, "{resolved}");
+    assert_eq!(resolved["digest_source"], "group", "{resolved}");
+    assert_eq!(resolved["sha256"], hex.as_str());
+    let started = second
+        .request(json!({"type": "start", "id": 3, "url": origin.url()}))
+        .await;
+    assert_eq!(started["digest_source"], "group", "{started}");
+    let (done, _, body) = delivered(&mut second, &started).await;
+    assert_eq!(done["type"], "finished", "{done}");
+    assert_eq!(done["group_publish"], false, "{done}");
+    assert!(body == data);
+    let from_peers = done["from_peers"].as_u64().unwrap();
+    assert!(
+        from_peers > data.len() as u64 / 2,
+        "the first member served it: {from_peers} from peers"
+    );
+
+    let outsider_home = home();
+    let mut outsider = Host::start_at(outsider_home.path(), &[EXTENSION], &env);
+    outsider.request(policy("another-group-7a61e0c4d2")).await;
+    let resolved = outsider
+        .request(json!({"type": "resolve", "id": 2, "url": origin.url()}))
+        .await;
+    assert_eq!(resolved["p2p"], false, "{resolved}");
+    assert_eq!(resolved["sha256"], Value::Null, "{resolved}");
+}

@@ -143,6 +143,8 @@ async fn get(
     // Progress goes where curl's goes, to stderr: stdout stays free for `--json`.
     let interactive = std::io::stderr().is_terminal();
     let mut restarts = 0;
+    // Off again after a mirror's bytes spoiled the whole.
+    let mut use_mirrors = true;
     // The swarm's trackers are the group's: a mapping is published where members meet.
     let group = policy
         .group_key()
@@ -208,6 +210,7 @@ async fn get(
             partial,
             policy: policy.clone(),
             late_digest,
+            use_mirrors,
         };
         let (progress_tx, progress_rx) = watch::channel(Progress::default());
         let (_cancel_tx, cancel_rx) = watch::channel(false);
@@ -289,6 +292,9 @@ async fn get(
                             "checksum_list": list.as_ref().map(|u| u.as_str()),
                             "not_swarmed": not_swarmed(digest_source, &info, lookup.group().is_some()),
                             "group_published": group_published,
+                            "mirrors": done.mirrors.iter().map(|(url, bytes, dropped)| serde_json::json!({
+                                "url": url.as_str(), "bytes": bytes, "dropped": dropped,
+                            })).collect::<Vec<_>>(),
                         })
                     );
                 }
@@ -341,6 +347,24 @@ async fn get(
                     let _ = std::fs::remove_file(&part);
                     // Forget the record: the next attempt starts from nothing.
                     partial::forget(&state, &key);
+                }
+                // Mirrors are not trusted: when the whole fails its check after
+                // they served part of it, the origin alone gets the next try.
+                let mismatch = matches!(
+                    &e,
+                    DownloadError::Failed(
+                        swarmload_core::engine::FailReason::DigestMismatch { .. }
+                    )
+                );
+                if mismatch && use_mirrors && !info.mirrors.is_empty() {
+                    use_mirrors = false;
+                    tracing::warn!(
+                        "the whole did not match its digest, and mirrors served part of it: \
+                         starting over from the origin alone"
+                    );
+                    let _ = std::fs::remove_file(&part);
+                    partial::forget(&state, &key);
+                    continue;
                 }
                 let changed = matches!(
                     &e,

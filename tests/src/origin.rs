@@ -115,6 +115,9 @@ pub struct OriginConfig {
     /// and the 16 KiB piece hashes of version 0, and point at it from every content
     /// response with `Link: rel=describedby` (RFC 6249).
     pub metalink: bool,
+    /// More `Link` header values sent with every content response, such as
+    /// `<https://mirror/x>; rel=duplicate; pri=1` (RFC 6249 mirrors).
+    pub links: Vec<String>,
     /// A path that answers the origin's counters as JSON (`body_bytes`, `gets`,
     /// `unranged_get_bytes`), for a test origin running as its own process.
     pub stats_path: Option<String>,
@@ -144,6 +147,7 @@ impl OriginConfig {
             throttle_per_connection: None,
             throttle_total: None,
             metalink: false,
+            links: Vec::new(),
             stats_path: None,
             page_path: None,
             extra_files: Vec::new(),
@@ -653,6 +657,11 @@ fn respond(
             header::HeaderName::from_static("repr-digest"),
             format!("sha-256=:{b64}:"),
         );
+    }
+    for link in &cfg.links {
+        if let Ok(v) = HeaderValue::from_str(link) {
+            resp.headers_mut().append(header::LINK, v);
+        }
     }
     resp
 }

@@ -35,6 +35,12 @@ impl Adaptive {
         }
     }
 
+    /// Starts the climb at `n` connections (one per source, with mirrors).
+    pub fn starting_at(mut self, n: u32) -> Adaptive {
+        self.current = n.clamp(1, self.max);
+        self
+    }
+
     pub fn current(&self) -> u32 {
         self.current
     }

@@ -27,6 +27,7 @@ use swarmload_core::policy::Policy;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::digest_lookup::LateDigest;
+use crate::origin::mirrors::Mirrors;
 use crate::origin::{Fetcher, OriginInfo, Pacer};
 use crate::seeding::Seeder;
 use crate::store::journal::BlockDigest;
@@ -84,6 +85,8 @@ pub struct Job {
     /// A trusted SHA-256 still being looked for (in the origin's checksum lists):
     /// the download starts without it, and the swarm joins when it arrives.
     pub late_digest: Option<oneshot::Receiver<LateDigest>>,
+    /// Whether the origin's mirrors may serve ranges too (with a trusted digest).
+    pub use_mirrors: bool,
 }
 
 /// Parallel range connections to the origin.
@@ -136,6 +139,8 @@ pub struct Finished {
     /// published, or learned); else its SHA-256 was only computed from what the
     /// origin sent.
     pub digest_trusted: bool,
+    /// Each mirror used: its URL, the bytes it delivered, and whether it was dropped.
+    pub mirrors: Vec<(url::Url, u64, bool)>,
     /// The content's seeder, with the download's connections still open.
     pub seeder: Seeder,
     /// From the first byte a peer delivered to the end of the download (the span
@@ -187,6 +192,9 @@ impl DownloadError {
 
 /// The digest still being looked for, once found; never, when the look-up ends
 /// empty-handed (the branch is then switched off).
+/// Origin connections at most, mirrors included.
+const MAX_CONNECTIONS: u32 = 16;
+
 async fn late(rx: &mut Option<oneshot::Receiver<LateDigest>>) -> Option<LateDigest> {
     match rx {
         Some(rx) => rx.await.ok(),
@@ -219,6 +227,7 @@ pub async fn run(
         partial,
         policy,
         late_digest,
+        use_mirrors,
     } = job;
     let mut late_digest = late_digest;
     let mut learned: Option<LateDigest> = None;
@@ -232,16 +241,32 @@ pub async fn run(
     // a validator for If-Range, or a digest that the whole must match.
     let identifiable = info.has_validator() || expected.is_some();
     let parallel = info.ranges && identifiable;
+    // Mirrors only for content whose whole is checked against a trusted digest.
+    let mirrors = Mirrors::new(match (expected, use_mirrors && parallel) {
+        (Some(_), true) => info.mirrors.clone(),
+        _ => Vec::new(),
+    });
+    if !mirrors.is_empty() {
+        tracing::info!(
+            mirrors = mirrors.len(),
+            "origin ranges are spread over the mirrors too"
+        );
+    }
+    // Each source gets the connections one origin would.
+    let sources = 1 + mirrors.len() as u32;
     let mut adaptive = match connections {
-        Connections::Adaptive(max) if parallel && max > 1 => {
-            Some(connections::Adaptive::new(max, Instant::now()))
-        }
+        Connections::Adaptive(max) if parallel && max > 1 => Some(
+            connections::Adaptive::new((max * sources).min(MAX_CONNECTIONS), Instant::now())
+                .starting_at(sources),
+        ),
         _ => None,
     };
     cfg.origin_connections = match (parallel, connections, &adaptive) {
         (false, _, _) => 1,
         (true, _, Some(a)) => a.current(),
-        (true, Connections::Fixed(n) | Connections::Adaptive(n), None) => n.max(1),
+        (true, Connections::Fixed(n) | Connections::Adaptive(n), None) => {
+            (n.max(1) * sources).min(MAX_CONNECTIONS)
+        }
     };
     cfg.lazy_leaves = origin_only;
     // Without a way to tell versions apart, one stream for the whole file: separate
@@ -332,6 +357,7 @@ pub async fn run(
         headers,
         Pacer::new(policy.max_download_bytes_per_sec),
         identifiable,
+        mirrors.clone(),
     );
     let (tx, mut rx) = mpsc::channel::<Event>(EVENT_QUEUE);
     // Only content with a trusted SHA-256 has a swarm: it names it, and it is what
@@ -527,6 +553,7 @@ pub async fn run(
             peers.completed();
             let stats = engine.stats().clone();
             Ok(Finished {
+                mirrors: mirrors.usage(),
                 digest_trusted: expected.is_some() || learned.is_some(),
                 learned,
                 sha256,

@@ -592,6 +592,7 @@ impl Session {
             partial,
             policy: policy.clone(),
             late_digest,
+            use_mirrors: true,
         };
         self.reply(
             &id,

@@ -15,6 +15,7 @@ use swarmload_core::engine::{Event, OriginError};
 use tokio::sync::mpsc;
 
 use super::OriginInfo;
+use super::mirrors::{Mirrors, Source};
 use super::probe::{parse_content_range, without_url};
 
 /// Attempts in a row that move no byte before the engine hears of the failure (it
@@ -63,6 +64,8 @@ pub struct Fetcher {
     /// without a validator or a digest: nothing would tell if the rest belongs to
     /// another version.
     resumable: bool,
+    /// Other servers with the same bytes; empty unless the digest is trusted.
+    mirrors: Arc<Mirrors>,
 }
 
 /// Why one attempt ended early.
@@ -72,6 +75,13 @@ enum Broke {
     Changed,
     /// The engine is gone or cancelled the range.
     Closed,
+    /// A mirror failed; `fatal` when it will not do better (another size, no
+    /// ranges, refused).
+    Mirror {
+        mirror: usize,
+        fatal: bool,
+        why: String,
+    },
 }
 
 impl Fetcher {
@@ -81,6 +91,7 @@ impl Fetcher {
         headers: HeaderMap,
         pacer: Option<Arc<Pacer>>,
         resumable: bool,
+        mirrors: Arc<Mirrors>,
     ) -> Self {
         Fetcher {
             client,
@@ -89,6 +100,7 @@ impl Fetcher {
             headers,
             pacer,
             resumable,
+            mirrors,
         }
     }
 
@@ -138,12 +150,21 @@ impl Fetcher {
         let mut failures = 0;
         let error = loop {
             let before = pos;
-            match self.attempt(request, &mut pos, range.end, &tx).await {
+            let source = self.mirrors.pick();
+            let result = self
+                .attempt(request, &mut pos, range.end, &tx, source.source())
+                .await;
+            drop(source);
+            match result {
                 Ok(()) => {
                     let _ = tx.send(Event::OriginEnd { request }).await;
                     return;
                 }
                 Err(Broke::Closed) => return,
+                // A mirror's trouble is the mirror's: the range goes on elsewhere.
+                Err(Broke::Mirror { mirror, fatal, why }) => {
+                    self.mirrors.failed(mirror, fatal, &why);
+                }
                 Err(Broke::Fatal(why)) => break OriginError::Fatal(why),
                 Err(Broke::Changed) => break OriginError::ContentChanged,
                 Err(Broke::Retry(why)) => {
@@ -169,7 +190,14 @@ impl Fetcher {
         pos: &mut u64,
         end: u64,
         tx: &mpsc::Sender<Event>,
+        source: Source,
     ) -> Result<(), Broke> {
+        if let Source::Mirror(i) = source {
+            let start = *pos;
+            let result = self.attempt_mirror(request, pos, end, tx, i).await;
+            self.mirrors.delivered(i, *pos - start);
+            return result;
+        }
         let info = &self.info;
         if *pos > 0 && !self.resumable {
             return Err(Broke::Fatal(
@@ -241,6 +269,19 @@ impl Fetcher {
         if self.changed(h, skip > 0) {
             return Err(Broke::Changed);
         }
+        self.stream(request, resp, skip, pos, end, tx).await
+    }
+
+    /// Hands the response's bytes from `*pos` to `end` on, after dropping `skip`.
+    async fn stream(
+        &self,
+        request: u64,
+        resp: reqwest::Response,
+        mut skip: u64,
+        pos: &mut u64,
+        end: u64,
+        tx: &mpsc::Sender<Event>,
+    ) -> Result<(), Broke> {
         let mut body = resp.bytes_stream();
         while *pos < end {
             let chunk = match body.next().await {
@@ -273,6 +314,78 @@ impl Fetcher {
             *pos += len;
         }
         Ok(())
+    }
+
+    /// One request for `[*pos, end)` at mirror `i`. Its validators are its own, so
+    /// none is sent or compared: the size must match, and the trusted digest checks
+    /// the bytes.
+    async fn attempt_mirror(
+        &self,
+        request: u64,
+        pos: &mut u64,
+        end: u64,
+        tx: &mpsc::Sender<Event>,
+        i: usize,
+    ) -> Result<(), Broke> {
+        let failed = |fatal: bool, why: String| Broke::Mirror {
+            mirror: i,
+            fatal,
+            why,
+        };
+        let url = self.mirrors.get(i).url.clone();
+        let ranged = *pos > 0 || end < self.info.size;
+        let mut req = self.client.get(url).headers(self.headers.clone());
+        if ranged {
+            req = req.header(header::RANGE, format!("bytes={}-{}", *pos, end - 1));
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| failed(false, without_url(e)))?;
+        let status = resp.status();
+        let h = resp.headers();
+        match status {
+            StatusCode::PARTIAL_CONTENT if ranged => {
+                let (s, e, total) = h
+                    .get(header::CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_content_range)
+                    .ok_or_else(|| failed(true, "206 without a usable Content-Range".into()))?;
+                if total != self.info.size {
+                    return Err(failed(
+                        true,
+                        format!("it has {total} bytes, the origin {}", self.info.size),
+                    ));
+                }
+                if s != *pos || e < end {
+                    return Err(failed(
+                        false,
+                        format!("asked for {}-{}, got {s}-{e}", *pos, end),
+                    ));
+                }
+            }
+            StatusCode::OK if !ranged => {
+                let len = h
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok());
+                if len != Some(self.info.size) {
+                    return Err(failed(
+                        true,
+                        format!("it has {len:?} bytes, the origin {}", self.info.size),
+                    ));
+                }
+            }
+            StatusCode::OK => return Err(failed(true, "it does not serve ranges".into())),
+            s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => {
+                return Err(failed(false, format!("it answered {s}")));
+            }
+            s => return Err(failed(true, format!("it answered {s}"))),
+        }
+        match self.stream(request, resp, 0, pos, end, tx).await {
+            Err(Broke::Retry(why)) => Err(failed(false, why)),
+            other => other,
+        }
     }
 
     /// Whether a response names a different version than the probe saw. With

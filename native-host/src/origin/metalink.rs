@@ -32,6 +32,9 @@ pub struct Metalink {
     /// SHA-256 of each 16 KiB block, when the document lists pieces of that length
     /// and their count fits the size.
     pub leaves: Option<Vec<Hash32>>,
+    /// The document's `<url>` elements, best priority first (RFC 5854 §4.2.16):
+    /// where else the same bytes are.
+    pub mirrors: Vec<(Url, u32)>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -266,7 +269,89 @@ pub fn parse(xml: &str, file_name: &str, size: u64) -> Result<Metalink, Metalink
             }
             None => None,
         };
-    Ok(Metalink { sha256, leaves })
+    let mirrors = child("url")
+        .filter_map(|n| {
+            let url = Url::parse(n.text()?.trim()).ok()?;
+            let pri = n
+                .attribute("priority")
+                .and_then(|p| p.trim().parse().ok())
+                .unwrap_or(DEFAULT_PRIORITY);
+            Some((url, pri))
+        })
+        .take(MAX_LISTED)
+        .collect();
+    Ok(Metalink {
+        sha256,
+        leaves,
+        mirrors,
+    })
+}
+
+/// RFC 6249's default `pri` (and the one used where a `<url>` has no priority).
+const DEFAULT_PRIORITY: u32 = 999_999;
+/// Mirror entries read from one header or document; the rest are ignored.
+const MAX_LISTED: usize = 64;
+/// Mirrors used at once, besides the origin.
+pub const MAX_MIRRORS: usize = 4;
+
+/// `Link: <…>; rel=duplicate; pri=N` (RFC 6249 §3.2): where else the same bytes
+/// are, resolved against the response's URL, with their priority.
+pub fn duplicates(headers: &HeaderMap, base: &Url) -> Vec<(Url, u32)> {
+    headers
+        .get_all("link")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(parse_link_header)
+        .filter(|l| {
+            l.params.iter().any(|(k, v)| {
+                k == "rel"
+                    && v.split_ascii_whitespace()
+                        .any(|r| r.eq_ignore_ascii_case("duplicate"))
+            })
+        })
+        .take(MAX_LISTED)
+        .filter_map(|l| {
+            let url = base.join(&l.target).ok()?;
+            let pri = l
+                .params
+                .iter()
+                .find(|(k, _)| k == "pri")
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(DEFAULT_PRIORITY);
+            Some((url, pri))
+        })
+        .collect()
+}
+
+/// The mirrors a download may use, best first: http(s) only, HTTPS only when the
+/// download is HTTPS (a mirror must not reveal what an HTTPS download fetches),
+/// never the download's own URL, without credentials, at most [`MAX_MIRRORS`].
+/// The bytes need no trust in the mirror: mirrors are used only when a trusted
+/// digest is known, and the whole is checked against it.
+pub fn usable_mirrors(mut listed: Vec<(Url, u32)>, download: &Url) -> Vec<Url> {
+    listed.sort_by_key(|(_, pri)| *pri);
+    let mut out: Vec<Url> = Vec::new();
+    for (mut url, _) in listed {
+        url.set_fragment(None);
+        let scheme_ok = match download.scheme() {
+            "https" => url.scheme() == "https",
+            _ => matches!(url.scheme(), "http" | "https"),
+        };
+        if !scheme_ok
+            || !url.username().is_empty()
+            || url.password().is_some()
+            || url.host_str().is_none()
+            || &url == download
+            || out.contains(&url)
+        {
+            continue;
+        }
+        out.push(url);
+        if out.len() == MAX_MIRRORS {
+            break;
+        }
+    }
+    out
 }
 
 fn hash_of(text: &str) -> Result<Hash32, MetalinkError> {
@@ -283,6 +368,82 @@ mod tests {
 
     const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+    #[test]
+    fn duplicate_links_and_metalink_urls_name_mirrors_best_first() {
+        let base = Url::parse("https://dl.example/files/x.iso").unwrap();
+        let mut h = HeaderMap::new();
+        h.append(
+            "link",
+            r#"<https://m2.example/x.iso>; rel=duplicate; pri=2, <http://plain.example/x.iso>; rel=duplicate; pri=1"#
+                .parse()
+                .unwrap(),
+        );
+        h.append(
+            "link",
+            r#"</mirror/x.iso>; rel="duplicate""#.parse().unwrap(),
+        );
+        h.append(
+            "link",
+            r#"<https://m1.example/x.iso>; rel=duplicate; pri=1"#
+                .parse()
+                .unwrap(),
+        );
+        h.append(
+            "link",
+            r#"<x.iso.meta4>; rel=describedby; type="application/metalink4+xml""#
+                .parse()
+                .unwrap(),
+        );
+        h.append(
+            "link",
+            r#"<https://user:pw@m3.example/x.iso>; rel=duplicate"#
+                .parse()
+                .unwrap(),
+        );
+        h.append(
+            "link",
+            r#"<https://dl.example/files/x.iso>; rel=duplicate"#
+                .parse()
+                .unwrap(),
+        );
+        let listed = duplicates(&h, &base);
+        assert_eq!(listed.len(), 6);
+        let usable: Vec<String> = usable_mirrors(listed, &base)
+            .iter()
+            .map(Url::to_string)
+            .collect();
+        // The HTTP mirror is dropped for an HTTPS download, as are credentials and
+        // the download itself; the rest come by priority.
+        assert_eq!(
+            usable,
+            [
+                "https://m1.example/x.iso",
+                "https://m2.example/x.iso",
+                "https://dl.example/mirror/x.iso"
+            ]
+        );
+        let http = Url::parse("http://dl.example/x.iso").unwrap();
+        let many: Vec<(Url, u32)> = (0..10)
+            .map(|i| (Url::parse(&format!("http://m{i}.example/x")).unwrap(), i))
+            .collect();
+        assert_eq!(usable_mirrors(many, &http).len(), MAX_MIRRORS);
+
+        let doc = doc(&format!(
+            r#"<file name="x.iso"><hash type="sha-256">{A}</hash>
+               <url priority="2">https://b.example/x.iso</url>
+               <url priority="1">https://a.example/x.iso</url>
+               <url>not a url</url></file>"#
+        ));
+        let ml = parse(&doc, "x.iso", 0).unwrap();
+        assert_eq!(
+            usable_mirrors(ml.mirrors, &base)
+                .iter()
+                .map(Url::as_str)
+                .collect::<Vec<_>>(),
+            ["https://a.example/x.iso", "https://b.example/x.iso"]
+        );
+    }
 
     #[test]
     fn link_headers_name_the_metalink() {

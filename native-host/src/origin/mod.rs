@@ -4,6 +4,7 @@
 pub mod checksum_lists;
 mod fetch;
 pub mod metalink;
+pub mod mirrors;
 mod probe;
 
 pub use fetch::{Fetcher, Pacer};

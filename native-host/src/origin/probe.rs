@@ -33,6 +33,10 @@ pub struct OriginInfo {
     pub filename: String,
     /// A Metalink the origin points at (`Link: rel=describedby`).
     pub metalink: Option<Url>,
+    /// Other servers with the same bytes (`Link: rel=duplicate`, the Metalink's
+    /// `<url>`s), best first, already filtered by `metalink::usable_mirrors`. Used
+    /// only when a trusted digest is known.
+    pub mirrors: Vec<Url>,
     /// The SHA-256 of every 16 KiB block (the BEP 52 leaf layer), from the origin's
     /// Metalink, for the trusted `digest`.
     pub leaves: Option<Arc<Vec<Hash32>>>,
@@ -200,6 +204,14 @@ pub async fn probe(
                 // The leaf layer is trusted for the content its document names.
                 if m.sha256.is_some() && m.sha256 == info.digest {
                     info.leaves = m.leaves.map(Arc::new);
+                    // The header's mirrors keep their order, ahead of the document's.
+                    let listed = info
+                        .mirrors
+                        .drain(..)
+                        .map(|u| (u, 0))
+                        .chain(m.mirrors)
+                        .collect();
+                    info.mirrors = metalink::usable_mirrors(listed, &info.url);
                 }
             }
             // The Metalink is an extra: without it the download goes on as it would.
@@ -240,8 +252,10 @@ fn from_headers(
     }
     let filename = filename::choose(header_str(h, "content-disposition"), &url);
     let metalink = metalink::describedby(h, &url);
+    let mirrors = metalink::usable_mirrors(metalink::duplicates(h, &url), &url);
     Ok(OriginInfo {
         metalink,
+        mirrors,
         leaves: None,
         requested: url.clone(),
         url,

@@ -7,16 +7,24 @@
 //! Each fixture states what is expected; the test fails on any difference, on a
 //! digest that is not the file's, and on any request to another origin. It prints
 //! the eligible share before (digest headers sent unasked, Metalink) and after
-//! (also `Want-Repr-Digest`, checksum lists): `cargo xtask bench reach` shows it.
+//! (also `Want-Repr-Digest`, checksum lists), and in a trusted group, where a first
+//! member publishes the mapping on a real tracker and a second finds it: `cargo
+//! xtask bench reach` shows it.
+
+mod common;
 
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
+use common::swarm::TrackerProcess;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 use sha2::Digest;
+use swarmload_core::content::Hash32;
+use swarmload_core::group_mapping::GroupKey;
 use swarmload_host::origin::checksum_lists::ChecksumLists;
 use swarmload_host::origin::{client, probe};
+use swarmload_host::swarm::group_mappings::GroupMappings;
 use swarmload_tests::origin::{ExtraFile, OriginConfig, TestOrigin};
 use swarmload_tests::random_bytes;
 
@@ -63,6 +71,9 @@ struct Outcome {
     publishes: bool,
     before: bool,
     found: String,
+    /// Eligible in a trusted group: by its own digest, or through the mapping a
+    /// first member published.
+    group: bool,
     why: String,
 }
 
@@ -74,6 +85,12 @@ async fn every_publisher_shape_gets_the_digest_it_publishes_and_nothing_from_els
     assert!(fixtures.len() >= 40, "at least 40 shapes");
     let http = client().unwrap();
     let lists = ChecksumLists::new();
+    let tracker = TrackerProcess::start().await;
+    let group = GroupMappings::new(
+        vec![tracker.url.clone()],
+        GroupKey::from_secret("reach-fixtures-group-secret"),
+    )
+    .unwrap();
     let mut outcomes = Vec::new();
     let mut wrong = Vec::new();
     for (i, f) in fixtures.iter().enumerate() {
@@ -90,6 +107,10 @@ async fn every_publisher_shape_gets_the_digest_it_publishes_and_nothing_from_els
         cfg.repr_digest_when_wanted = header == "when_wanted";
         cfg.metalink = metalink;
         cfg.content_disposition = f["content_disposition"].as_str().map(str::to_string);
+        let validators = f["validators"].as_bool().unwrap_or(true);
+        cfg.etag = validators;
+        cfg.directory_index = f["listing"].as_bool().unwrap_or(false);
+        cfg.last_modified = validators;
         let mut elsewhere = OriginConfig::memory(Bytes::from_static(b"not the file"));
         elsewhere.path = "/nothing".into();
         for l in f["lists"].as_array().unwrap() {
@@ -97,7 +118,7 @@ async fn every_publisher_shape_gets_the_digest_it_publishes_and_nothing_from_els
             let body = Bytes::from(list_body(l["format"].as_str().unwrap(), &file, &hex));
             let place = match l["where"].as_str().unwrap() {
                 "same" | "other-origin" => dir.clone(),
-                "parent3" => parent(&dir, 3),
+                "parent2" => parent(&dir, 2),
                 other => panic!("unknown place {other}"),
             };
             let extra = ExtraFile {
@@ -150,7 +171,27 @@ async fn every_publisher_shape_gets_the_digest_it_publishes_and_nothing_from_els
                 s("expect")
             ));
         }
+        // In a trusted group, a first member's download publishes the mapping (here
+        // through the real tracker and the host's own client) and a second finds it.
+        let in_group = match (digest, GroupMappings::subject(&info)) {
+            (Some(_), _) => true,
+            (None, Ok(subject)) => {
+                let sha256 = Hash32(sha2::Sha256::digest(&data).into());
+                assert_eq!(group.publish(&subject, sha256).await, 1);
+                let got = group.lookup(&subject).await;
+                assert_eq!(got.sha256, Some(sha256), "{}", s("publisher"));
+                true
+            }
+            (None, Err(_)) => false,
+        };
+        assert_eq!(
+            in_group,
+            digest.is_some() || validators,
+            "{}",
+            s("publisher")
+        );
         outcomes.push(Outcome {
+            group: in_group,
             kind: s("kind"),
             publisher: s("publisher"),
             publishes: f["publishes"].as_bool().unwrap_or(false),
@@ -164,23 +205,24 @@ async fn every_publisher_shape_gets_the_digest_it_publishes_and_nothing_from_els
 }
 
 fn print_table(outcomes: &[Outcome]) {
-    let mut by_kind: BTreeMap<&str, [usize; 4]> = BTreeMap::new();
+    let mut by_kind: BTreeMap<&str, [usize; 5]> = BTreeMap::new();
     for o in outcomes {
         let row = by_kind.entry(&o.kind).or_default();
         row[0] += 1;
         row[1] += usize::from(o.publishes);
         row[2] += usize::from(o.before);
         row[3] += usize::from(o.found != "none");
+        row[4] += usize::from(o.group);
     }
     println!(
-        "\n{:<20} {:>7} {:>11} {:>17} {:>16}",
-        "kind", "shapes", "publishes", "eligible before", "eligible after"
+        "\n{:<20} {:>7} {:>11} {:>17} {:>16} {:>16}",
+        "kind", "shapes", "publishes", "eligible before", "eligible after", "trusted group"
     );
-    let mut total = [0usize; 4];
+    let mut total = [0usize; 5];
     for (kind, row) in &by_kind {
         println!(
-            "{:<20} {:>7} {:>11} {:>17} {:>16}",
-            kind, row[0], row[1], row[2], row[3]
+            "{:<20} {:>7} {:>11} {:>17} {:>16} {:>16}",
+            kind, row[0], row[1], row[2], row[3], row[4]
         );
         for (t, r) in total.iter_mut().zip(row) {
             *t += r;
@@ -188,14 +230,16 @@ fn print_table(outcomes: &[Outcome]) {
     }
     let pct = |n: usize| 100.0 * n as f64 / total[0].max(1) as f64;
     println!(
-        "{:<20} {:>7} {:>11} {:>10} ({:>3.0}%) {:>9} ({:>3.0}%)",
+        "{:<20} {:>7} {:>11} {:>10} ({:>3.0}%) {:>9} ({:>3.0}%) {:>9} ({:>3.0}%)",
         "all",
         total[0],
         total[1],
         total[2],
         pct(total[2]),
         total[3],
-        pct(total[3])
+        pct(total[3]),
+        total[4],
+        pct(total[4])
     );
     let published = outcomes.iter().filter(|o| o.publishes).count();
     let reached = outcomes

@@ -126,6 +126,9 @@ pub struct OriginConfig {
     pub page_path: Option<String>,
     /// Other files the origin serves (GET and HEAD).
     pub extra_files: Vec<ExtraFile>,
+    /// Answer a GET of a directory (a path ending in `/`) with an HTML index of the
+    /// files in it, as Apache's and nginx's autoindex do.
+    pub directory_index: bool,
     pub faults: Faults,
 }
 
@@ -151,6 +154,7 @@ impl OriginConfig {
             stats_path: None,
             page_path: None,
             extra_files: Vec::new(),
+            directory_index: false,
             faults: Faults::default(),
         }
     }
@@ -467,6 +471,30 @@ fn respond(
                 .map_err(|e| match e {})
                 .boxed(),
         );
+    }
+    if cfg.directory_index && path.ends_with('/') {
+        stats.record(rec);
+        // Apache's layout: a table of links, parent first, names relative.
+        let mut rows = String::from("<tr><td><a href=\"../\">Parent Directory</a></td></tr>\n");
+        let files = std::iter::once(cfg.path.as_str())
+            .chain(cfg.extra_files.iter().map(|f| f.path.as_str()));
+        for f in files {
+            if let Some(name) = f.strip_prefix(path.as_str()).filter(|n| !n.contains('/')) {
+                rows.push_str(&format!(
+                    "<tr><td><a href=\"{name}\">{name}</a></td><td align=\"right\">2024-05-01 12:00</td></tr>\n"
+                ));
+            }
+        }
+        let body = format!(
+            "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 3.2 Final//EN\">\n<html><head><title>Index of {path}</title></head>\n\
+             <body><h1>Index of {path}</h1><table>\n{rows}</table></body></html>\n"
+        );
+        let mut r = Response::new(Full::new(Bytes::from(body)).map_err(|e| match e {}).boxed());
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html;charset=UTF-8"),
+        );
+        return r;
     }
     if let Some(extra) = cfg.extra_files.iter().find(|f| f.path == path) {
         stats.record(rec);

@@ -27,7 +27,7 @@ use crate::content::Hash32;
 /// hundreds of images stays under 100 KiB).
 pub const MAX_LIST_BYTES: usize = 1024 * 1024;
 /// How many names [`candidates`] proposes at most.
-pub const MAX_CANDIDATES: usize = 12;
+pub const MAX_CANDIDATES: usize = 14;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChecksumError {
@@ -53,6 +53,11 @@ pub fn candidates(file: &str) -> Vec<String> {
             push(format!("{file}{suffix}"));
         }
     }
+    // One list per release, named after it: Julia's `julia-1.10.3.sha256` beside
+    // `julia-1.10.3-linux-x86_64.tar.gz`.
+    if let Some(release) = release_of(file) {
+        push(format!("{release}.sha256"));
+    }
     push("SHA256SUMS".to_string());
     push("SHASUMS256.txt".to_string());
     push("checksums.txt".to_string());
@@ -72,9 +77,27 @@ pub fn candidates(file: &str) -> Vec<String> {
     push("sha256sum.txt".to_string());
     // kernel.org: clear-signed.
     push("sha256sums.asc".to_string());
+    // syncthing's GitHub releases: clear-signed.
+    push("sha256sum.txt.asc".to_string());
     // AlmaLinux, Rocky Linux (BSD lines).
     push("CHECKSUM".to_string());
     out
+}
+
+/// The release a file belongs to, by the common `<name>-<version>-<platform>…`
+/// pattern: the dash-separated parts up to the first that starts with a digit (or
+/// `v` and a digit), when something follows it.
+fn release_of(file: &str) -> Option<String> {
+    let parts: Vec<&str> = file.split('-').collect();
+    let version = parts.iter().skip(1).position(|p| {
+        let p = p.strip_prefix('v').unwrap_or(p);
+        p.starts_with(|c: char| c.is_ascii_digit())
+    })? + 1;
+    // The version part is the last: nothing names a platform, so no release name.
+    if version + 1 >= parts.len() {
+        return None;
+    }
+    Some(parts[..=version].join("-"))
 }
 
 /// Suffixes of lists made for one file alone (`<file>.sha256`; Adoptium's
@@ -238,6 +261,128 @@ fn names_file(name: &str, file: &str) -> bool {
     name == file || name.rsplit_once('/').is_some_and(|(_, last)| last == file)
 }
 
+/// Lists taken from one directory index at most.
+pub const MAX_INDEXED_LISTS: usize = 4;
+/// The longest directory index read.
+pub const MAX_INDEX_BYTES: usize = 1024 * 1024;
+
+/// Names of further checksum lists that a directory index (the HTML page Apache's
+/// and nginx's autoindex make for a directory) links to: Fedora's
+/// `…-x86_64-CHECKSUM`, FreeBSD's `CHECKSUM.SHA256-…`, CentOS's `<file>.SHA256SUM`,
+/// a release's `<name>-<version>.sha256`. Only relative links to files in the same
+/// directory, whose names say SHA-256 or checksum; not those in `tried`; detached
+/// signatures skipped; at most [`MAX_INDEXED_LISTS`], in page order. The links are
+/// returned as written (still percent-encoded), to be joined to the directory.
+pub fn indexed_lists(html: &[u8], tried: &[String]) -> Vec<String> {
+    let html = &html[..html.len().min(MAX_INDEX_BYTES)];
+    let text = String::from_utf8_lossy(html);
+    let lower = text.to_ascii_lowercase();
+    let mut out: Vec<String> = Vec::new();
+    let mut at = 0;
+    while let Some(i) = lower[at..].find("href=") {
+        let start = at + i + "href=".len();
+        at = start;
+        let rest = &text[start..];
+        let link = match rest.chars().next() {
+            Some(q @ ('"' | '\'')) => rest[1..].split(q).next().unwrap_or_default(),
+            _ => rest
+                .split(|c: char| c.is_ascii_whitespace() || c == '>')
+                .next()
+                .unwrap_or_default(),
+        };
+        if !is_listed_list(link) {
+            continue;
+        }
+        let decoded = percent_decode(link);
+        if tried.iter().any(|t| t == &decoded) || out.iter().any(|o| o == link) {
+            continue;
+        }
+        out.push(link.to_string());
+        if out.len() == MAX_INDEXED_LISTS {
+            break;
+        }
+    }
+    out
+}
+
+/// Whether an index's link is a checksum list in the same directory.
+fn is_listed_list(link: &str) -> bool {
+    if link.is_empty()
+        || link.len() > 255
+        || link.starts_with('.')
+        || link.contains(['/', '\\', ':', '?', '#', '&', '<', '>', '"', '\''])
+        || link.chars().any(|c| c.is_control() || c.is_whitespace())
+    {
+        return false;
+    }
+    let name = percent_decode(link).to_ascii_lowercase();
+    const SIGNATURES: [&str; 7] = [
+        ".sig",
+        ".gpg",
+        ".sign",
+        ".minisig",
+        ".pem",
+        ".crt",
+        ".sigstore",
+    ];
+    if SIGNATURES.iter().any(|s| name.ends_with(s)) {
+        return false;
+    }
+    name.contains("sha256") || name.contains("checksum") || name.contains("shasums")
+}
+
+/// `%XX` sequences decoded; anything malformed is kept as it is.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex_val(b[i + 1]), hex_val(b[i + 2]))
+        {
+            out.push(h * 16 + l);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_val(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
+}
+
+/// The list looked for in the directories above the file's.
+pub const PARENT_LIST: &str = "SHA256SUMS";
+/// How many directories up.
+pub const PARENT_LEVELS: usize = 3;
+
+/// The directories above `dir` (at most [`PARENT_LEVELS`], never above the root),
+/// each with the file's path relative to it, as a list there would name it.
+pub fn parent_lists(dir: &url::Url, file: &url::Url) -> Vec<(url::Url, String)> {
+    let segments: Vec<String> = file
+        .path_segments()
+        .map(|s| s.map(percent_decode).collect())
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    let mut parent = dir.clone();
+    for up in 1..=PARENT_LEVELS {
+        if parent.path() == "/" || segments.len() <= up {
+            break;
+        }
+        let Ok(next) = parent.join("../") else {
+            break;
+        };
+        parent = next;
+        let path = segments[segments.len() - 1 - up..].join("/");
+        out.push((parent.clone(), path));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,5 +498,98 @@ mod tests {
         assert!(c.len() <= MAX_CANDIDATES);
         let plain = candidates("setup.exe");
         assert!(!plain.iter().any(|n| n.ends_with("_checksums.txt")));
+    }
+
+    #[test]
+    fn a_directory_index_names_the_lists_the_fixed_names_miss() {
+        let apache = br#"<html><body><h1>Index of /iso/</h1><table>
+<tr><td><a href="?C=N;O=D">Name</a></td></tr>
+<tr><td><a href="/pub/">Parent Directory</a></td></tr>
+<tr><td><a href="Fedora-Workstation-40-1.14-x86_64-CHECKSUM">Fedora-Workstation-40-1.14-x86_64-CHECKSUM</a></td></tr>
+<tr><td><a href="Fedora-Workstation-Live-x86_64-40-1.14.iso">Fedora-Workstation-Live-x86_64-40-1.14.iso</a></td></tr>
+<tr><td><a href="SHA256SUMS">SHA256SUMS</a></td></tr>
+<tr><td><a href="SHA256SUMS.gpg">SHA256SUMS.gpg</a></td></tr>
+<tr><td><a href="https://evil.example/SHA256SUMS">elsewhere</a></td></tr>
+<tr><td><a href="../SHA256SUMS">up</a></td></tr>
+<tr><td><a href=CHECKSUM.SHA256-FreeBSD-14.0-RELEASE-amd64>unquoted</a></td></tr>
+<tr><td><A HREF='blender-4.1.1.sha256'>upper case</A></td></tr>
+<tr><td><a href="x%20y.SHA256SUM">encoded</a></td></tr>
+<tr><td><a href="more.sha256">one too many</a></td></tr>
+</table></body></html>"#;
+        let tried = vec!["SHA256SUMS".to_string()];
+        assert_eq!(
+            indexed_lists(apache, &tried),
+            [
+                "Fedora-Workstation-40-1.14-x86_64-CHECKSUM",
+                "CHECKSUM.SHA256-FreeBSD-14.0-RELEASE-amd64",
+                "blender-4.1.1.sha256",
+                "x%20y.SHA256SUM",
+            ]
+        );
+        assert!(indexed_lists(b"", &[]).is_empty());
+        assert!(indexed_lists(b"href=", &[]).is_empty());
+        assert!(indexed_lists(b"href=\"", &[]).is_empty());
+        assert!(indexed_lists("href='\u{e9}sha256'".as_bytes(), &[]).len() == 1);
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("a%zz%41"), "a%zzA");
+    }
+
+    #[test]
+    fn a_release_list_is_named_after_the_release() {
+        assert_eq!(
+            release_of("julia-1.10.3-linux-x86_64.tar.gz").as_deref(),
+            Some("julia-1.10.3")
+        );
+        assert_eq!(
+            release_of("blender-4.1.1-linux-x64.tar.xz").as_deref(),
+            Some("blender-4.1.1")
+        );
+        assert_eq!(
+            release_of("tool-v2.0-win64.zip").as_deref(),
+            Some("tool-v2.0")
+        );
+        assert_eq!(release_of("node-v20.12.2.tar.gz"), None);
+        assert_eq!(release_of("setup.exe"), None);
+        assert_eq!(release_of("1.2-x"), None);
+        assert!(
+            candidates("julia-1.10.3-linux-x86_64.tar.gz")
+                .contains(&"julia-1.10.3.sha256".to_string())
+        );
+    }
+
+    #[test]
+    fn lists_above_name_the_file_by_its_path_from_there() {
+        let file = url::Url::parse(
+            "https://ftp.example/pub/fx/releases/125.0/linux-x86_64/en-US/fx%20125.tar.bz2",
+        )
+        .unwrap();
+        let got: Vec<(String, String)> = parent_lists(&file.join("./").unwrap(), &file)
+            .into_iter()
+            .map(|(u, p)| (u.to_string(), p))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "https://ftp.example/pub/fx/releases/125.0/linux-x86_64/".to_string(),
+                    "en-US/fx 125.tar.bz2".to_string()
+                ),
+                (
+                    "https://ftp.example/pub/fx/releases/125.0/".to_string(),
+                    "linux-x86_64/en-US/fx 125.tar.bz2".to_string()
+                ),
+                (
+                    "https://ftp.example/pub/fx/releases/".to_string(),
+                    "125.0/linux-x86_64/en-US/fx 125.tar.bz2".to_string()
+                ),
+            ]
+        );
+        let shallow = url::Url::parse("https://a.example/dir/x.iso").unwrap();
+        let got = parent_lists(&shallow.join("./").unwrap(), &shallow);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0.as_str(), "https://a.example/");
+        assert_eq!(got[0].1, "dir/x.iso");
+        let top = url::Url::parse("https://a.example/x.iso").unwrap();
+        assert!(parent_lists(&top.join("./").unwrap(), &top).is_empty());
     }
 }

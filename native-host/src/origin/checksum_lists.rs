@@ -9,8 +9,11 @@
 //! - A list names the file by the exact name the download resolves to (its
 //!   `Content-Disposition` name, or the last segment of the URL).
 //! - A few names only ([`candidates`](swarmload_core::checksum_file::candidates)),
-//!   each list at most [`MAX_LIST_BYTES`] and `LIST_TIMEOUT`, the whole look-up at
-//!   most [`LOOKUP_TIMEOUT`]; a directory where none was found is not asked again for
+//!   and the directory's own index page (an HTTP server's autoindex), from which at
+//!   most four more lists named like checksum lists are taken
+//!   ([`indexed_lists`](swarmload_core::checksum_file::indexed_lists)): each list at
+//!   most [`MAX_LIST_BYTES`] and `LIST_TIMEOUT`, the whole look-up at most
+//!   [`LOOKUP_TIMEOUT`]; a directory where none was found is not asked again for
 //!   [`NEGATIVE_TTL`].
 //! - The look-up runs beside the download, which never waits for it: the swarm joins
 //!   when the digest arrives.
@@ -20,7 +23,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use swarmload_core::checksum_file::{MAX_LIST_BYTES, candidates, find, is_single_file_list};
+use swarmload_core::checksum_file::{
+    MAX_LIST_BYTES, PARENT_LIST, candidates, find, indexed_lists, is_single_file_list, parent_lists,
+};
 use swarmload_core::content::Hash32;
 use url::Url;
 
@@ -64,7 +69,11 @@ impl ChecksumLists {
             return None;
         }
         let names = names(info);
-        let found = tokio::time::timeout(LOOKUP_TIMEOUT, search(client, &dir, &names)).await;
+        let found = tokio::time::timeout(
+            LOOKUP_TIMEOUT,
+            search(client, &dir, &names, &info.requested),
+        )
+        .await;
         match found {
             Ok(Some(f)) => {
                 tracing::info!(list = %f.list, sha256 = %f.sha256, "digest from a checksum list");
@@ -142,9 +151,15 @@ fn names(info: &OriginInfo) -> Vec<String> {
     out
 }
 
-/// Fetches the candidate lists together and takes the most specific one that names
-/// the file.
-async fn search(client: &reqwest::Client, dir: &Url, names: &[String]) -> Option<Found> {
+/// Fetches the candidate lists and the directory's index together, then the lists
+/// the index names that the candidates missed, and takes the most specific one that
+/// names the file.
+async fn search(
+    client: &reqwest::Client,
+    dir: &Url,
+    names: &[String],
+    file: &Url,
+) -> Option<Found> {
     let primary = names.first()?;
     let mut lists: Vec<(String, bool)> = Vec::new();
     for name in names {
@@ -155,28 +170,50 @@ async fn search(client: &reqwest::Client, dir: &Url, names: &[String]) -> Option
             }
         }
     }
-    let fetches = lists.iter().map(|(name, single)| async move {
-        let url = dir.join(name).ok()?;
-        // A joined name cannot leave the directory (no slashes in candidates), but
-        // check the origin anyway: that is the whole trust rule.
-        if url.origin() != dir.origin() {
-            return None;
-        }
-        let text = fetch_list(client, &url, dir.scheme() == "https").await?;
-        for n in names {
-            match find(&text, n, *single) {
-                Ok(Some(sha256)) => return Some(Found { sha256, list: url }),
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::info!(list = %url, "checksum list refused: {e}");
-                    return None;
-                }
-            }
-        }
-        None
+    let https = dir.scheme() == "https";
+    let fetches = lists
+        .iter()
+        .map(|(name, single)| read_list(client, dir, name, *single, names));
+    let index = async {
+        let (html, kind) = fetch_body(client, dir, https).await?;
+        // Only an HTML page is an index; a text answer is not a directory listing.
+        kind.starts_with("text/html").then(|| {
+            let tried: Vec<String> = lists.iter().map(|(n, _)| n.clone()).collect();
+            indexed_lists(&html, &tried)
+        })
+    };
+    // Mozilla's layout: one SHA256SUMS a few directories up names every file below
+    // it by its path from there.
+    let above = parent_lists(dir, file);
+    let above = above.iter().map(|(parent, path)| {
+        read_list(
+            client,
+            parent,
+            PARENT_LIST,
+            false,
+            std::slice::from_ref(path),
+        )
     });
-    let results = futures_util::future::join_all(fetches).await;
-    let found: Vec<Found> = results.into_iter().flatten().collect();
+    let (results, indexed, above) = futures_util::future::join3(
+        futures_util::future::join_all(fetches),
+        index,
+        futures_util::future::join_all(above),
+    )
+    .await;
+    let mut found: Vec<Found> = results.into_iter().flatten().collect();
+    if let Some(more) = indexed.filter(|m| !m.is_empty()) {
+        tracing::debug!(%dir, lists = ?more, "lists named by the directory index");
+        let more = more
+            .iter()
+            .map(|name| read_list(client, dir, name, false, names));
+        found.extend(
+            futures_util::future::join_all(more)
+                .await
+                .into_iter()
+                .flatten(),
+        );
+    }
+    found.extend(above.into_iter().flatten());
     // Lists that disagree about the file prove nothing.
     if found.windows(2).any(|w| w[0].sha256 != w[1].sha256) {
         tracing::warn!(file = %primary, "checksum lists disagree: none is used");
@@ -185,9 +222,42 @@ async fn search(client: &reqwest::Client, dir: &Url, names: &[String]) -> Option
     found.into_iter().next()
 }
 
-/// The body of one list, within the size bound; `None` for anything but a 200 with
-/// a small enough body, or a redirect that left HTTPS.
-async fn fetch_list(client: &reqwest::Client, url: &Url, https_only: bool) -> Option<Vec<u8>> {
+/// The list `name` in `dir`, if it names the file (by any of `names`).
+async fn read_list(
+    client: &reqwest::Client,
+    dir: &Url,
+    name: &str,
+    single: bool,
+    names: &[String],
+) -> Option<Found> {
+    let url = dir.join(name).ok()?;
+    // A joined name cannot leave the directory (no slashes in candidates or indexed
+    // names), but check the origin anyway: that is the whole trust rule.
+    if url.origin() != dir.origin() {
+        return None;
+    }
+    let (text, _) = fetch_body(client, &url, dir.scheme() == "https").await?;
+    for n in names {
+        match find(&text, n, single) {
+            Ok(Some(sha256)) => return Some(Found { sha256, list: url }),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::info!(list = %url, "checksum list refused: {e}");
+                return None;
+            }
+        }
+    }
+    None
+}
+
+/// The body of one list or index, within the size bound, and its media type;
+/// `None` for anything but a 200 with a small enough body, or a redirect that left
+/// HTTPS.
+async fn fetch_body(
+    client: &reqwest::Client,
+    url: &Url,
+    https_only: bool,
+) -> Option<(Vec<u8>, String)> {
     let resp = client
         .get(url.clone())
         .timeout(LIST_TIMEOUT)
@@ -207,6 +277,12 @@ async fn fetch_list(client: &reqwest::Client, url: &Url, https_only: bool) -> Op
     {
         return None;
     }
+    let kind = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let mut body = Vec::new();
     let mut stream = resp.bytes_stream();
     while let Some(chunk) = stream.next().await {
@@ -216,7 +292,7 @@ async fn fetch_list(client: &reqwest::Client, url: &Url, https_only: bool) -> Op
         }
         body.extend_from_slice(&chunk);
     }
-    Some(body)
+    Some((body, kind))
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! The browser-only peer's look-up of checksum lists beside a download, by the same
 //! rules as the native host's (`native-host/src/origin/checksum_lists.rs`; README,
 //! "Publishing digests"): the download URL's own directory and origin, a few names
-//! (`checksum_file::candidates`), each list at most `MAX_LIST_BYTES`, all of them
+//! (`checksum_file::candidates`), the lists the directory's index page names
+//! (`checksum_file::indexed_lists`), `SHA256SUMS` up to three directories up
+//! (`checksum_file::parent_lists`); each list at most `MAX_LIST_BYTES`, all of them
 //! within [`LOOKUP_BUDGET_MS`], an HTTPS download's lists over HTTPS only, and no
 //! credentials sent.
 
@@ -14,7 +16,9 @@ use web_sys::{
     RequestInit, Response,
 };
 
-use crate::checksum_file::{MAX_LIST_BYTES, candidates, find, is_single_file_list};
+use crate::checksum_file::{
+    MAX_LIST_BYTES, PARENT_LIST, candidates, find, indexed_lists, is_single_file_list, parent_lists,
+};
 use crate::content::Hash32;
 
 /// How long the look-up may hold the paused download.
@@ -49,21 +53,47 @@ pub async fn lookup(url: &str) -> Option<(Hash32, String)> {
     );
     let https_only = dir.scheme() == "https";
     let signal = abort.signal();
-    let fetches = candidates(&file).into_iter().map(|name| {
-        let (dir, file, signal) = (&dir, &file, &signal);
+    let names = candidates(&file);
+    let read = |dir: url::Url, name: String, file: String, single: bool| {
+        let signal = &signal;
         async move {
             let list = dir
                 .join(&name)
                 .ok()
                 .filter(|u| u.origin() == dir.origin())?;
-            let text = fetch_list(list.as_str(), signal, https_only).await?;
-            match find(&text, file, is_single_file_list(&name, file)) {
+            let (text, _) = fetch_body(list.as_str(), signal, https_only).await?;
+            match find(&text, &file, single) {
                 Ok(Some(h)) => Some((h, list.to_string())),
                 _ => None,
             }
         }
+    };
+    let fetches = names.iter().map(|name| {
+        read(
+            dir.clone(),
+            name.clone(),
+            file.clone(),
+            is_single_file_list(name, &file),
+        )
     });
-    let found: Vec<(Hash32, String)> = join_all(fetches).await.into_iter().flatten().collect();
+    let index = async {
+        let (html, kind) = fetch_body(dir.as_str(), &signal, https_only).await?;
+        kind.starts_with("text/html")
+            .then(|| indexed_lists(&html, &names))
+    };
+    let above = parent_lists(&dir, &base)
+        .into_iter()
+        .map(|(parent, path)| read(parent, PARENT_LIST.to_string(), path, false));
+    let (results, indexed, above) =
+        futures_util::future::join3(join_all(fetches), index, join_all(above)).await;
+    let mut found: Vec<(Hash32, String)> = results.into_iter().flatten().collect();
+    if let Some(more) = indexed {
+        let more = more
+            .into_iter()
+            .map(|name| read(dir.clone(), name, file.clone(), false));
+        found.extend(join_all(more).await.into_iter().flatten());
+    }
+    found.extend(above.into_iter().flatten());
     abort.abort();
     // Lists that disagree prove nothing.
     if found.windows(2).any(|w| w[0].0 != w[1].0) {
@@ -72,7 +102,12 @@ pub async fn lookup(url: &str) -> Option<(Hash32, String)> {
     found.into_iter().next()
 }
 
-async fn fetch_list(url: &str, signal: &AbortSignal, https_only: bool) -> Option<Vec<u8>> {
+/// A list's or index's body (within the size bound) and its media type.
+async fn fetch_body(
+    url: &str,
+    signal: &AbortSignal,
+    https_only: bool,
+) -> Option<(Vec<u8>, String)> {
     let init = RequestInit::new();
     init.set_method("GET");
     init.set_credentials(RequestCredentials::Omit);
@@ -86,6 +121,13 @@ async fn fetch_list(url: &str, signal: &AbortSignal, https_only: bool) -> Option
     if r.status() != 200 || (https_only && !r.url().starts_with("https:")) {
         return None;
     }
+    let kind = r
+        .headers()
+        .get("content-type")
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let declared = r
         .headers()
         .get("content-length")
@@ -104,7 +146,7 @@ async fn fetch_list(url: &str, signal: &AbortSignal, https_only: bool) -> Option
             .and_then(|v| v.as_bool())
             .unwrap_or(true);
         if done {
-            return Some(body);
+            return Some((body, kind));
         }
         let value = js_sys::Reflect::get(&chunk, &JsValue::from_str("value")).ok()?;
         let bytes = js_sys::Uint8Array::new(&value);

@@ -446,9 +446,9 @@ test('enterprise policy: trackers and group_id: seeders of another group on the 
 
 // A native `swarmload-host get` of `url` on `trackerUrl`, after the browser: what
 // the browser's host serves to others. Resolves to its --json summary.
-async function leech(url, trackerUrl, name) {
+async function leech(url, trackerUrl, name, config = '') {
   const state = workDir(name);
-  fs.writeFileSync(path.join(state, 'config.toml'), '');
+  fs.writeFileSync(path.join(state, 'config.toml'), config);
   const p = start(
     path.join(BIN, 'swarmload-host'),
     ['get', url, '--json', '--no-seed', '--ice-addr', ICE_ADDR, '--tracker', trackerUrl, '--state-dir', state, '-o', workDir(`${name}-out`)],
@@ -532,6 +532,62 @@ test('enterprise policy: upload_enabled off keeps and serves nothing; a cache_ma
       setManagedPolicy(EXTENSION_ID, null);
       await b.close();
     }
+  }
+});
+
+// Waits (at most 30 s) until the host log in `home` has a line containing `what`.
+async function hostLogged(home, what) {
+  const log = path.join(home, 'host.log');
+  for (let i = 0; i < 300; i++) {
+    if (fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes(what)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`${log} never logged ${what}`);
+}
+
+test('trusted group: the browser host publishes a download no one gives a digest for, and a group member gets it from there', async () => {
+  const size = 16 * MiB;
+  const dir = workDir('trusted-group');
+  const file = noiseFile(dir, 'setup-7.4.exe', size);
+  const t = await tracker();
+  const secret = 'e2e-group-secret-5c1f0a9b27';
+  // No digest header, no Metalink, no checksum list: only the group can name it.
+  const o = await origin(file, ['--no-digest', '--throttle', '500000', '--page']);
+  setManagedPolicy(EXTENSION_ID, { trackers: [t.url], trust_mode: 'trusted_group', group_secret: secret });
+  const home = hostHome('trusted-group-host', null);
+  const b = await browser({ name: 'trusted-group', hostHome: home });
+  try {
+    await clickDownloadLink(b, o.page);
+    const items = await settledDownloads(b, { timeoutMs: 180000 });
+    assert.equal(items.length, 1, JSON.stringify(items));
+    assert.match(items[0].url, /^http:\/\/127\.0\.0\.1:\d+\/d\//, 'delivered by the host');
+    assert.equal(sha256(items[0].filename), sha256(file));
+    const state = await extensionState(b);
+    const tr = state.transfers[0];
+    assert.equal(tr?.group_publish, true, JSON.stringify(tr));
+    assert.equal(tr.from_origin, size, JSON.stringify(tr));
+    const popup = await b.context.newPage();
+    await popup.goto(`chrome-extension://${b.extensionId}/popup.html`);
+    await popup.waitForSelector('ul.transfers li');
+    assert.match(await popup.textContent('body'), /computed here and shared with your trusted group/);
+    await popup.screenshot({ path: path.join(ARTIFACTS, 'popup-trusted-group.png') });
+    await hostLogged(home, 'group mapping published');
+    await hostLogged(home, 'seeding from the cache');
+
+    const member = `trust_mode = "trusted_group"\ngroup_secret = "${secret}"\n`;
+    const got = await leech(o.url, t.url, 'trusted-group-member', member);
+    assert.equal(got.sha256, sha256(file));
+    assert.equal(got.digest_source, 'group', JSON.stringify(got));
+    assert.ok(got.from_peers > size / 2, `the browser's host served the group: ${JSON.stringify(got)}`);
+
+    const outsider = 'trust_mode = "trusted_group"\ngroup_secret = "another-group-1f7e3b9d05"\n';
+    const other = await leech(o.url, t.url, 'trusted-group-outsider', outsider);
+    assert.equal(other.sha256, sha256(file));
+    assert.equal(other.digest_source, null, JSON.stringify(other));
+    assert.equal(other.from_peers, 0, 'outside the group: no mapping, no swarm');
+  } finally {
+    setManagedPolicy(EXTENSION_ID, null);
+    await b.close();
   }
 });
 

@@ -22,18 +22,24 @@ const THROTTLE: u64 = 4_000_000;
 const THROTTLED_SIZE: u64 = 48 * MIB;
 
 /// The test origin as a child process, stopped when dropped.
-struct Origin {
+pub(crate) struct Origin {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Origin {
     fn start(file: &Path, throttle: Option<u64>) -> Result<Origin> {
+        let args: Vec<String> = match throttle {
+            Some(t) => vec!["--throttle".into(), t.to_string()],
+            None => Vec::new(),
+        };
+        Self::start_with(file, &args)
+    }
+
+    /// `test-origin FILE ARGS…`.
+    pub(crate) fn start_with(file: &Path, args: &[String]) -> Result<Origin> {
         let mut cmd = Command::new(root().join("target/release/test-origin"));
-        cmd.arg(file).stdout(Stdio::piped());
-        if let Some(t) = throttle {
-            cmd.args(["--throttle", &t.to_string()]);
-        }
+        cmd.arg(file).args(args).stdout(Stdio::piped());
         let mut child = cmd.spawn().map_err(|e| format!("test-origin: {e}"))?;
         let mut line = String::new();
         let stdout = child.stdout.take().ok_or("test-origin: no stdout")?;
@@ -56,7 +62,7 @@ impl Drop for Origin {
 }
 
 /// Runs a command to its end; returns wall seconds and peak RSS in KiB.
-fn measured(cmd: &mut Command) -> Result<(f64, u64)> {
+pub(crate) fn measured(cmd: &mut Command) -> Result<(f64, u64)> {
     let start = Instant::now();
     let child = cmd
         .stdout(Stdio::null())
@@ -79,7 +85,7 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-fn file_of(dir: &Path, name: &str, size: u64) -> Result<PathBuf> {
+pub(crate) fn file_of(dir: &Path, name: &str, size: u64) -> Result<PathBuf> {
     let path = dir.join(name);
     if std::fs::metadata(&path).map(|m| m.len()).ok() != Some(size) {
         crate::bench::write_noise(&path, size)?;

@@ -12,12 +12,16 @@
 //! - `cargo xtask bench swarm`: swarms of hosts against raw WebRTC throughput, the
 //!   fluid-model bound and the reference tracker.
 //! - `cargo xtask bench reach`: how many real-world download shapes get a trusted
-//!   digest, before and after Want-Repr-Digest and checksum lists.
+//!   digest, before and after Want-Repr-Digest and checksum lists, and in a trusted
+//!   group.
+//! - `cargo xtask bench mirrors`: Metalink/HTTP mirrors as extra origin sources,
+//!   against curl and the fluid bound.
 //! - `cargo xtask build`: release host and the wasm package.
 //! - `cargo xtask fuzz TARGET SECONDS`: a longer fuzz run of one target.
 
 mod bench;
 mod bench_host;
+mod bench_mirrors;
 mod bench_swarm;
 mod demo;
 mod dist;
@@ -64,6 +68,7 @@ fn main() -> ExitCode {
         ["bench", "core"] => bench::core(),
         ["bench", "host"] => bench_host::host(),
         ["bench", "swarm"] => bench_swarm::swarm(),
+        ["bench", "mirrors"] => bench_mirrors::mirrors(),
         ["bench", "browser"] => bench_browser(),
         // The share of real-world download shapes that get a trusted digest
         // (tests/fixtures/reach.json); the same test runs in `cargo xtask test`.
@@ -95,7 +100,7 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask demo | install | dist | test | test browser | test dist | bench core | bench host | bench swarm | bench browser | bench reach | build | fuzz TARGET SECONDS";
+const USAGE: &str = "usage: cargo xtask demo | install | dist | test | test browser | test dist | bench core | bench host | bench swarm | bench browser | bench reach | bench mirrors | build | fuzz TARGET SECONDS";
 
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,10 +1,11 @@
 //! `test-origin`: the test origin as a process, for benchmarks and manual runs.
 //!
-//! `test-origin FILE [--throttle BYTES_PER_SEC] [--throttle-total BYTES_PER_SEC] [--metalink] [--no-ranges] [--no-digest] [--page] [--extra NAME=PATH]… [--port N]`
+//! `test-origin FILE [--throttle BYTES_PER_SEC] [--throttle-total BYTES_PER_SEC] [--metalink] [--no-ranges] [--no-digest] [--page] [--extra NAME=PATH]… [--link VALUE]… [--port N]`
 //! serves FILE at `/files/<name>` on 127.0.0.1 and prints the URL on stdout. `--page`
 //! also serves `/` as a download page linking to it; `/stats` answers the counters.
 //! `--extra NAME=PATH` serves the file at PATH as `/files/NAME` too (a checksum list
-//! beside the download, say).
+//! beside the download, say). `--link VALUE` adds a `Link` header to every content
+//! response (`<URL>; rel=duplicate; pri=1` names a mirror).
 
 use std::path::PathBuf;
 
@@ -12,7 +13,7 @@ use swarmload_tests::origin::{Content, ExtraFile, OriginConfig, TestOrigin};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: test-origin FILE [--throttle BYTES_PER_SEC] [--throttle-total BYTES_PER_SEC] [--metalink] [--no-ranges] [--no-digest] [--page] [--extra NAME=PATH]... [--port N]"
+        "usage: test-origin FILE [--throttle BYTES_PER_SEC] [--throttle-total BYTES_PER_SEC] [--metalink] [--no-ranges] [--no-digest] [--page] [--extra NAME=PATH]... [--link VALUE]... [--port N]"
     );
     std::process::exit(2)
 }
@@ -29,6 +30,7 @@ async fn main() {
     let mut page = false;
     let mut port = 0u16;
     let mut extra = Vec::new();
+    let mut links = Vec::new();
     while let Some(a) = args.next() {
         match a.as_str() {
             "--throttle" => throttle = args.next().and_then(|v| v.parse().ok()).or_else(|| usage()),
@@ -59,6 +61,7 @@ async fn main() {
                     delay: None,
                 });
             }
+            "--link" => links.push(args.next().unwrap_or_else(|| usage())),
             "--port" => {
                 port = args
                     .next()
@@ -78,6 +81,7 @@ async fn main() {
     cfg.path = format!("/files/{name}");
     cfg.throttle_per_connection = throttle;
     cfg.throttle_total = throttle_total;
+    cfg.links = links;
     cfg.ranges = ranges;
     cfg.metalink = metalink;
     cfg.stats_path = Some("/stats".into());

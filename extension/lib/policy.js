@@ -58,7 +58,10 @@ export async function lastManagedPolicy(api) {
 }
 
 export async function rememberManagedPolicy(api, managed) {
-  await api.storage.local.set({ managed_cache: managed });
+  // The group's secret stays in managed storage only: local storage is a file in
+  // the profile that any backup copies.
+  const { group_secret: _secret, ...kept } = managed ?? {};
+  await api.storage.local.set({ managed_cache: kept });
 }
 
 // Like `effectivePolicy`, from the remembered enterprise policy: quick, but only

@@ -1,6 +1,7 @@
 //! Tracker messages from arbitrary text: parsing never panics, ids come out as 20
 //! bytes that round-trip through their string form, and every refusal can be sent
-//! back as JSON.
+//! back as JSON. Group-mapping requests re-encode to what parses the same, and a
+//! client reads any text as a mapping reply without panicking.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -16,9 +17,21 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         Ok(Request::Scrape(list)) => assert!(list.len() <= 256),
+        Ok(Request::MappingPut { map_id, record }) => {
+            let again = protocol::parse(&protocol::mapping_put_request(&map_id, &record), 10);
+            assert_eq!(again, Ok(Request::MappingPut { map_id, record }));
+        }
+        Ok(Request::MappingGet(map_id)) => {
+            let again = protocol::parse(&protocol::mapping_get_request(&map_id), 10);
+            assert_eq!(again, Ok(Request::MappingGet(map_id)));
+        }
         Err(b) => {
             let v: serde_json::Value = serde_json::from_str(&protocol::failure(&b, None)).unwrap();
             assert!(v["failure reason"].is_string());
         }
+    }
+    if let Some(protocol::MappingReply::Records(_, records)) = protocol::parse_mapping_reply(&text)
+    {
+        assert!(records.len() <= protocol::MAX_RECORDS_PER_ID);
     }
 });

@@ -89,8 +89,6 @@ pub enum GetError {
     },
     #[error("cannot start the HTTP client: {0}")]
     Client(String),
-    #[error("cannot seed: {0}")]
-    Seed(String),
 }
 
 /// How often a download that found the content changed starts over.
@@ -181,7 +179,7 @@ async fn get(
             Some(absolute(&dest)),
             info.filename.clone(),
         );
-        let (partial, _resumed) = Partial::open(&state, record)?;
+        let (partial, resumed) = Partial::open(&state, record)?;
         let key = partial.key.clone();
         // Without a published digest, the origin's checksum lists may give one; the
         // download does not wait for them.
@@ -251,8 +249,11 @@ async fn get(
                 // Nothing trusted named this content: its SHA-256 was computed from
                 // the origin's bytes alone, which a trusted group may publish.
                 let mut group_published = None;
+                // Not from a resumed partial either: its earlier blocks may have come
+                // from peers, under a digest that turned out not to hold.
                 if !done.digest_trusted
                     && done.stats.bytes_from_peers == 0
+                    && !resumed
                     && let Some(group) = lookup.group()
                 {
                     group_published = match GroupMappings::subject(&info) {
@@ -306,20 +307,22 @@ async fn get(
                     && policy.upload_enabled
                     && let Some(cfg) = swarm_cfg
                 {
-                    seeder.leave().await;
                     let engine_cfg = swarmload_core::engine::EngineConfig::from_policy(
                         &policy,
                         download::random_seed(),
                     );
                     let path = dest.clone();
                     let peers: Box<dyn PeerSource> = Box::new(Swarm::new(cfg));
-                    seeder = tokio::task::spawn_blocking(move || {
+                    let seeded = tokio::task::spawn_blocking(move || {
                         Seeder::from_file(&path, engine_cfg, peers)
                     })
-                    .await
-                    .map_err(|e| GetError::Client(e.to_string()))?
-                    .map_err(|e| GetError::Seed(e.to_string()))?
-                    .0;
+                    .await;
+                    match seeded {
+                        Ok(Ok((s, _))) => std::mem::replace(&mut seeder, s).leave().await,
+                        // The file is saved: not seeding it is no reason to fail.
+                        Ok(Err(e)) => tracing::warn!("cannot seed {}: {e}", dest.display()),
+                        Err(e) => tracing::warn!("cannot seed {}: {e}", dest.display()),
+                    }
                 }
                 if args.seed_for.is_some() && !policy.upload_enabled {
                     tracing::info!("upload is disabled by policy: not seeding");

@@ -122,3 +122,21 @@ async fn mirrors_are_never_asked_without_a_trusted_digest() {
     assert_eq!(m.stats().requests().len(), 0);
     assert_eq!(json["mirrors"], serde_json::json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mirror_that_keeps_failing_is_dropped_after_a_few_tries() {
+    let data = random_bytes(3 * MIB, 86);
+    let mut cfg = OriginConfig::memory(data.clone());
+    cfg.path = "/mirror/pub/app.bin".into();
+    cfg.repr_digest = false;
+    cfg.faults.fail_first_gets = u64::MAX;
+    let broken = TestOrigin::start(cfg).await.unwrap();
+    let o = origin(data.clone(), &[&broken], true).await;
+    let (json, bytes, log) = get(&o.url()).await;
+    assert!(bytes == data);
+    assert_eq!(json["mirrors"][0]["dropped"], true, "{json}");
+    assert!(log.contains("mirror dropped"), "{log}");
+    // A few tries, not one per range for ever.
+    let asked = broken.stats().requests().len();
+    assert!(asked < 10, "the broken mirror was asked {asked} times");
+}

@@ -122,7 +122,7 @@ async fn put(tracker: &str, text: String) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_forged_mapping_is_refused_and_cannot_push_out_a_real_one() {
+async fn a_forged_mapping_is_refused_a_newer_one_hides_nothing_and_a_disagreeing_one_voids_both() {
     let data = random_bytes(2 * MIB + 5, 72);
     let hex = sha256_hex(&data);
     let tracker = TrackerProcess::start().await;
@@ -173,6 +173,17 @@ async fn a_forged_mapping_is_refused_and_cannot_push_out_a_real_one() {
     assert!(e.bytes == data);
     assert_eq!(e.json["digest_source"], "group", "{}", e.json);
     assert_eq!(e.json["sha256"], hex);
+
+    // A record made with the secret that names other bytes (a member saw another
+    // version under the same validators): the two disagree, and neither is used.
+    let other = GroupKey::from_secret(SECRET).seal(&id, evil, data.len() as u64);
+    put(&tracker.url, protocol::mapping_put_request(&id, &other)).await;
+    let f = Leecher::start_with_config(&o.url(), &[&tracker.url], &[], &member(SECRET))
+        .finish(Duration::from_secs(120))
+        .await;
+    assert!(f.bytes == data);
+    assert_eq!(f.json["digest_source"], Value::Null, "{}", f.json);
+    assert!(f.log.contains("group mappings disagree"), "{}", f.log);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -282,11 +282,16 @@ impl Tracker {
                 };
                 st.send(conn, protocol::scrape_response(&files));
             }
-            Ok(Request::MappingPut { .. } | Request::MappingGet(_))
+            Ok(r @ (Request::MappingPut { .. } | Request::MappingGet(_)))
                 if self.cfg.max_mapping_ids == 0 =>
             {
+                // As bittorrent-tracker answers an action it does not know.
+                let action = match r {
+                    Request::MappingPut { .. } => protocol::MAPPING_PUT,
+                    _ => protocol::MAPPING_GET,
+                };
                 let b = BadRequest {
-                    action: "announce",
+                    action,
                     reason: "invalid action".into(),
                 };
                 self.state().send(conn, protocol::failure(&b, None));

@@ -16,8 +16,10 @@
 //! - The lookup and MAC keys are derived from the secret with distinct labels, so
 //!   neither reveals the other.
 //!
-//! The whole-file check against the mapping still applies: a member whose secret
-//! leaked can make downloads fail, never make them wrong.
+//! The whole-file check against the mapping still applies, and a member that uses a
+//! mapping checks an origin block against the peers' tree early. A holder of the
+//! secret is still trusted as the origin is: it could name other bytes and serve
+//! them, and a download that peers completed before that check would take them.
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};

@@ -13,7 +13,7 @@ use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
@@ -24,6 +24,7 @@ use swarmload_core::engine::{
     FailReason, PeerId, Stats, Time,
 };
 use swarmload_core::policy::Policy;
+use swarmload_core::trusted_digest::DigestSource;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::digest_lookup::LateDigest;
@@ -190,11 +191,11 @@ impl DownloadError {
     }
 }
 
-/// The digest still being looked for, once found; never, when the look-up ends
-/// empty-handed (the branch is then switched off).
 /// Origin connections at most, mirrors included.
 const MAX_CONNECTIONS: u32 = 16;
 
+/// The digest still being looked for, once found; never, when the look-up ends
+/// empty-handed (the branch is then switched off).
 async fn late(rx: &mut Option<oneshot::Receiver<LateDigest>>) -> Option<LateDigest> {
     match rx {
         Some(rx) => rx.await.ok(),
@@ -264,11 +265,17 @@ pub async fn run(
     cfg.origin_connections = match (parallel, connections, &adaptive) {
         (false, _, _) => 1,
         (true, _, Some(a)) => a.current(),
-        (true, Connections::Fixed(n) | Connections::Adaptive(n), None) => {
-            (n.max(1) * sources).min(MAX_CONNECTIONS)
-        }
+        // A fixed count is the total, mirrors included.
+        (true, Connections::Fixed(n), None) => n.max(1),
+        (true, Connections::Adaptive(n), None) => (n.max(1) * sources).min(MAX_CONNECTIONS),
     };
     cfg.lazy_leaves = origin_only;
+    // A group's mapping is only as good as the member who made it: the origin starts
+    // at once, so that a block it serves checks the peers' tree early (a mapping that
+    // names other bytes is then refuted, and the download fails instead).
+    if info.digest_source == Some(DigestSource::Group) {
+        cfg.origin_fallback_delay = Duration::ZERO;
+    }
     // Without a way to tell versions apart, one stream for the whole file: separate
     // requests could each see another version.
     cfg.origin_ranges = info.ranges && identifiable;

@@ -519,8 +519,8 @@ impl Session {
             .join("downloads")
             .join(format!("{}.part", partial::short_hash(identity.as_bytes())));
         let record = PartialRecord::new(&info, expected, data_path.clone(), None, filename.clone());
-        let partial = match Partial::open(&self.state, record) {
-            Ok((p, _)) => p,
+        let (partial, resumed) = match Partial::open(&self.state, record) {
+            Ok(opened) => opened,
             Err(partial::PartialError::Busy) => {
                 return self.error(&id, "busy", "this content is already being downloaded");
             }
@@ -573,10 +573,12 @@ impl Session {
         let late_digest =
             (expected.is_none() && lookup.may_find(&info)).then(|| lookup.spawn(&info));
         // What a group member publishes if nothing trusted names the digest.
+        // Not from a resumed partial: its earlier blocks may have come from peers.
         let publish = lookup
             .group()
             .cloned()
-            .zip(GroupMappings::subject(&info).ok());
+            .zip(GroupMappings::subject(&info).ok())
+            .filter(|_| !resumed);
         // Only content with a trusted digest has a swarm; credentials and incognito
         // were ruled out above.
         let swarm = (expected.is_some() || late_digest.is_some())
@@ -666,12 +668,14 @@ impl Session {
                     tokio::spawn(done.seeder.leave());
                 }
                 if let Some((group, subject)) = publish.clone() {
-                    let (session, sha256, policy) = (self.clone(), done.sha256, policy.clone());
+                    let (session, sha256) = (self.clone(), done.sha256);
                     tokio::spawn(async move {
                         if group.publish(&subject, sha256).await > 0 && kept {
                             // Its swarm never started without a trusted digest:
-                            // serve it from the cache under the digest now known.
-                            session.seed_cached(sha256, &policy).await;
+                            // serve it from the cache under the digest now known,
+                            // as the policy says by then.
+                            let _one_at_a_time = session.reseeding.lock().await;
+                            session.seed_cached(sha256, &session.policy()).await;
                         }
                     });
                 }

@@ -164,6 +164,8 @@ impl Fetcher {
                 // A mirror's trouble is the mirror's: the range goes on elsewhere.
                 Err(Broke::Mirror { mirror, fatal, why }) => {
                     self.mirrors.failed(mirror, fatal, &why);
+                    // A pause, so a mirror that fails at once is not hammered.
+                    tokio::time::sleep(FIRST_BACKOFF).await;
                 }
                 Err(Broke::Fatal(why)) => break OriginError::Fatal(why),
                 Err(Broke::Changed) => break OriginError::ContentChanged,
@@ -334,7 +336,10 @@ impl Fetcher {
         };
         let url = self.mirrors.get(i).url.clone();
         let ranged = *pos > 0 || end < self.info.size;
-        let mut req = self.client.get(url).headers(self.headers.clone());
+        // The page the user was on is the origin's business, not a mirror's.
+        let mut headers = self.headers.clone();
+        headers.remove(header::REFERER);
+        let mut req = self.client.get(url).headers(headers);
         if ranged {
             req = req.header(header::RANGE, format!("bytes={}-{}", *pos, end - 1));
         }
@@ -342,6 +347,9 @@ impl Fetcher {
             .send()
             .await
             .map_err(|e| failed(false, without_url(e)))?;
+        if self.info.url.scheme() == "https" && resp.url().scheme() != "https" {
+            return Err(failed(true, "it redirected off HTTPS".into()));
+        }
         let status = resp.status();
         let h = resp.headers();
         match status {

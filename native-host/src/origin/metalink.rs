@@ -294,6 +294,28 @@ const MAX_LISTED: usize = 64;
 /// Mirrors used at once, besides the origin.
 pub const MAX_MIRRORS: usize = 4;
 
+/// Whether `url` names this machine or a private network by address (or
+/// `localhost`). Names that merely resolve there are not caught.
+fn is_local(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(a)) => {
+            a.is_loopback() || a.is_private() || a.is_link_local() || a.is_unspecified()
+        }
+        Some(url::Host::Ipv6(a)) => {
+            a.is_loopback()
+                || a.is_unspecified()
+                || a.is_unique_local()
+                || a.is_unicast_link_local()
+                || a.to_ipv4_mapped()
+                    .is_some_and(|v4| v4.is_loopback() || v4.is_private())
+        }
+        Some(url::Host::Domain(d)) => {
+            d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
+        }
+        None => false,
+    }
+}
+
 /// `Link: <…>; rel=duplicate; pri=N` (RFC 6249 §3.2): where else the same bytes
 /// are, resolved against the response's URL, with their priority.
 pub fn duplicates(headers: &HeaderMap, base: &Url) -> Vec<(Url, u32)> {
@@ -325,7 +347,8 @@ pub fn duplicates(headers: &HeaderMap, base: &Url) -> Vec<(Url, u32)> {
 
 /// The mirrors a download may use, best first: http(s) only, HTTPS only when the
 /// download is HTTPS (a mirror must not reveal what an HTTPS download fetches),
-/// never the download's own URL, without credentials, at most [`MAX_MIRRORS`].
+/// never the download's own URL, without credentials, not on this machine or a
+/// private network unless the download is too, at most [`MAX_MIRRORS`].
 /// The bytes need no trust in the mirror: mirrors are used only when a trusted
 /// digest is known, and the whole is checked against it.
 pub fn usable_mirrors(mut listed: Vec<(Url, u32)>, download: &Url) -> Vec<Url> {
@@ -337,6 +360,10 @@ pub fn usable_mirrors(mut listed: Vec<(Url, u32)>, download: &Url) -> Vec<Url> {
             "https" => url.scheme() == "https",
             _ => matches!(url.scheme(), "http" | "https"),
         };
+        // A public origin must not point the host at its own machine or network.
+        if is_local(&url) && !is_local(download) {
+            continue;
+        }
         if !scheme_ok
             || !url.username().is_empty()
             || url.password().is_some()
@@ -423,6 +450,20 @@ mod tests {
                 "https://dl.example/mirror/x.iso"
             ]
         );
+        // A public origin cannot send the host to a private address; a local one can.
+        let local: Vec<(Url, u32)> = [
+            "http://127.0.0.1:8080/x",
+            "http://192.168.1.5/x",
+            "http://[::1]/x",
+            "http://localhost/x",
+        ]
+        .iter()
+        .map(|u| (Url::parse(u).unwrap(), 1))
+        .collect();
+        let public = Url::parse("http://dl.example/x.iso").unwrap();
+        assert!(usable_mirrors(local.clone(), &public).is_empty());
+        let lan = Url::parse("http://10.0.0.2/x.iso").unwrap();
+        assert_eq!(usable_mirrors(local, &lan).len(), 4);
         let http = Url::parse("http://dl.example/x.iso").unwrap();
         let many: Vec<(Url, u32)> = (0..10)
             .map(|i| (Url::parse(&format!("http://m{i}.example/x")).unwrap(), i))

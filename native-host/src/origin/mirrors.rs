@@ -122,8 +122,11 @@ impl Mirrors {
         }
     }
 
-    /// A mirror delivered bytes: its failure count starts over.
+    /// A mirror delivered `n` bytes: if any, its failure count starts over.
     pub fn delivered(&self, i: usize, n: u64) {
+        if n == 0 {
+            return;
+        }
         let m = &self.list[i];
         m.failures.store(0, Ordering::Relaxed);
         m.bytes.fetch_add(n, Ordering::Relaxed);
@@ -174,6 +177,8 @@ mod tests {
         m.failed(1, false, "503");
         m.delivered(1, 10);
         m.failed(1, false, "503");
+        // An attempt that delivered nothing does not count as progress.
+        m.delivered(1, 0);
         assert!(!m.usage()[1].2);
         m.failed(1, false, "503");
         m.failed(1, false, "503");

@@ -55,6 +55,11 @@ impl GroupMappings {
         if info.has_credentials() {
             return Err("the URL carries credentials".into());
         }
+        // An HTTPS link that ended on plain HTTP could have been altered on the way
+        // to this one member; the whole group would inherit it.
+        if info.requested.scheme() == "https" && info.url.scheme() != "https" {
+            return Err("the HTTPS link was redirected to plain HTTP".into());
+        }
         Subject::new(
             &info.requested,
             info.etag.as_deref(),
@@ -79,13 +84,14 @@ impl GroupMappings {
         )
         .await;
         let mut out = Lookup::default();
+        let mut conflict = false;
         for answer in answers {
             match answer {
                 Ok(MappingReply::Records(_, records)) => {
                     for r in records {
                         match self.key.open(&id, subject, &r) {
                             Ok(sha256) if out.sha256.is_none() => out.sha256 = Some(sha256),
-                            Ok(_) => {}
+                            Ok(sha256) => conflict |= out.sha256 != Some(sha256),
                             Err(e) => {
                                 out.refused += 1;
                                 tracing::warn!(map_id = %id.to_hex(), "group mapping refused: {e}");
@@ -96,6 +102,11 @@ impl GroupMappings {
                 Ok(other) => tracing::debug!("group mapping look-up: {other:?}"),
                 Err(e) => tracing::debug!("group mapping look-up: {e}"),
             }
+        }
+        // Two members saw different bytes under the same validators: neither is used.
+        if conflict {
+            tracing::warn!(map_id = %id.to_hex(), "group mappings disagree: none is used");
+            out.sha256 = None;
         }
         out
     }
@@ -152,4 +163,53 @@ async fn exchange(tracker: &str, request: String, id: MapId) -> Result<MappingRe
     tokio::time::timeout(EXCHANGE_TIMEOUT, work)
         .await
         .unwrap_or_else(|_| Err("the tracker did not answer in time".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use url::Url;
+
+    fn info(requested: &str, url: &str) -> OriginInfo {
+        OriginInfo {
+            requested: Url::parse(requested).unwrap(),
+            url: Url::parse(url).unwrap(),
+            size: 10,
+            ranges: true,
+            etag: Some("\"v1\"".into()),
+            last_modified: None,
+            digest: None,
+            digest_source: None,
+            filename: "a.bin".into(),
+            metalink: None,
+            mirrors: Vec::new(),
+            leaves: None,
+        }
+    }
+
+    #[test]
+    fn no_mapping_for_credentials_a_downgrade_or_no_validator() {
+        assert!(
+            GroupMappings::subject(&info(
+                "https://a.example/a.bin",
+                "https://cdn.example/a.bin"
+            ))
+            .is_ok()
+        );
+        assert!(
+            GroupMappings::subject(&info("http://a.example/a.bin", "http://a.example/a.bin"))
+                .is_ok()
+        );
+        let downgrade =
+            GroupMappings::subject(&info("https://a.example/a.bin", "http://cdn.example/a.bin"));
+        assert!(downgrade.unwrap_err().contains("plain HTTP"));
+        let creds = GroupMappings::subject(&info(
+            "https://u:p@a.example/a.bin",
+            "https://a.example/a.bin",
+        ));
+        assert!(creds.unwrap_err().contains("credentials"));
+        let mut bare = info("https://a.example/a.bin", "https://a.example/a.bin");
+        bare.etag = None;
+        assert!(GroupMappings::subject(&bare).is_err());
+    }
 }

@@ -150,7 +150,8 @@ fn compare(url: &str, out: &Path, rounds: usize, verify_yardstick: bool) -> Resu
     })
 }
 
-pub fn host() -> Result {
+/// The release host and test origin the benchmarks run.
+pub(crate) fn build_release() -> Result {
     run(cargo().args([
         "build",
         "--release",
@@ -158,7 +159,11 @@ pub fn host() -> Result {
         "swarmload-host",
         "-p",
         "swarmload-tests",
-    ]))?;
+    ]))
+}
+
+pub fn host() -> Result {
+    build_release()?;
     let dir = root().join("target/bench");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let out = dir.join("download.out");

@@ -7,22 +7,15 @@
 
 use std::process::Command;
 
-use crate::bench_host::{Origin, file_of, measured};
-use crate::{Result, cargo, root, run};
+use crate::bench_host::{Origin, build_release, file_of, measured};
+use crate::{Result, root};
 
 const MIB: u64 = 1 << 20;
 const SIZE: u64 = 48 * MIB;
 const UPLINK: u64 = 4_000_000;
 
 pub fn mirrors() -> Result {
-    run(cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "swarmload-host",
-        "-p",
-        "swarmload-tests",
-    ]))?;
+    build_release()?;
     let dir = root().join("target/bench");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let file = file_of(&dir, "mirrors.bin", SIZE)?;

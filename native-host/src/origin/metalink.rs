@@ -60,22 +60,29 @@ pub enum MetalinkError {
 /// The Metalink a response's `Link` headers point at (rel=describedby, Metalink 4
 /// type), resolved against the response's URL.
 pub fn describedby(headers: &HeaderMap, base: &Url) -> Option<Url> {
+    links_with_rel(headers, "describedby")
+        .find(|l| {
+            l.params
+                .iter()
+                .any(|(k, v)| k == "type" && v.eq_ignore_ascii_case(MEDIA_TYPE))
+        })
+        .and_then(|l| base.join(&l.target).ok())
+}
+
+/// The `Link` header entries whose `rel` includes `rel` (case-insensitive).
+fn links_with_rel<'a>(headers: &'a HeaderMap, rel: &'a str) -> impl Iterator<Item = Link> + 'a {
     headers
         .get_all("link")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(parse_link_header)
-        .find(|l| {
+        .filter(move |l| {
             l.params.iter().any(|(k, v)| {
                 k == "rel"
                     && v.split_ascii_whitespace()
-                        .any(|r| r.eq_ignore_ascii_case("describedby"))
-            }) && l
-                .params
-                .iter()
-                .any(|(k, v)| k == "type" && v.eq_ignore_ascii_case(MEDIA_TYPE))
+                        .any(|r| r.eq_ignore_ascii_case(rel))
+            })
         })
-        .and_then(|l| base.join(&l.target).ok())
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -319,18 +326,7 @@ fn is_local(url: &Url) -> bool {
 /// `Link: <…>; rel=duplicate; pri=N` (RFC 6249 §3.2): where else the same bytes
 /// are, resolved against the response's URL, with their priority.
 pub fn duplicates(headers: &HeaderMap, base: &Url) -> Vec<(Url, u32)> {
-    headers
-        .get_all("link")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(parse_link_header)
-        .filter(|l| {
-            l.params.iter().any(|(k, v)| {
-                k == "rel"
-                    && v.split_ascii_whitespace()
-                        .any(|r| r.eq_ignore_ascii_case("duplicate"))
-            })
-        })
+    links_with_rel(headers, "duplicate")
         .take(MAX_LISTED)
         .filter_map(|l| {
             let url = base.join(&l.target).ok()?;

@@ -245,14 +245,14 @@ async fn get(
                         Err(e) => tracing::info!("not cached: {e}"),
                     }
                 }
+                let origin_alone = done.hashed_from_origin_alone();
                 done.partial.finish();
                 // Nothing trusted named this content: its SHA-256 was computed from
                 // the origin's bytes alone, which a trusted group may publish.
                 let mut group_published = None;
                 // Not from a resumed partial either: its earlier blocks may have come
                 // from peers, under a digest that turned out not to hold.
-                if !done.digest_trusted
-                    && done.stats.bytes_from_peers == 0
+                if origin_alone
                     && !resumed
                     && let Some(group) = lookup.group()
                 {
@@ -361,12 +361,11 @@ async fn get(
                 );
                 if mismatch && use_mirrors && !info.mirrors.is_empty() {
                     use_mirrors = false;
+                    // The partial is already discarded above, as for any mismatch.
                     tracing::warn!(
                         "the whole did not match its digest, and mirrors served part of it: \
                          starting over from the origin alone"
                     );
-                    let _ = std::fs::remove_file(&part);
-                    partial::forget(&state, &key);
                     continue;
                 }
                 let changed = matches!(

@@ -355,6 +355,41 @@ fn hex_val(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
 
+/// The directory of a download's URL (query and fragment dropped), where its lists
+/// are looked for; http(s) URLs only.
+pub fn directory(url: &url::Url) -> Option<url::Url> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    let mut dir = url.clone();
+    dir.set_query(None);
+    dir.set_fragment(None);
+    dir.join("./").ok()
+}
+
+/// The last segment of `url`'s path, percent-decoded: the name a list beside it
+/// would give the file. `None` when it is empty.
+pub fn file_name(url: &url::Url) -> Option<String> {
+    url.path_segments()?
+        .next_back()
+        .map(percent_decode)
+        .filter(|n| !n.is_empty())
+}
+
+/// Checksum lists that name the file with different digests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the checksum lists disagree about the file")]
+pub struct ListsDisagree;
+
+/// The first of the lists' findings (most specific first), when they all agree:
+/// lists that disagree prove nothing.
+pub fn agreed<T>(found: Vec<T>, digest: impl Fn(&T) -> Hash32) -> Result<Option<T>, ListsDisagree> {
+    if found.windows(2).any(|w| digest(&w[0]) != digest(&w[1])) {
+        return Err(ListsDisagree);
+    }
+    Ok(found.into_iter().next())
+}
+
 /// The list looked for in the directories above the file's.
 pub const PARENT_LIST: &str = "SHA256SUMS";
 /// How many directories up.
@@ -591,5 +626,24 @@ mod tests {
         assert_eq!(got[0].1, "dir/x.iso");
         let top = url::Url::parse("https://a.example/x.iso").unwrap();
         assert!(parent_lists(&top.join("./").unwrap(), &top).is_empty());
+    }
+
+    #[test]
+    fn a_downloads_directory_name_and_agreeing_lists() {
+        let u = url::Url::parse("https://dl.example.org/isos/12.5/deb%20ian.iso?x=1#sha").unwrap();
+        assert_eq!(
+            directory(&u).unwrap().as_str(),
+            "https://dl.example.org/isos/12.5/"
+        );
+        assert!(directory(&url::Url::parse("ftp://x/y").unwrap()).is_none());
+        assert_eq!(file_name(&u).as_deref(), Some("deb ian.iso"));
+        assert_eq!(
+            file_name(&url::Url::parse("https://a.example/dir/").unwrap()),
+            None
+        );
+        let (a, b) = (Hash32([1; 32]), Hash32([2; 32]));
+        assert_eq!(agreed(vec![(a, 1), (a, 2)], |f| f.0), Ok(Some((a, 1))));
+        assert_eq!(agreed(Vec::<(Hash32, u8)>::new(), |f| f.0), Ok(None));
+        assert_eq!(agreed(vec![(a, 1), (b, 2)], |f| f.0), Err(ListsDisagree));
     }
 }

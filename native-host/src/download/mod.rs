@@ -191,6 +191,15 @@ impl DownloadError {
     }
 }
 
+impl Finished {
+    /// Whether nothing trusted named the content and every byte came from the
+    /// origin: its SHA-256 is then the origin's alone (what a trusted group may
+    /// publish).
+    pub fn hashed_from_origin_alone(&self) -> bool {
+        !self.digest_trusted && self.stats.bytes_from_peers == 0
+    }
+}
+
 /// Origin connections at most, mirrors included.
 const MAX_CONNECTIONS: u32 = 16;
 

@@ -656,11 +656,10 @@ impl Session {
                 }
                 // The delivery keeps its own handle on the bytes; the cache its link.
                 let _ = std::fs::remove_file(data_path);
-                done.partial.finish();
                 // Nothing trusted named this content: its SHA-256 was computed from
                 // the origin's bytes alone, which a trusted group may publish.
-                let publish =
-                    publish.filter(|_| !done.digest_trusted && done.stats.bytes_from_peers == 0);
+                let publish = publish.filter(|_| done.hashed_from_origin_alone());
+                done.partial.finish();
                 // The download's peers go on being served while the browser runs.
                 if kept && done.digest_trusted && !self.seeds.is_seeding(&done.sha256) {
                     self.seeds.add(done.sha256, done.seeder);

@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use swarmload_core::checksum_file::{
-    MAX_LIST_BYTES, PARENT_LIST, candidates, find, indexed_lists, is_single_file_list, parent_lists,
+    MAX_LIST_BYTES, PARENT_LIST, agreed, candidates, directory, file_name, find, indexed_lists,
+    is_single_file_list, parent_lists,
 };
 use swarmload_core::content::Hash32;
 use url::Url;
@@ -121,31 +122,11 @@ impl ChecksumLists {
     }
 }
 
-/// The directory of `url` (query and fragment dropped), for http(s) URLs.
-fn directory(url: &Url) -> Option<Url> {
-    if !matches!(url.scheme(), "http" | "https") {
-        return None;
-    }
-    let mut dir = url.clone();
-    dir.set_query(None);
-    dir.set_fragment(None);
-    dir.join("./").ok()
-}
-
 /// The names the file goes by: the name the download resolves to, and the URL's
 /// own last segment when that differs.
 fn names(info: &OriginInfo) -> Vec<String> {
     let mut out = vec![info.filename.clone()];
-    let last = info
-        .requested
-        .path_segments()
-        .and_then(|mut s| s.next_back())
-        .map(|s| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8_lossy()
-                .into_owned()
-        });
-    if let Some(last) = last.filter(|l| !l.is_empty() && !out.contains(l)) {
+    if let Some(last) = file_name(&info.requested).filter(|l| !out.contains(l)) {
         out.push(last);
     }
     out
@@ -214,12 +195,10 @@ async fn search(
         );
     }
     found.extend(above.into_iter().flatten());
-    // Lists that disagree about the file prove nothing.
-    if found.windows(2).any(|w| w[0].sha256 != w[1].sha256) {
-        tracing::warn!(file = %primary, "checksum lists disagree: none is used");
-        return None;
-    }
-    found.into_iter().next()
+    agreed(found, |f| f.sha256).unwrap_or_else(|e| {
+        tracing::warn!(file = %primary, "{e}: none is used");
+        None
+    })
 }
 
 /// The list `name` in `dir`, if it names the file (by any of `names`).
@@ -298,16 +277,6 @@ async fn fetch_body(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_directory_of_a_url_drops_the_file_query_and_fragment() {
-        let u = Url::parse("https://dl.example.org/isos/12.5/debian.iso?x=1#sha").unwrap();
-        assert_eq!(
-            directory(&u).unwrap().as_str(),
-            "https://dl.example.org/isos/12.5/"
-        );
-        assert!(directory(&Url::parse("ftp://x/y").unwrap()).is_none());
-    }
 
     #[test]
     fn a_directory_without_lists_is_remembered_for_a_while() {

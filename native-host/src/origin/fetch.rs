@@ -224,10 +224,7 @@ impl Fetcher {
         let mut skip = 0u64;
         match status {
             StatusCode::PARTIAL_CONTENT if ranged => {
-                let (s, e, total) = h
-                    .get(header::CONTENT_RANGE)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(parse_content_range)
+                let (s, e, total) = content_range(h)
                     .ok_or_else(|| Broke::Retry("206 without a usable Content-Range".into()))?;
                 if total != info.size {
                     return Err(Broke::Changed);
@@ -240,10 +237,7 @@ impl Fetcher {
                 }
             }
             StatusCode::OK => {
-                let len = h
-                    .get(header::CONTENT_LENGTH)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<u64>().ok());
+                let len = content_length(h);
                 if len.is_some_and(|l| l != info.size) {
                     return Err(Broke::Changed);
                 }
@@ -354,10 +348,7 @@ impl Fetcher {
         let h = resp.headers();
         match status {
             StatusCode::PARTIAL_CONTENT if ranged => {
-                let (s, e, total) = h
-                    .get(header::CONTENT_RANGE)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(parse_content_range)
+                let (s, e, total) = content_range(h)
                     .ok_or_else(|| failed(true, "206 without a usable Content-Range".into()))?;
                 if total != self.info.size {
                     return Err(failed(
@@ -373,10 +364,7 @@ impl Fetcher {
                 }
             }
             StatusCode::OK if !ranged => {
-                let len = h
-                    .get(header::CONTENT_LENGTH)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<u64>().ok());
+                let len = content_length(h);
                 if len != Some(self.info.size) {
                     return Err(failed(
                         true,
@@ -408,4 +396,18 @@ impl Fetcher {
         differs(&self.info.etag, get(header::ETAG))
             || differs(&self.info.last_modified, get(header::LAST_MODIFIED))
     }
+}
+
+/// A response's `Content-Range` as (first, last, total), if usable.
+fn content_range(h: &HeaderMap) -> Option<(u64, u64, u64)> {
+    h.get(header::CONTENT_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_content_range)
+}
+
+/// A response's `Content-Length`, if usable.
+fn content_length(h: &HeaderMap) -> Option<u64> {
+    h.get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
 }

@@ -17,7 +17,8 @@ use web_sys::{
 };
 
 use crate::checksum_file::{
-    MAX_LIST_BYTES, PARENT_LIST, candidates, find, indexed_lists, is_single_file_list, parent_lists,
+    MAX_LIST_BYTES, PARENT_LIST, agreed, candidates, directory, file_name, find, indexed_lists,
+    is_single_file_list, parent_lists,
 };
 use crate::content::Hash32;
 
@@ -28,21 +29,8 @@ pub const LOOKUP_BUDGET_MS: i32 = 1500;
 /// list's URL.
 pub async fn lookup(url: &str) -> Option<(Hash32, String)> {
     let base = url::Url::parse(url).ok()?;
-    if !matches!(base.scheme(), "http" | "https") {
-        return None;
-    }
-    let mut dir = base.clone();
-    dir.set_query(None);
-    dir.set_fragment(None);
-    let dir = dir.join("./").ok()?;
-    let file = base.path_segments()?.next_back().map(|s| {
-        percent_encoding::percent_decode_str(s)
-            .decode_utf8_lossy()
-            .into_owned()
-    })?;
-    if file.is_empty() {
-        return None;
-    }
+    let dir = directory(&base)?;
+    let file = file_name(&base)?;
     let window = web_sys::window()?;
     let abort = AbortController::new().ok()?;
     let stop = abort.clone();
@@ -95,11 +83,7 @@ pub async fn lookup(url: &str) -> Option<(Hash32, String)> {
     }
     found.extend(above.into_iter().flatten());
     abort.abort();
-    // Lists that disagree prove nothing.
-    if found.windows(2).any(|w| w[0].0 != w[1].0) {
-        return None;
-    }
-    found.into_iter().next()
+    agreed(found, |f| f.0).ok().flatten()
 }
 
 /// A list's or index's body (within the size bound) and its media type.

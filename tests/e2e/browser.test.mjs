@@ -156,7 +156,8 @@ test('browser-only with no swarm: the paused download resumes in the browser', a
   const dir = workDir('bo-alone');
   const size = 16 * MiB;
   const file = noiseFile(dir, 'lonely.iso', size);
-  const o = await origin(file, ['--page']);
+  // Paced so the pause always comes before the item finishes on loopback.
+  const o = await origin(file, ['--page', '--throttle', '4000000']);
   const t = await tracker();
   setManagedPolicy(EXTENSION_ID, { trackers: [t.url] });
   const b = await browser({ name: 'bo-alone', hostHome: workDir('bo-alone-unused'), registerHost: false });
@@ -470,8 +471,9 @@ test('enterprise policy: download and upload caps pace the browser host both way
   const file = noiseFile(dir, 'capped.bin', size);
   const t = await tracker();
   const seed = await seeder(file, t.url, 'caps-seed');
-  // Fast for the browser; slow for the later downloader, who then relies on peers.
-  const fast = await origin(file, ['--page']);
+  // Fast for the browser (yet paced enough that the pause always comes before the
+  // item finishes); slow for the later downloader, who then relies on peers.
+  const fast = await origin(file, ['--page', '--throttle', '8000000']);
   const slow = await origin(file, ['--throttle', '64000']);
   setManagedPolicy(EXTENSION_ID, { trackers: [t.url], max_download_bytes_per_sec: cap, max_upload_bytes_per_sec: cap });
   const home = hostHome('caps-host', null);
@@ -484,7 +486,7 @@ test('enterprise policy: download and upload caps pace the browser host both way
     assert.equal(sha256(items[0].filename), sha256(file));
     const { transfers } = await extensionState(b);
     assert.equal(transfers[0]?.state, 'done', 'the host downloaded it');
-    // Unpaced, a fast origin and a seeder on loopback deliver this in a second or two.
+    // Without the cap, the origin's connections and a seeder on loopback deliver this in a second or two.
     assert.ok(seconds >= (0.8 * size) / cap, `${size} bytes in ${seconds} s under a ${cap} B/s download cap`);
 
     // Now the browser's host is the only peer that has it.
@@ -505,7 +507,9 @@ test('enterprise policy: upload_enabled off keeps and serves nothing; a cache_ma
   const dir = workDir('noupload');
   const file = noiseFile(dir, 'kept.bin', size);
   const t = await tracker();
-  const fast = await origin(file, ['--page']);
+  // Paced so the extension always pauses the browser's item before it finishes:
+  // unpaced on loopback, 8 MiB can complete before the pause and stay the browser's.
+  const page = await origin(file, ['--page', '--throttle', '4000000']);
   const slow = await origin(file, ['--throttle', '1000000']);
   for (const [policy, name] of [
     [{ trackers: [t.url], upload_enabled: false }, 'noupload'],
@@ -515,12 +519,12 @@ test('enterprise policy: upload_enabled off keeps and serves nothing; a cache_ma
     const home = hostHome(`${name}-host`, null);
     const b = await browser({ name, hostHome: home });
     try {
-      await clickDownloadLink(b, fast.page);
+      await clickDownloadLink(b, page.page);
       const items = await settledDownloads(b, { timeoutMs: 180000 });
       const done = items.filter((i) => i.state === 'complete');
       assert.equal(sha256(done[done.length - 1].filename), sha256(file));
-      const { transfers } = await extensionState(b);
-      assert.equal(transfers[0]?.state, 'done', `${name}: the host downloaded it`);
+      const { transfers, decisions } = await extensionState(b);
+      assert.equal(transfers[0]?.state, 'done', `${name}: the host downloaded it (${JSON.stringify(decisions)})`);
       // Not sharing, the host keeps no copy for others; sharing, it keeps none
       // bigger than its cache may hold.
       const { cached } = hostStatus(home);

@@ -110,9 +110,17 @@ async fn two_members_share_a_file_with_no_published_digest_and_an_outsider_canno
     assert_eq!(plain.json["group_published"], Value::Null);
 }
 
-/// Puts `record` on the tracker as anyone can: no secret needed.
-async fn put(tracker: &str, text: String) {
-    let (mut ws, _) = tokio_tungstenite::connect_async(tracker).await.unwrap();
+/// Puts `record` on the tracker as anyone can (no secret needed), from the loopback
+/// address 127.0.0.`from`: the tracker counts what each address may hold, and the
+/// members here connect from 127.0.0.1.
+async fn put(tracker: &str, from: u8, text: String) {
+    let to: std::net::SocketAddr = tracker.strip_prefix("ws://").unwrap().parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind(std::net::SocketAddr::from(([127, 0, 0, from], 0)))
+        .unwrap();
+    let tcp = socket.connect(to).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async(tracker, tcp).await.unwrap();
     ws.send(Message::text(text)).await.unwrap();
     let reply = ws.next().await.unwrap().unwrap();
     assert!(
@@ -149,12 +157,16 @@ async fn a_forged_mapping_is_refused_a_newer_one_hides_nothing_and_a_disagreeing
     .unwrap();
     let id = GroupKey::from_secret(SECRET).map_id(&subject);
     let evil = Hash32([0xee; 32]);
-    let forge = || {
-        let record =
-            GroupKey::from_secret("not-the-group-secret-at-all").seal(&id, evil, data.len() as u64);
+    let forge = |n: u8| {
+        let claim = Hash32([n; 32]);
+        let record = GroupKey::from_secret("not-the-group-secret-at-all").seal(
+            &id,
+            claim,
+            data.len() as u64,
+        );
         protocol::mapping_put_request(&id, &record)
     };
-    put(&tracker.url, forge()).await;
+    put(&tracker.url, 2, forge(0xee)).await;
 
     let d = Leecher::start_with_config(&o.url(), &[&tracker.url], &[], &member(SECRET))
         .finish(Duration::from_secs(120))
@@ -165,8 +177,11 @@ async fn a_forged_mapping_is_refused_a_newer_one_hides_nothing_and_a_disagreeing
     // Its own download published the real mapping.
     assert_eq!(d.json["group_published"], 1, "{}", d.json);
 
-    // A newer forgery does not hide the real record from the next member.
-    put(&tracker.url, forge()).await;
+    // Newer forgeries, a flood of them from one address, do not hide the real
+    // record from the next member: the tracker keeps two per address and id.
+    for n in 0..10 {
+        put(&tracker.url, 2, forge(n)).await;
+    }
     let e = Leecher::start_with_config(&o.url(), &[&tracker.url], &[], &member(SECRET))
         .finish(Duration::from_secs(120))
         .await;
@@ -177,7 +192,7 @@ async fn a_forged_mapping_is_refused_a_newer_one_hides_nothing_and_a_disagreeing
     // A record made with the secret that names other bytes (a member saw another
     // version under the same validators): the two disagree, and neither is used.
     let other = GroupKey::from_secret(SECRET).seal(&id, evil, data.len() as u64);
-    put(&tracker.url, protocol::mapping_put_request(&id, &other)).await;
+    put(&tracker.url, 3, protocol::mapping_put_request(&id, &other)).await;
     let f = Leecher::start_with_config(&o.url(), &[&tracker.url], &[], &member(SECRET))
         .finish(Duration::from_secs(120))
         .await;

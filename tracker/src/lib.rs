@@ -5,6 +5,8 @@
 
 // The protocol lives in the core: the browser peer (wasm) speaks it too.
 pub use swarmload_core::tracker_protocol as protocol;
+pub mod forwarded;
+pub mod mappings;
 pub mod server;
 
 pub use server::{Config, Tracker};

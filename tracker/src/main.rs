@@ -32,6 +32,16 @@ struct Cli {
     /// mapping actions as a plain WebTorrent tracker does.
     #[arg(long, default_value_t = 100_000)]
     max_mapping_ids: usize,
+    /// Mapping puts one address (an IPv6 /64) may make at once...
+    #[arg(long, default_value_t = 30)]
+    mapping_put_burst: u32,
+    /// ...and then a minute.
+    #[arg(long, default_value_t = 30)]
+    mapping_puts_per_minute: u32,
+    /// A reverse proxy (TLS terminator) whose X-Forwarded-For names the client;
+    /// repeat for several.
+    #[arg(long = "trusted-proxy", value_name = "ADDR")]
+    trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[tokio::main]
@@ -63,6 +73,11 @@ async fn main() -> ExitCode {
         max_peers_per_swarm: cli.max_peers_per_swarm.max(1),
         max_offers: cli.max_offers.max(1),
         max_mapping_ids: cli.max_mapping_ids,
+        mapping_puts: swarmload_tracker::mappings::PutRate {
+            burst: cli.mapping_put_burst.max(1),
+            per_minute: cli.mapping_puts_per_minute,
+        },
+        trusted_proxies: cli.trusted_proxies,
         ..Config::default()
     };
     println!("listening on ws://{addr}");

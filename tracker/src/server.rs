@@ -2,10 +2,10 @@
 //! offers per announce, peers per swarm, swarms per connection, queued messages per
 //! connection, and how long a silent connection lives.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::net::SocketAddr;
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -13,8 +13,10 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
+use crate::forwarded;
+use crate::mappings::{Mappings, PutRate};
 use crate::protocol::{self, Announce, BadRequest, Event, Id20, Request};
-use swarmload_core::group_mapping::{MapId, Record};
+use tokio_tungstenite::tungstenite::http;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -32,6 +34,10 @@ pub struct Config {
     /// forgotten first; 0 answers the mapping actions as a plain WebTorrent tracker
     /// does, with "invalid action".
     pub max_mapping_ids: usize,
+    /// Mapping puts one address may make: a burst, then so many a minute.
+    pub mapping_puts: PutRate,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (see `forwarded`).
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for Config {
@@ -45,6 +51,11 @@ impl Default for Config {
             max_swarms_per_connection: 128,
             max_queued: 256,
             max_mapping_ids: 100_000,
+            mapping_puts: PutRate {
+                burst: 30,
+                per_minute: 30,
+            },
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -69,41 +80,22 @@ impl Swarm {
 
 struct Conn {
     tx: mpsc::Sender<String>,
+    /// Where it connects from: the mapping limits count per address.
+    addr: IpAddr,
     /// (info hash, peer id) pairs this connection announced.
     joined: HashSet<(Id20, Id20)>,
 }
 
-#[derive(Default)]
 struct State {
     swarms: HashMap<Id20, Swarm>,
     conns: HashMap<u64, Conn>,
     next_conn: u64,
     rng: u64,
-    /// Trusted groups' records, opaque here: the tracker holds no group secret, so it
-    /// keeps a few per id (newest first) and members pick the one that verifies. A
-    /// forger can add records but not push out a real one for long.
-    mappings: HashMap<MapId, Vec<Record>>,
-    mapping_order: VecDeque<MapId>,
+    /// Trusted groups' records, opaque here (see `mappings`).
+    mappings: Mappings,
 }
 
 impl State {
-    fn put_mapping(&mut self, id: MapId, record: Record, max_ids: usize) {
-        if let Some(list) = self.mappings.get_mut(&id) {
-            list.retain(|r| r != &record);
-            list.insert(0, record);
-            list.truncate(protocol::MAX_RECORDS_PER_ID);
-            return;
-        }
-        while self.mappings.len() >= max_ids {
-            let Some(old) = self.mapping_order.pop_front() else {
-                break;
-            };
-            self.mappings.remove(&old);
-        }
-        self.mappings.insert(id, vec![record]);
-        self.mapping_order.push_back(id);
-    }
-
     fn random(&mut self) -> u64 {
         self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.rng;
@@ -146,11 +138,14 @@ impl Tracker {
         let mut seed = [0u8; 8];
         let _ = getrandom::fill(&mut seed);
         Tracker {
-            cfg: Arc::new(cfg),
             state: Arc::new(Mutex::new(State {
+                swarms: HashMap::new(),
+                conns: HashMap::new(),
+                next_conn: 0,
                 rng: u64::from_le_bytes(seed),
-                ..State::default()
+                mappings: Mappings::new(cfg.max_mapping_ids, cfg.mapping_puts),
             })),
+            cfg: Arc::new(cfg),
         }
     }
 
@@ -188,11 +183,24 @@ impl Tracker {
         let ws_cfg = WebSocketConfig::default()
             .max_message_size(Some(self.cfg.max_message_bytes))
             .max_frame_size(Some(self.cfg.max_message_bytes));
-        let handshake = tokio_tungstenite::accept_async_with_config(tcp, Some(ws_cfg));
+        // Behind a proxy named on the command line, the client is who it says.
+        let from_proxy = self.cfg.trusted_proxies.contains(&addr.ip());
+        let mut forwarded = None;
+        // The callback's error type is tungstenite's, not ours to shrink.
+        #[allow(clippy::result_large_err)]
+        let callback = |req: &http::Request<()>, resp: http::Response<()>| {
+            if from_proxy {
+                forwarded = forwarded::client_of(req.headers());
+            }
+            Ok(resp)
+        };
+        let handshake =
+            tokio_tungstenite::accept_hdr_async_with_config(tcp, callback, Some(ws_cfg));
         let ws = match tokio::time::timeout(Duration::from_secs(10), handshake).await {
             Ok(Ok(ws)) => ws,
             _ => return,
         };
+        let client = forwarded.unwrap_or(addr.ip());
         let (mut sink, mut stream) = ws.split();
         let (tx, mut rx) = mpsc::channel::<String>(self.cfg.max_queued);
         let id = {
@@ -203,6 +211,7 @@ impl Tracker {
                 id,
                 Conn {
                     tx,
+                    addr: client,
                     joined: HashSet::new(),
                 },
             );
@@ -298,13 +307,25 @@ impl Tracker {
             }
             Ok(Request::MappingPut { map_id, record }) => {
                 let mut st = self.state();
-                st.put_mapping(map_id, record, self.cfg.max_mapping_ids);
-                st.send(conn, protocol::mapping_stored(&map_id));
+                let Some(addr) = st.conns.get(&conn).map(|c| c.addr) else {
+                    return;
+                };
+                let reply = match st.mappings.put(map_id, record, addr, Instant::now()) {
+                    Ok(()) => protocol::mapping_stored(&map_id),
+                    Err(refused) => {
+                        tracing::debug!(conn, %addr, "mapping put refused: {refused}");
+                        let b = BadRequest {
+                            action: protocol::MAPPING_PUT,
+                            reason: refused.to_string(),
+                        };
+                        protocol::failure(&b, None)
+                    }
+                };
+                st.send(conn, reply);
             }
             Ok(Request::MappingGet(map_id)) => {
                 let st = self.state();
-                let records = st.mappings.get(&map_id).map(Vec::as_slice).unwrap_or(&[]);
-                let reply = protocol::mapping_records(&map_id, records);
+                let reply = protocol::mapping_records(&map_id, &st.mappings.get(&map_id));
                 st.send(conn, reply);
             }
             Err(b) => {

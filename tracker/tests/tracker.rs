@@ -26,6 +26,21 @@ async fn connect(url: &str) -> Ws {
     tokio_tungstenite::connect_async(url).await.unwrap().0
 }
 
+/// Connects from another loopback address (all of 127/8 is this machine's), as a
+/// client on another host would.
+async fn connect_from(url: &str, last: u8) -> Ws {
+    let to: std::net::SocketAddr = url.strip_prefix("ws://").unwrap().parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind(std::net::SocketAddr::from(([127, 0, 0, last], 0)))
+        .unwrap();
+    let tcp = socket.connect(to).await.unwrap();
+    tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp))
+        .await
+        .unwrap()
+        .0
+}
+
 /// An id whose bytes include values above 0x7f, to exercise the string form.
 fn id(tag: u8) -> Id20 {
     Id20(core::array::from_fn(|i| {
@@ -312,16 +327,15 @@ async fn group_mapping_records_are_kept_a_few_per_id_and_the_oldest_ids_forgotte
     })
     .await;
     let mut ws = connect(&url).await;
-    let record = |n: u8| json!({"sha256": format!("{n:02x}").repeat(32), "size": 5, "mac": format!("{n:02x}").repeat(32)});
-    let put = |map_id: &str, r: Value| json!({"action": "swarmload_mapping_put", "map_id": map_id, "record": r});
-    let get = |map_id: &str| json!({"action": "swarmload_mapping_get", "map_id": map_id});
     let (a, b, c) = ("aa".repeat(20), "bb".repeat(20), "cc".repeat(20));
-    // Ten records under one id: the newest eight are kept, newest first; a repeat
-    // moves to the front rather than taking two places.
+    // Ten records under one id, each from its own address: the newest eight are
+    // kept, newest first; a repeat moves to the front rather than taking two places.
     for n in 0..10 {
-        send(&mut ws, put(&a, record(n))).await;
-        assert_eq!(recv(&mut ws).await["stored"], true);
+        let mut other = connect_from(&url, 10 + n).await;
+        send(&mut other, mapping_put(&a, record(n))).await;
+        assert_eq!(recv(&mut other).await["stored"], true);
     }
+    let (put, get) = (mapping_put, mapping_get);
     send(&mut ws, put(&a, record(5))).await;
     recv(&mut ws).await;
     send(&mut ws, get(&a)).await;
@@ -348,4 +362,120 @@ async fn group_mapping_records_are_kept_a_few_per_id_and_the_oldest_ids_forgotte
     assert!(recv(&mut ws).await["failure reason"].is_string());
     send(&mut ws, get(&b)).await;
     assert_eq!(recv(&mut ws).await["records"].as_array().unwrap().len(), 1);
+}
+
+fn record(n: u8) -> Value {
+    json!({"sha256": format!("{n:02x}").repeat(32), "size": 5, "mac": format!("{n:02x}").repeat(32)})
+}
+
+fn mapping_put(map_id: &str, r: Value) -> Value {
+    json!({"action": "swarmload_mapping_put", "map_id": map_id, "record": r})
+}
+
+fn mapping_get(map_id: &str) -> Value {
+    json!({"action": "swarmload_mapping_get", "map_id": map_id})
+}
+
+#[tokio::test]
+async fn one_address_flooding_an_id_replaces_only_its_own_records_and_is_rate_limited() {
+    let (url, _t) = start(Config {
+        // Twelve at once, then one a minute: nothing refills while the test runs.
+        mapping_puts: swarmload_tracker::mappings::PutRate {
+            burst: 12,
+            per_minute: 1,
+        },
+        ..Config::default()
+    })
+    .await;
+    let id = "dd".repeat(20);
+    let mut member = connect_from(&url, 3).await;
+    send(&mut member, mapping_put(&id, record(1))).await;
+    assert_eq!(recv(&mut member).await["stored"], true);
+    // A flood from one address, over one connection and over many.
+    let mut flood = connect_from(&url, 2).await;
+    for n in 10..16 {
+        send(&mut flood, mapping_put(&id, record(n))).await;
+        assert_eq!(recv(&mut flood).await["stored"], true);
+    }
+    for n in 16..22 {
+        let mut again = connect_from(&url, 2).await;
+        send(&mut again, mapping_put(&id, record(n))).await;
+        assert_eq!(recv(&mut again).await["stored"], true);
+    }
+    send(&mut member, mapping_get(&id)).await;
+    assert_eq!(
+        recv(&mut member).await["records"],
+        json!([record(21), record(20), record(1)]),
+        "the flood kept two places, and the member's record its own"
+    );
+    // Twelve puts at once: the thirteenth is refused, with a reason, and the
+    // connection stays open; other addresses are not held back.
+    send(&mut flood, mapping_put(&id, record(30))).await;
+    let refused = recv(&mut flood).await;
+    assert_eq!(refused["action"], "swarmload_mapping_put");
+    assert!(
+        refused["failure reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("too many")),
+        "{refused}"
+    );
+    send(&mut flood, mapping_get(&id)).await;
+    assert_eq!(recv(&mut flood).await["records"][0], record(21));
+    send(&mut member, mapping_put(&id, record(2))).await;
+    assert_eq!(recv(&mut member).await["stored"], true);
+}
+
+/// Connects from 127.0.0.`last` with an `X-Forwarded-For` header, as a reverse proxy
+/// (or a client pretending to be one) would.
+async fn connect_forwarded(url: &str, last: u8, forwarded_for: &str) -> Ws {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let to: std::net::SocketAddr = url.strip_prefix("ws://").unwrap().parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind(std::net::SocketAddr::from(([127, 0, 0, last], 0)))
+        .unwrap();
+    let tcp = socket.connect(to).await.unwrap();
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("x-forwarded-for", forwarded_for.parse().unwrap());
+    tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(tcp))
+        .await
+        .unwrap()
+        .0
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_counts_alone_and_elsewhere_the_header_is_ignored()
+ {
+    let (url, _t) = start(Config {
+        trusted_proxies: vec![std::net::IpAddr::from([127, 0, 0, 5])],
+        ..Config::default()
+    })
+    .await;
+    let id = "ee".repeat(20);
+    // Through the proxy: three clients, two records each, all kept.
+    for client in 1..=3u8 {
+        for n in 0..2 {
+            let mut ws = connect_forwarded(&url, 5, &format!("203.0.113.{client}")).await;
+            send(&mut ws, mapping_put(&id, record(client * 10 + n))).await;
+            assert_eq!(recv(&mut ws).await["stored"], true);
+        }
+    }
+    let mut ws = connect(&url).await;
+    send(&mut ws, mapping_get(&id)).await;
+    assert_eq!(recv(&mut ws).await["records"].as_array().unwrap().len(), 6);
+
+    // Not from the proxy: a client that names other addresses is still one source.
+    let other = "ef".repeat(20);
+    for n in 0..4u8 {
+        let mut ws = connect_forwarded(&url, 6, &format!("198.51.100.{n}")).await;
+        send(&mut ws, mapping_put(&other, record(n))).await;
+        assert_eq!(recv(&mut ws).await["stored"], true);
+    }
+    send(&mut ws, mapping_get(&other)).await;
+    assert_eq!(
+        recv(&mut ws).await["records"],
+        json!([record(3), record(2)])
+    );
 }

@@ -174,9 +174,13 @@ export class Interceptor {
   async takeOver(item, seen) {
     if (!(await this.hostReady())) return this.takeOverInBrowser(item, seen);
     const url = item.finalUrl || item.url;
+    // `link`: what the user clicked, before redirects (a release link to a signed
+    // CDN URL, say). Checksum lists sit beside it, group mappings name it, and the
+    // host asks it again when the signed URL expires.
     const resolved = await this.host.request({
       type: 'resolve',
       url,
+      link: item.url,
       headers: seen.headers,
       incognito: item.incognito,
       method: seen.method,
@@ -192,6 +196,7 @@ export class Interceptor {
       {
         type: 'start',
         url,
+        link: item.url,
         headers: seen.headers,
         filename: basename(item.filename) || resolved.filename,
         sha256: null,
@@ -280,7 +285,8 @@ export class Interceptor {
     const why = await ineligibleReason(policy, url, names, item.incognito, seen.method);
     if (why) return why;
     if (policy.trackers.length === 0) return 'no tracker configured';
-    const probe = await this.peer.request({ type: 'probe', url });
+    // Checksum lists are looked for beside the link the user clicked.
+    const probe = await this.peer.request({ type: 'probe', url, link: item.url });
     if (!probe.sha256) {
       return probe.digest_error
         ? `bad digest: ${probe.digest_error}`

@@ -5,7 +5,8 @@
 // cache limits. In Chromium it lives in the offscreen document (service workers have
 // no RTCPeerConnection); in Firefox in the background page.
 //
-// Requests: {type: 'probe', url} → the probe; {type: 'start', url, sha256, size,
+// Requests: {type: 'probe', url, link} → the probe (checksum lists beside `link`,
+// the clicked link, when given); {type: 'start', url, sha256, size,
 // etag, filename, policy} → {download}; {type: 'stop', download}; {type: 'status'}.
 // Events (through `emit`): {type: 'progress', transfers: [...]}, {type: 'finished',
 // download, blob_url, ...}, {type: 'failed', download, error}.
@@ -96,7 +97,7 @@ export class PeerService {
     await this.ready;
     switch (msg.type) {
       case 'probe':
-        return probe_origin(msg.url);
+        return probe_origin(msg.url, typeof msg.link === 'string' ? msg.link : undefined);
       case 'start':
         return this.start(msg);
       case 'stop':

@@ -362,6 +362,7 @@ async fn retries_through_errors_and_dropped_connections_and_follows_redirects() 
         fail_first_gets: 2,
         drop_after_bytes: Some(200_000),
         drop_times: 4,
+        ..Faults::default()
     };
     cfg.redirect_from = Some("/go".into());
     let origin = TestOrigin::start(cfg).await.unwrap();

@@ -735,3 +735,72 @@ async fn a_group_member_publishes_a_mapping_that_another_member_resolves() {
     assert_eq!(resolved["p2p"], false, "{resolved}");
     assert_eq!(resolved["sha256"], Value::Null, "{resolved}");
 }
+
+/// A release link that the browser followed to a signed CDN URL (as GitHub's do):
+/// the extension sends both. The checksum list sits beside the link, not beside the
+/// signed URL, and is found only through it; the signed URL expires during the
+/// download and the host asks the link again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_link_redirected_to_a_signed_url_finds_its_list_and_is_renewed_through_the_link() {
+    use sha2::Digest;
+    let data = random_bytes(3 * 1024 * 1024, 31);
+    let hex = hex::encode(sha2::Sha256::digest(&data));
+    let mut cfg = OriginConfig::memory(data.clone());
+    cfg.path = "/blobs/5f1e/tool-5.0.tar.gz".into();
+    cfg.redirect_from = Some("/releases/v5.0/tool-5.0.tar.gz".into());
+    // Every GET of the content spends a signature: the browser's own, the probe and
+    // the first range each see another.
+    cfg.signed_redirect_gets = Some(1);
+    cfg.repr_digest = false;
+    cfg.throttle_per_connection = Some(1_000_000);
+    cfg.extra_files = vec![swarmload_tests::origin::ExtraFile {
+        path: "/releases/v5.0/SHA256SUMS".into(),
+        body: format!("{hex}  tool-5.0.tar.gz\n").into(),
+        delay: None,
+    }];
+    let origin = TestOrigin::start(cfg).await.unwrap();
+    let link = origin.url_of("/releases/v5.0/tool-5.0.tar.gz");
+    // Where the browser ended up, as `finalUrl`.
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let location = no_redirects.head(&link).send().await.unwrap().headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let signed = origin.url_of(&location);
+    let mut h = Host::start(&[EXTENSION]);
+
+    // Without the link, nothing beside the signed URL names the content.
+    let resolved = h
+        .request(json!({"type": "resolve", "id": 1, "url": signed}))
+        .await;
+    assert_eq!(resolved["p2p"], false, "{resolved}");
+    let resolved = h
+        .request(json!({"type": "resolve", "id": 2, "url": signed, "link": link}))
+        .await;
+    assert_eq!(resolved["p2p"], true, "{resolved}");
+    assert_eq!(resolved["digest_source"], "checksum_file", "{resolved}");
+    assert_eq!(resolved["sha256"], hex.as_str());
+
+    let started = h
+        .request(json!({"type": "start", "id": 3, "url": signed, "link": link}))
+        .await;
+    assert_eq!(started["digest_source"], "checksum_file", "{started}");
+    let (done, _, body) = delivered(&mut h, &started).await;
+    assert_eq!(done["type"], "finished", "{done}");
+    assert!(body == data);
+    let reqs = origin.stats().requests();
+    assert!(
+        reqs.iter().any(|r| r.status == 403),
+        "the signed URL expired"
+    );
+    assert!(
+        reqs.iter()
+            .filter(|r| r.status == 302 && r.method == "HEAD")
+            .count()
+            > 1,
+        "and the host asked the link again"
+    );
+}

@@ -595,7 +595,7 @@ test('trusted group: the browser host publishes a download no one gives a digest
   }
 });
 
-test('no digest header, a checksum list beside the file: the host reads it while the item waits, and peers serve', async () => {
+test('no digest header, a release link redirected to a signed URL, a checksum list beside the link: the host reads it while the item waits, renews the expiring URL, and peers serve', async () => {
   const size = 24 * MiB;
   const dir = workDir('sums');
   const file = noiseFile(dir, 'tool-3.1.0-linux-amd64.tar.gz', size);
@@ -604,8 +604,20 @@ test('no digest header, a checksum list beside the file: the host reads it while
   const t = await tracker();
   await seeder(file, t.url, 'sums-seed-1');
   await seeder(file, t.url, 'sums-seed-2');
-  // A busy origin that sends no digest: only its SHA256SUMS names the content.
-  const o = await origin(file, ['--no-digest', '--throttle', '500000', '--page', '--extra', `SHA256SUMS=${sums}`]);
+  // A busy origin that sends no digest: only its SHA256SUMS names the content. As
+  // with a release link, the link the page offers redirects to a signed URL (a new
+  // one every two GETs) in another directory: the list is beside the link only, and
+  // the host asks the link again whenever the signed URL expires.
+  const o = await origin(file, [
+    '--no-digest',
+    '--throttle',
+    '500000',
+    '--page',
+    '--extra',
+    `SHA256SUMS=${sums}`,
+    '--signed-redirect',
+    '2',
+  ]);
   const b = await browser({ name: 'sums', hostHome: hostHome('sums-host', t.url) });
   try {
     await clickDownloadLink(b, o.page);
@@ -627,13 +639,23 @@ test('no digest header, a checksum list beside the file: the host reads it while
   }
 });
 
-test('browser-only, no digest header: the wasm peer reads the checksum list beside the file and downloads from peers', async () => {
+test('browser-only, no digest header, a link redirected to a signed URL: the wasm peer reads the checksum list beside the link and downloads from peers', async () => {
   const dir = workDir('bo-sums');
   const size = 24 * MiB;
   const file = noiseFile(dir, 'tool-4.0.0-linux-amd64.tar.gz', size);
   const sums = path.join(dir, 'SHA256SUMS');
   fs.writeFileSync(sums, `${sha256(file)} *tool-4.0.0-linux-amd64.tar.gz\n`);
-  const o = await origin(file, ['--no-digest', '--throttle', '250000', '--page', '--extra', `SHA256SUMS=${sums}`]);
+  // The link redirects to a signed URL in another directory: the list is beside the link.
+  const o = await origin(file, [
+    '--no-digest',
+    '--throttle',
+    '250000',
+    '--page',
+    '--extra',
+    `SHA256SUMS=${sums}`,
+    '--signed-redirect',
+    '1000000',
+  ]);
   const t = await tracker();
   await seeder(file, t.url, 'bo-sums-seed-1');
   await seeder(file, t.url, 'bo-sums-seed-2');

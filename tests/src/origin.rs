@@ -81,6 +81,10 @@ pub struct Faults {
     pub drop_after_bytes: Option<u64>,
     /// ... for this many responses (then serve normally).
     pub drop_times: u64,
+    /// The content's bodies start only once this path was asked for (at most 30 s
+    /// later): a test that needs a side request (a checksum list) answered before the
+    /// content ends can be sure of the order, however loaded the machine.
+    pub content_waits_for: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -521,20 +525,20 @@ fn respond(
     if cfg.page_path.as_deref() == Some(path.as_str()) {
         stats.record(rec);
         let name = cfg.path.rsplit('/').next().unwrap_or("content.bin");
+        // The link a user clicks: the redirecting one, when there is one.
+        let href = cfg.redirect_from.as_deref().unwrap_or(&cfg.path);
         // `?when=armed`: the page itself navigates to the file once `/_arm` was asked.
         let auto = if req_query.as_deref() == Some("when=armed") {
             format!(
                 "<script>(async () => {{ while ((await (await fetch('/_armed')).text()) !== 'yes') \
-                 await new Promise((r) => setTimeout(r, 100)); location.href = '{}'; }})();</script>",
-                cfg.path
+                 await new Promise((r) => setTimeout(r, 100)); location.href = '{href}'; }})();</script>"
             )
         } else {
             String::new()
         };
         let body = format!(
             "<!doctype html><html><head><meta charset=\"utf-8\"><title>Downloads</title></head>\
-             <body><h1>Downloads</h1><p><a id=\"file\" href=\"{}\" download>{name}</a></p>{auto}</body></html>",
-            cfg.path
+             <body><h1>Downloads</h1><p><a id=\"file\" href=\"{href}\" download>{name}</a></p>{auto}</body></html>"
         );
         let mut r = Response::new(Full::new(Bytes::from(body)).map_err(|e| match e {}).boxed());
         r.headers_mut().insert(
@@ -771,6 +775,16 @@ fn body_stream(
         async move {
             if pos >= end {
                 return None;
+            }
+            if sent == 0
+                && let Some(gate) = &shared.cfg.faults.content_waits_for
+            {
+                for _ in 0..3000 {
+                    if shared.stats.requests().iter().any(|r| &r.path == gate) {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
             }
             if drop_at.is_some_and(|d| sent >= d) {
                 // Give the connection time to carry what was sent, so the client

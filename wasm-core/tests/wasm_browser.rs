@@ -265,7 +265,7 @@ mod browser_peer {
         let (url, bytes) = served_file().await;
         let digest = sha256_hex(&bytes);
         let p: Probe = serde_wasm_bindgen::from_value(
-            probe_origin(format!("{url}#sha256={digest}"))
+            probe_origin(format!("{url}#sha256={digest}"), None)
                 .await
                 .unwrap(),
         )
@@ -281,7 +281,7 @@ mod browser_peer {
         assert_eq!(p.sha256.as_deref(), Some(digest.as_str()));
         assert_eq!(p.digest_source.as_deref(), Some("explicit"));
         let plain: Probe =
-            serde_wasm_bindgen::from_value(probe_origin(url).await.unwrap()).unwrap();
+            serde_wasm_bindgen::from_value(probe_origin(url, None).await.unwrap()).unwrap();
         assert_eq!(plain.sha256, None, "no digest without a trusted source");
         let _ = plain.ranges;
     }
@@ -314,7 +314,7 @@ mod browser_peer {
     async fn with_no_swarm_the_origin_alone_completes_the_verified_file() {
         let (url, bytes) = served_file().await;
         let probe: Probe =
-            serde_wasm_bindgen::from_value(probe_origin(url.clone()).await.unwrap()).unwrap();
+            serde_wasm_bindgen::from_value(probe_origin(url.clone(), None).await.unwrap()).unwrap();
         let (outcome, p, data) =
             download(&url, &sha256_hex(&bytes), bytes.len(), probe.ranges).await;
         assert!(outcome.is_ok(), "{:?} {:?}", outcome, p.error);
@@ -329,7 +329,7 @@ mod browser_peer {
     async fn content_that_does_not_match_its_digest_fails_visibly() {
         let (url, bytes) = served_file().await;
         let probe: Probe =
-            serde_wasm_bindgen::from_value(probe_origin(url.clone()).await.unwrap()).unwrap();
+            serde_wasm_bindgen::from_value(probe_origin(url.clone(), None).await.unwrap()).unwrap();
         let wrong = "ab".repeat(32);
         let (outcome, p, _) = download(&url, &wrong, bytes.len(), probe.ranges).await;
         assert!(outcome.is_err(), "a wrong file must not complete");

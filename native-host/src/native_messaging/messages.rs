@@ -34,6 +34,9 @@ pub struct Target {
     /// The request method, if known; only GET downloads are taken.
     #[serde(default)]
     pub method: Option<String>,
+    /// The link the user clicked, when the browser was redirected from it to `url`.
+    #[serde(default)]
+    pub link: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -103,18 +103,39 @@ fn swarm_config(policy: &Policy) -> Option<SwarmConfig> {
     })
 }
 
-/// Why a download is left to the browser.
-fn ineligible(policy: &Policy, url: &url::Url, t: &Target) -> Option<&'static str> {
+/// Why a download is left to the browser: the policy applies to the link the user
+/// clicked as much as to where it led.
+fn ineligible(
+    policy: &Policy,
+    url: &url::Url,
+    link: Option<&url::Url>,
+    t: &Target,
+) -> Option<&'static str> {
     let names: Vec<&str> = t.headers.iter().map(|h| h.name.as_str()).collect();
-    swarmload_core::eligibility::ineligible(
-        policy,
-        &swarmload_core::eligibility::Request {
-            url,
-            header_names: &names,
-            incognito: t.incognito,
-            method: t.method.as_deref(),
-        },
-    )
+    std::iter::once(url).chain(link).find_map(|url| {
+        swarmload_core::eligibility::ineligible(
+            policy,
+            &swarmload_core::eligibility::Request {
+                url,
+                header_names: &names,
+                incognito: t.incognito,
+                method: t.method.as_deref(),
+            },
+        )
+    })
+}
+
+/// The link the user clicked, when the browser was redirected from it to `url`
+/// (a release link to a signed CDN URL, say). It stands where `get` has the URL it
+/// was given: the subject of group mappings, where checksum lists are looked for,
+/// what is asked again when a signed target expires, and what a download without a
+/// digest resumes by. `None` when absent, the same, or not an HTTP(S) URL.
+fn link_of(t: &Target, url: &url::Url) -> Option<url::Url> {
+    let mut link = url::Url::parse(t.link.as_deref()?).ok()?;
+    link.set_fragment(None);
+    let mut bare = url.clone();
+    bare.set_fragment(None);
+    (matches!(link.scheme(), "http" | "https") && link != bare).then_some(link)
 }
 
 fn forwarded_headers(headers: &[HeaderEntry]) -> HeaderMap {
@@ -426,7 +447,8 @@ impl Session {
             return self.error(&id, "bad_request", "not a URL");
         };
         let policy = self.policy();
-        if let Some(reason) = ineligible(&policy, &url, &r.target) {
+        let link = link_of(&r.target, &url);
+        if let Some(reason) = ineligible(&policy, &url, link.as_ref(), &r.target) {
             // Nothing is fetched for a download the host will not take.
             return self.reply(
                 &id,
@@ -437,6 +459,9 @@ impl Session {
             Ok(i) => i,
             Err(e) => return self.error(&id, "probe_failed", &e),
         };
+        if let Some(link) = link {
+            info.requested = link;
+        }
         let too_small = info.size < policy.min_size_bytes;
         let lookup = self.digest_lookup(&policy);
         let mut why_not_p2p = None;
@@ -477,17 +502,21 @@ impl Session {
             return self.error(&id, "bad_request", "not a URL");
         };
         let policy = self.policy();
-        if let Some(reason) = ineligible(&policy, &url, &s.target) {
+        let link = link_of(&s.target, &url);
+        if let Some(reason) = ineligible(&policy, &url, link.as_ref(), &s.target) {
             return self.error(&id, "not_eligible", reason);
         }
         let given = match s.sha256.as_deref().map(Hash32::from_hex).transpose() {
             Ok(g) => g,
             Err(_) => return self.error(&id, "bad_request", "sha256 must be 64 hex digits"),
         };
-        let info = match self.probe(&url, &s.target.headers, true).await {
+        let mut info = match self.probe(&url, &s.target.headers, true).await {
             Ok(i) => i,
             Err(e) => return self.error(&id, "probe_failed", &e),
         };
+        if let Some(link) = link {
+            info.requested = link;
+        }
         if info.size == 0 {
             return self.error(&id, "not_eligible", "empty");
         }
@@ -511,7 +540,7 @@ impl Session {
         // redirects may lead to a new signed URL each time) resumes into one file.
         let identity = match expected {
             Some(d) => format!("sha256:{}", d.to_hex()),
-            None => format!("url:{}", s.target.url),
+            None => format!("url:{}", info.requested),
         };
         let data_path = self
             .state

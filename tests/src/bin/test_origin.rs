@@ -1,11 +1,14 @@
 //! `test-origin`: the test origin as a process, for benchmarks and manual runs.
 //!
-//! `test-origin FILE [--throttle BYTES_PER_SEC] [--throttle-total BYTES_PER_SEC] [--metalink] [--no-ranges] [--no-digest] [--page] [--extra NAME=PATH]… [--link VALUE]… [--port N]`
+//! `test-origin FILE [--throttle BYTES_PER_SEC] [--throttle-total BYTES_PER_SEC] [--metalink] [--no-ranges] [--no-digest] [--page] [--extra NAME=PATH]… [--link VALUE]… [--signed-redirect GETS] [--port N]`
 //! serves FILE at `/files/<name>` on 127.0.0.1 and prints the URL on stdout. `--page`
 //! also serves `/` as a download page linking to it; `/stats` answers the counters.
 //! `--extra NAME=PATH` serves the file at PATH as `/files/NAME` too (a checksum list
 //! beside the download, say). `--link VALUE` adds a `Link` header to every content
-//! response (`<URL>; rel=duplicate; pri=1` names a mirror).
+//! response (`<URL>; rel=duplicate; pri=1` names a mirror). `--signed-redirect GETS`
+//! moves the content to `/blobs/<name>?sig=N`, a signed URL that expires after GETS
+//! content GETs, and makes `/files/<name>` (what is printed, and what the page links
+//! to) redirect there, as a release link to a CDN does.
 
 use std::path::PathBuf;
 
@@ -13,7 +16,7 @@ use swarmload_tests::origin::{Content, ExtraFile, OriginConfig, TestOrigin};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: test-origin FILE [--throttle BYTES_PER_SEC] [--throttle-total BYTES_PER_SEC] [--metalink] [--no-ranges] [--no-digest] [--page] [--extra NAME=PATH]... [--link VALUE]... [--port N]"
+        "usage: test-origin FILE [--throttle BYTES_PER_SEC] [--throttle-total BYTES_PER_SEC] [--metalink] [--no-ranges] [--no-digest] [--page] [--extra NAME=PATH]... [--link VALUE]... [--signed-redirect GETS] [--port N]"
     );
     std::process::exit(2)
 }
@@ -31,6 +34,7 @@ async fn main() {
     let mut port = 0u16;
     let mut extra = Vec::new();
     let mut links = Vec::new();
+    let mut signed_redirect = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--throttle" => throttle = args.next().and_then(|v| v.parse().ok()).or_else(|| usage()),
@@ -62,6 +66,9 @@ async fn main() {
                 });
             }
             "--link" => links.push(args.next().unwrap_or_else(|| usage())),
+            "--signed-redirect" => {
+                signed_redirect = args.next().and_then(|v| v.parse().ok()).or_else(|| usage())
+            }
             "--port" => {
                 port = args
                     .next()
@@ -79,6 +86,11 @@ async fn main() {
         .unwrap_or_else(|| "content.bin".into());
     let mut cfg = OriginConfig::new(Content::File(file));
     cfg.path = format!("/files/{name}");
+    if let Some(gets) = signed_redirect {
+        cfg.redirect_from = Some(cfg.path.clone());
+        cfg.path = format!("/blobs/{name}");
+        cfg.signed_redirect_gets = Some(gets);
+    }
     cfg.throttle_per_connection = throttle;
     cfg.throttle_total = throttle_total;
     cfg.links = links;
@@ -88,6 +100,8 @@ async fn main() {
     cfg.repr_digest = digest;
     cfg.page_path = page.then(|| "/".into());
     cfg.extra_files = extra;
+    // What a user would click: the redirecting link, when there is one.
+    let link = cfg.redirect_from.clone();
     let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
         Ok(l) => l,
         Err(e) => {
@@ -102,6 +116,9 @@ async fn main() {
             std::process::exit(1)
         }
     };
-    println!("{}", origin.url());
+    match &link {
+        Some(path) => println!("{}", origin.url_of(path)),
+        None => println!("{}", origin.url()),
+    }
     let _ = tokio::signal::ctrl_c().await;
 }

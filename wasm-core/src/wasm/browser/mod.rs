@@ -53,14 +53,19 @@ const VERIFY_CHUNK: u32 = 1 << 20;
 
 /// Probes `url` (a ranged GET of its first byte, without credentials): size,
 /// validators, and a trusted digest from its headers or URL, or else from a
-/// checksum list beside it on the same origin (at most 1.5 s more).
+/// checksum list on the same origin (at most 1.5 s more) beside `link`, the link the
+/// user clicked before redirects, when given (as the native host does), or else
+/// beside `url`.
 #[wasm_bindgen]
-pub async fn probe_origin(url: String) -> Result<JsValue, JsError> {
+pub async fn probe_origin(url: String, link: Option<String>) -> Result<JsValue, JsError> {
     let mut p = origin::probe(&url).await.map_err(|e| JsError::new(&e))?;
+    let beside = link
+        .filter(|l| l.starts_with("https://") || l.starts_with("http://"))
+        .unwrap_or_else(|| url.clone());
     if p.sha256.is_none()
         && p.digest_error.is_none()
         && matches!(p.status, 200 | 206)
-        && let Some((sha256, list)) = checksum_lists::lookup(&url).await
+        && let Some((sha256, list)) = checksum_lists::lookup(&beside).await
     {
         p.sha256 = Some(sha256.to_hex());
         p.digest_source = Some("checksum_file");

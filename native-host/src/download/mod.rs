@@ -252,10 +252,13 @@ pub async fn run(
     let identifiable = info.has_validator() || expected.is_some();
     let parallel = info.ranges && identifiable;
     // Mirrors only for content whose whole is checked against a trusted digest.
-    let mirrors = Mirrors::new(match (expected, use_mirrors && parallel) {
-        (Some(_), true) => info.mirrors.clone(),
-        _ => Vec::new(),
-    });
+    let mirrors = Mirrors::new(
+        match (expected, use_mirrors && parallel) {
+            (Some(_), true) => info.mirrors.clone(),
+            _ => Vec::new(),
+        },
+        &info.url,
+    );
     if !mirrors.is_empty() {
         tracing::info!(
             mirrors = mirrors.len(),

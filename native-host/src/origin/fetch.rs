@@ -333,7 +333,11 @@ impl Fetcher {
         // The page the user was on is the origin's business, not a mirror's.
         let mut headers = self.headers.clone();
         headers.remove(header::REFERER);
-        let mut req = self.client.get(url).headers(headers);
+        let client = self
+            .mirrors
+            .client()
+            .ok_or_else(|| failed(true, "no client for mirrors".into()))?;
+        let mut req = client.get(url).headers(headers);
         if ranged {
             req = req.header(header::RANGE, format!("bytes={}-{}", *pos, end - 1));
         }

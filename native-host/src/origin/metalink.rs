@@ -16,6 +16,8 @@ use reqwest::header::HeaderMap;
 use swarmload_core::content::{BLOCK_SIZE, Hash32};
 use url::Url;
 
+use super::local_network::is_local;
+
 /// The media type RFC 5854 registers for Metalink 4.
 pub const MEDIA_TYPE: &str = "application/metalink4+xml";
 /// How long fetching the document may take.
@@ -301,28 +303,6 @@ const MAX_LISTED: usize = 64;
 /// Mirrors used at once, besides the origin.
 pub const MAX_MIRRORS: usize = 4;
 
-/// Whether `url` names this machine or a private network by address (or
-/// `localhost`). Names that merely resolve there are not caught.
-fn is_local(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(a)) => {
-            a.is_loopback() || a.is_private() || a.is_link_local() || a.is_unspecified()
-        }
-        Some(url::Host::Ipv6(a)) => {
-            a.is_loopback()
-                || a.is_unspecified()
-                || a.is_unique_local()
-                || a.is_unicast_link_local()
-                || a.to_ipv4_mapped()
-                    .is_some_and(|v4| v4.is_loopback() || v4.is_private())
-        }
-        Some(url::Host::Domain(d)) => {
-            d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
-        }
-        None => false,
-    }
-}
-
 /// `Link: <…>; rel=duplicate; pri=N` (RFC 6249 §3.2): where else the same bytes
 /// are, resolved against the response's URL, with their priority.
 pub fn duplicates(headers: &HeaderMap, base: &Url) -> Vec<(Url, u32)> {
@@ -356,7 +336,8 @@ pub fn usable_mirrors(mut listed: Vec<(Url, u32)>, download: &Url) -> Vec<Url> {
             "https" => url.scheme() == "https",
             _ => matches!(url.scheme(), "http" | "https"),
         };
-        // A public origin must not point the host at its own machine or network.
+        // A public origin must not point the host at its own machine or network
+        // (by name, redirect too: see `mirrors`).
         if is_local(&url) && !is_local(download) {
             continue;
         }

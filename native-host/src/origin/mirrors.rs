@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 
 use url::Url;
 
+use super::local_network::is_local;
+
 /// Failed attempts in a row after which a mirror is dropped.
 const MIRROR_ATTEMPTS: u32 = 3;
 
@@ -36,6 +38,8 @@ pub enum Source {
 pub struct Mirrors {
     list: Vec<Mirror>,
     origin_in_flight: AtomicUsize,
+    /// What the mirrors are asked with (see `origin::mirror_client`).
+    client: Option<reqwest::Client>,
 }
 
 /// Counts an attempt as in flight at its source while it lives.
@@ -53,8 +57,18 @@ impl Drop for InFlight {
 }
 
 impl Mirrors {
-    pub fn new(urls: Vec<Url>) -> Arc<Mirrors> {
+    /// The mirrors of a download from `download`. Without a client for them (the
+    /// TLS set-up failed), there are none.
+    pub fn new(urls: Vec<Url>, download: &Url) -> Arc<Mirrors> {
+        let client = match urls.is_empty() {
+            true => None,
+            false => super::mirror_client(!is_local(download))
+                .inspect_err(|e| tracing::warn!("no client for mirrors: {e}"))
+                .ok(),
+        };
+        let urls = if client.is_some() { urls } else { Vec::new() };
         Arc::new(Mirrors {
+            client,
             list: urls
                 .into_iter()
                 .map(|url| Mirror {
@@ -67,6 +81,11 @@ impl Mirrors {
                 .collect(),
             origin_in_flight: AtomicUsize::new(0),
         })
+    }
+
+    /// The client for mirror requests; there is one whenever there are mirrors.
+    pub fn client(&self) -> Option<&reqwest::Client> {
+        self.client.as_ref()
     }
 
     pub fn len(&self) -> usize {
@@ -159,10 +178,13 @@ mod tests {
 
     #[test]
     fn attempts_spread_over_the_sources_and_a_dropped_mirror_gets_none() {
-        let m = Mirrors::new(vec![
-            Url::parse("https://a.example/x").unwrap(),
-            Url::parse("https://b.example/x").unwrap(),
-        ]);
+        let m = Mirrors::new(
+            vec![
+                Url::parse("https://a.example/x").unwrap(),
+                Url::parse("https://b.example/x").unwrap(),
+            ],
+            &Url::parse("https://example.com/x").unwrap(),
+        );
         let held: Vec<InFlight> = (0..6).map(|_| m.pick()).collect();
         let count = |s: Source| held.iter().filter(|h| h.source() == s).count();
         assert_eq!(count(Source::Origin), 2);

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::swarm::{Leecher, SeederProcess, TrackerProcess};
+use common::swarm::{Leecher, SeederProcess, TrackerProcess, wait_for_log};
 use common::{TempDir, host, stderr};
 use serde_json::Value;
 use swarmload_tests::origin::{ExtraFile, OriginConfig, TestOrigin};
@@ -39,22 +39,37 @@ async fn origin(data: &[u8], lists: &[(&str, String, Option<Duration>)]) -> Test
     TestOrigin::start(cfg).await.unwrap()
 }
 
-/// An origin with one list whose digest the download must learn before it ends (a
-/// list read after the end cannot name a finished file): the content starts only
-/// once the list was asked for, and then takes about a second.
+/// An origin with one list, whose content is held: see [`get_after_learning`].
 async fn origin_read_list_first(data: &[u8], list: &str, body: String) -> TestOrigin {
     let mut cfg = OriginConfig::memory(data.to_vec());
     cfg.path = format!("/releases/1.2.3/{NAME}");
     cfg.repr_digest = false;
-    cfg.throttle_total = Some(data.len() as u64);
-    let path = format!("/releases/1.2.3/{list}");
     cfg.extra_files = vec![ExtraFile {
-        path: path.clone(),
+        path: format!("/releases/1.2.3/{list}"),
         body: Bytes::from(body),
         delay: None,
     }];
-    cfg.faults.content_waits_for = Some(path);
+    cfg.faults.held = true;
     TestOrigin::start(cfg).await.unwrap()
+}
+
+/// `get --json` of a held origin's content, released once the download learned a
+/// digest from the lists: a list read after the end cannot name a finished file,
+/// and these tests need it read before. Also returns the directory it ran in.
+async fn get_after_learning(o: &TestOrigin) -> (std::process::Output, Value, TempDir) {
+    let dir = TempDir::new("checksum-get");
+    let state = dir.join("state");
+    let url = o.url();
+    let args = ["get", url.as_str(), "--json"];
+    let (out, ()) = tokio::join!(
+        host(&state, dir.path(), &args),
+        async {
+            wait_for_log(&state, "trusted digest learned").await;
+            o.release();
+        }
+    );
+    let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out, v, dir)
 }
 
 async fn get_json(url: &str) -> (std::process::Output, Value) {
@@ -97,7 +112,7 @@ async fn each_list_format_gives_the_digest_by_the_files_exact_name() {
         ),
     ] {
         let o = origin_read_list_first(&data, list, body).await;
-        let (out, v) = get_json(&o.url()).await;
+        let (out, v, _) = get_after_learning(&o).await;
         assert!(out.status.success(), "{list}: {}", stderr(&out));
         assert_eq!(v["sha256"], hex, "{list}");
         assert_eq!(v["digest_source"], "checksum_file", "{list}: {v}");
@@ -116,8 +131,7 @@ async fn a_list_that_contradicts_the_file_fails_the_download_visibly() {
     let data = random_bytes(MIB, 42);
     let wrong = sha256_hex(b"not these bytes");
     let o = origin_read_list_first(&data, "SHA256SUMS", format!("{wrong}  {NAME}\n")).await;
-    let dir = TempDir::new("checksum-wrong");
-    let out = host(&dir.join("state"), dir.path(), &["get", &o.url()]).await;
+    let (out, _, dir) = get_after_learning(&o).await;
     assert!(
         !out.status.success(),
         "a file its own checksum list refutes"
@@ -171,7 +185,13 @@ async fn a_list_on_another_origin_is_never_asked() {
     let hex = sha256_hex(&data);
     // The same directory on another origin has a list for the file.
     let elsewhere = origin(&data, &[("SHA256SUMS", format!("{hex}  {NAME}\n"), None)]).await;
-    let o = origin(&data, &[]).await;
+    // The content waits until the look-up asked for the list (else the download
+    // could end, and the process with it, before the look-up asked anything).
+    let mut cfg = OriginConfig::memory(data.clone());
+    cfg.path = format!("/releases/1.2.3/{NAME}");
+    cfg.repr_digest = false;
+    cfg.faults.content_waits_for = Some("/releases/1.2.3/SHA256SUMS".into());
+    let o = TestOrigin::start(cfg).await.unwrap();
     let (out, v) = get_json(&o.url()).await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(v["digest_source"], Value::Null, "{v}");
@@ -225,10 +245,13 @@ async fn the_swarm_joins_when_the_lists_digest_arrives() {
         body: Bytes::from(format!("{hex}  {NAME}\n")),
         delay: None,
     }];
+    // Held until the downloader has met the seeder, however slowly on a loaded machine.
+    cfg.faults.held = true;
     let o = TestOrigin::start(cfg).await.unwrap();
-    let got = Leecher::start(&o.url(), &[&tracker.url], &[])
-        .finish(Duration::from_secs(120))
-        .await;
+    let got = Leecher::start(&o.url(), &[&tracker.url], &[]);
+    wait_for_log(got.state.path(), "peer connected").await;
+    o.release();
+    let got = got.finish(Duration::from_secs(120)).await;
     assert!(got.bytes == data);
     assert_eq!(got.json["digest_source"], "checksum_file", "{}", got.json);
     assert!(

@@ -109,6 +109,9 @@ async fn kill_9_then_the_same_command_resumes_without_fetching_a_kept_block_agai
     let size = data.len() as u64;
     let mut cfg = OriginConfig::memory(data.clone());
     cfg.throttle_per_connection = Some(1_500_000);
+    // About 6 s in all, so the kill lands between 30% and the end however slowly
+    // the polling below runs.
+    cfg.throttle_total = Some(1_000_000);
     let origin = TestOrigin::start(cfg).await.unwrap();
     let dir = TempDir::new("get-kill");
     let state = dir.join("state");
@@ -621,6 +624,8 @@ async fn two_downloads_into_one_file_cannot_run_at_once() {
         assert!(Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // No new range starts: the first download is surely still running below.
+    origin.hold();
     // Another identity (the digest given by hand) but the same file.
     let url = format!("{}#sha256={}", origin.url(), sha256_hex(&data));
     let out = host(

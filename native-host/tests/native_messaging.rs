@@ -21,6 +21,9 @@ struct Host {
     child: Child,
     stdin: ChildStdin,
     stdout: ChildStdout,
+    /// Frames `request` read past while it waited for its reply, for `until`: an
+    /// event may come before the reply that caused it (`failed` before `cancelled`).
+    backlog: std::collections::VecDeque<Value>,
     _home: Option<TempDir>,
 }
 
@@ -62,6 +65,7 @@ impl Host {
             child,
             stdin,
             stdout,
+            backlog: Default::default(),
             _home: None,
         }
     }
@@ -93,11 +97,15 @@ impl Host {
             .expect("the host answers")
     }
 
-    /// Frames until one satisfies `pick` (progress events in between are collected).
+    /// Frames until one satisfies `pick` (progress events in between are collected),
+    /// the backlog first.
     async fn until(&mut self, pick: impl Fn(&Value) -> bool) -> (Value, Vec<Value>) {
         let mut seen = Vec::new();
         loop {
-            let v = self.recv().await.expect("host closed stdout");
+            let v = match self.backlog.pop_front() {
+                Some(v) => v,
+                None => self.recv().await.expect("host closed stdout"),
+            };
             if pick(&v) {
                 return (v, seen);
             }
@@ -105,12 +113,17 @@ impl Host {
         }
     }
 
+    /// Sends `v` and returns its reply; other frames go to the backlog.
     async fn request(&mut self, v: Value) -> Value {
         let id = v["id"].clone();
         self.send(v).await;
-        self.until(|m| m["id"] == id && m["type"] != "progress")
-            .await
-            .0
+        loop {
+            let m = self.recv().await.expect("host closed stdout");
+            if m["id"] == id && m["type"] != "progress" {
+                return m;
+            }
+            self.backlog.push_back(m);
+        }
     }
 }
 
@@ -327,6 +340,8 @@ async fn a_started_download_is_delivered_once_over_loopback_with_progress() {
     let data = random_bytes(3 * 1024 * 1024 + 5, 12);
     let mut cfg = OriginConfig::memory(data.clone());
     cfg.throttle_per_connection = Some(4_000_000);
+    // Held until the checks below are made on a download still running.
+    cfg.faults.held = true;
     let origin = TestOrigin::start(cfg).await.unwrap();
     let mut h = Host::start(&[EXTENSION]);
     let started = h
@@ -345,6 +360,7 @@ async fn a_started_download_is_delivered_once_over_loopback_with_progress() {
     assert_eq!(status, 403);
     let status_msg = h.request(json!({"type": "status", "id": 2})).await;
     assert_eq!(status_msg["active"][0]["download"], download.as_str());
+    origin.release();
 
     let reader = tokio::spawn({
         let url = url.clone();
@@ -420,6 +436,8 @@ async fn cancel_stops_a_download_and_its_delivery() {
     let data = random_bytes(8 * 1024 * 1024, 14);
     let mut cfg = OriginConfig::memory(data.clone());
     cfg.throttle_per_connection = Some(500_000);
+    // Held: the download is surely running when the cancel comes.
+    cfg.faults.held = true;
     let origin = TestOrigin::start(cfg).await.unwrap();
     let mut h = Host::start(&[EXTENSION]);
     let started = h
@@ -515,9 +533,10 @@ async fn the_host_serves_what_it_downloaded_while_the_browser_runs_and_after_a_r
 #[tokio::test(flavor = "multi_thread")]
 async fn start_after_resolve_probes_the_origin_once() {
     let data = random_bytes(2 * 1024 * 1024, 21);
-    let origin = TestOrigin::start(OriginConfig::memory(data.clone()))
-        .await
-        .unwrap();
+    let mut cfg = OriginConfig::memory(data.clone());
+    // Held: the download is surely running when the cancel below comes.
+    cfg.faults.held = true;
+    let origin = TestOrigin::start(cfg).await.unwrap();
     let mut h = Host::start(&[EXTENSION]);
     let probes = |o: &TestOrigin| {
         o.stats()
@@ -712,10 +731,15 @@ async fn a_group_member_publishes_a_mapping_that_another_member_resolves() {
     assert_eq!(resolved["p2p"], true, "{resolved}");
     assert_eq!(resolved["digest_source"], "group", "{resolved}");
     assert_eq!(resolved["sha256"], hex.as_str());
+    // The origin waits until the members have met, so that the first serves however
+    // slowly they meet on a loaded machine.
+    origin.hold();
     let started = second
         .request(json!({"type": "start", "id": 3, "url": origin.url()}))
         .await;
     assert_eq!(started["digest_source"], "group", "{started}");
+    wait_for_log(second_home.path(), "peer connected").await;
+    origin.release();
     let (done, _, body) = delivered(&mut second, &started).await;
     assert_eq!(done["type"], "finished", "{done}");
     assert_eq!(done["group_publish"], false, "{done}");

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::swarm::{Leecher, TrackerProcess, wait_for_log};
+use common::swarm::{Leecher, Summary, TrackerProcess, wait_for_log};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use swarmload_core::content::Hash32;
@@ -62,10 +62,13 @@ async fn two_members_share_a_file_with_no_published_digest_and_an_outsider_canno
     assert_eq!(a["group_published"], 1, "{a}");
     wait_for_log(first.state.path(), "tracker connected").await;
 
-    // A second member finds the mapping and gets most of the file from the first.
-    let b = Leecher::start_with_config(&o.url(), &[&tracker.url], &[], &member(SECRET))
-        .finish(Duration::from_secs(120))
-        .await;
+    // A second member finds the mapping and gets most of the file from the first
+    // (the origin waits until they have met, however slowly on a loaded machine).
+    o.hold();
+    let b = Leecher::start_with_config(&o.url(), &[&tracker.url], &[], &member(SECRET));
+    wait_for_log(b.state.path(), "peer connected").await;
+    o.release();
+    let b = b.finish(Duration::from_secs(120)).await;
     assert!(b.bytes == data);
     assert_eq!(b.json["digest_source"], "group", "{}", b.json);
     assert_eq!(b.json["not_swarmed"], Value::Null);
@@ -108,6 +111,16 @@ async fn two_members_share_a_file_with_no_published_digest_and_an_outsider_canno
     assert_eq!(plain.json["digest_source"], Value::Null, "{}", plain.json);
     assert_eq!(plain.from_peers, 0);
     assert_eq!(plain.json["group_published"], Value::Null);
+}
+
+/// A member's download, with the origin held until its log says `lookup_done`: the
+/// group look-up runs beside the download, and these tests need it to end first.
+async fn member_after_lookup(o: &TestOrigin, tracker: &str, lookup_done: &str) -> Summary {
+    o.hold();
+    let l = Leecher::start_with_config(&o.url(), &[tracker], &[], &member(SECRET));
+    wait_for_log(l.state.path(), lookup_done).await;
+    o.release();
+    l.finish(Duration::from_secs(120)).await
 }
 
 /// Puts `record` on the tracker as anyone can (no secret needed), from the loopback
@@ -168,9 +181,7 @@ async fn a_forged_mapping_is_refused_a_newer_one_hides_nothing_and_a_disagreeing
     };
     put(&tracker.url, 2, forge(0xee)).await;
 
-    let d = Leecher::start_with_config(&o.url(), &[&tracker.url], &[], &member(SECRET))
-        .finish(Duration::from_secs(120))
-        .await;
+    let d = member_after_lookup(&o, &tracker.url, "group mapping refused").await;
     assert!(d.bytes == data, "the download is right all the same");
     assert_eq!(d.json["digest_source"], Value::Null, "{}", d.json);
     assert!(d.log.contains("group mapping refused"), "{}", d.log);
@@ -182,9 +193,7 @@ async fn a_forged_mapping_is_refused_a_newer_one_hides_nothing_and_a_disagreeing
     for n in 0..10 {
         put(&tracker.url, 2, forge(n)).await;
     }
-    let e = Leecher::start_with_config(&o.url(), &[&tracker.url], &[], &member(SECRET))
-        .finish(Duration::from_secs(120))
-        .await;
+    let e = member_after_lookup(&o, &tracker.url, "trusted digest learned").await;
     assert!(e.bytes == data);
     assert_eq!(e.json["digest_source"], "group", "{}", e.json);
     assert_eq!(e.json["sha256"], hex);
@@ -193,9 +202,7 @@ async fn a_forged_mapping_is_refused_a_newer_one_hides_nothing_and_a_disagreeing
     // version under the same validators): the two disagree, and neither is used.
     let other = GroupKey::from_secret(SECRET).seal(&id, evil, data.len() as u64);
     put(&tracker.url, 3, protocol::mapping_put_request(&id, &other)).await;
-    let f = Leecher::start_with_config(&o.url(), &[&tracker.url], &[], &member(SECRET))
-        .finish(Duration::from_secs(120))
-        .await;
+    let f = member_after_lookup(&o, &tracker.url, "group mappings disagree").await;
     assert!(f.bytes == data);
     assert_eq!(f.json["digest_source"], Value::Null, "{}", f.json);
     assert!(f.log.contains("group mappings disagree"), "{}", f.log);

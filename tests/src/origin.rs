@@ -85,6 +85,11 @@ pub struct Faults {
     /// later): a test that needs a side request (a checksum list) answered before the
     /// content ends can be sure of the order, however loaded the machine.
     pub content_waits_for: Option<String>,
+    /// Content bodies wait while the origin is held (each at most 30 s): from the
+    /// start with this, and whenever [`TestOrigin::hold`] or `GET /_hold` says so,
+    /// until [`TestOrigin::release`] or `GET /_release`. A test that needs peers to
+    /// meet before the origin could finish holds it until they have.
+    pub held: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -283,6 +288,8 @@ struct Shared {
     /// Set by `GET /_arm`: the page's `?when=armed` variant then starts the download
     /// (for browsers a test cannot click in, once their extension is ready).
     armed: std::sync::atomic::AtomicBool,
+    /// See [`Faults::held`].
+    held: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A running origin; stops when dropped.
@@ -291,6 +298,7 @@ pub struct TestOrigin {
     stats: Arc<OriginStats>,
     versions: Vec<[u8; 32]>,
     path: String,
+    held: Arc<std::sync::atomic::AtomicBool>,
     _stop: watch::Sender<bool>,
 }
 
@@ -316,10 +324,12 @@ impl TestOrigin {
             });
         }
         let stats = Arc::new(OriginStats::default());
+        let held = Arc::new(std::sync::atomic::AtomicBool::new(cfg.faults.held));
         let shared = Arc::new(Shared {
             cfg: cfg.clone(),
             stats: stats.clone(),
             armed: std::sync::atomic::AtomicBool::new(false),
+            held: held.clone(),
             drops_done: AtomicU64::new(0),
             uplink: Mutex::new(Throttle::new(cfg.throttle_total)),
             metalink: match (cfg.metalink, versions.first()) {
@@ -365,8 +375,19 @@ impl TestOrigin {
             stats,
             versions: digests,
             path: cfg.path,
+            held,
             _stop: stop,
         })
+    }
+
+    /// Content bodies wait from now on (see [`Faults::held`]).
+    pub fn hold(&self) {
+        self.held.store(true, Ordering::SeqCst);
+    }
+
+    /// Waiting and later content bodies go on.
+    pub fn release(&self) {
+        self.held.store(false, Ordering::SeqCst);
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -464,6 +485,10 @@ fn respond(
             stats.gets()
         );
         return Response::new(Full::new(Bytes::from(body)).map_err(|e| match e {}).boxed());
+    }
+    if path == "/_hold" || path == "/_release" {
+        shared.held.store(path == "/_hold", Ordering::SeqCst);
+        return Response::new(Full::new(Bytes::from("ok")).map_err(|e| match e {}).boxed());
     }
     if cfg.page_path.is_some() && (path == "/_arm" || path == "/_armed") {
         if path == "/_arm" {
@@ -776,11 +801,12 @@ fn body_stream(
             if pos >= end {
                 return None;
             }
-            if sent == 0
-                && let Some(gate) = &shared.cfg.faults.content_waits_for
-            {
+            if sent == 0 {
+                let gate = shared.cfg.faults.content_waits_for.as_ref();
                 for _ in 0..3000 {
-                    if shared.stats.requests().iter().any(|r| &r.path == gate) {
+                    let closed =
+                        gate.is_some_and(|g| !shared.stats.requests().iter().any(|r| &r.path == g));
+                    if !closed && !shared.held.load(Ordering::SeqCst) {
                         break;
                     }
                     tokio::time::sleep(Duration::from_millis(10)).await;

@@ -8,7 +8,8 @@
 //! response (`<URL>; rel=duplicate; pri=1` names a mirror). `--signed-redirect GETS`
 //! moves the content to `/blobs/<name>?sig=N`, a signed URL that expires after GETS
 //! content GETs, and makes `/files/<name>` (what is printed, and what the page links
-//! to) redirect there, as a release link to a CDN does.
+//! to) redirect there, as a release link to a CDN does. `GET /_hold` makes content
+//! bodies wait (each at most 30 s) until `GET /_release`.
 
 use std::path::PathBuf;
 

@@ -61,13 +61,10 @@ async fn get_after_learning(o: &TestOrigin) -> (std::process::Output, Value, Tem
     let state = dir.join("state");
     let url = o.url();
     let args = ["get", url.as_str(), "--json"];
-    let (out, ()) = tokio::join!(
-        host(&state, dir.path(), &args),
-        async {
-            wait_for_log(&state, "trusted digest learned").await;
-            o.release();
-        }
-    );
+    let (out, ()) = tokio::join!(host(&state, dir.path(), &args), async {
+        wait_for_log(&state, "trusted digest learned").await;
+        o.release();
+    });
     let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     (out, v, dir)
 }

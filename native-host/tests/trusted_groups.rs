@@ -127,12 +127,10 @@ async fn member_after_lookup(o: &TestOrigin, tracker: &str, lookup_done: &str) -
 /// address 127.0.0.`from`: the tracker counts what each address may hold, and the
 /// members here connect from 127.0.0.1.
 async fn put(tracker: &str, from: u8, text: String) {
-    let to: std::net::SocketAddr = tracker.strip_prefix("ws://").unwrap().parse().unwrap();
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket
-        .bind(std::net::SocketAddr::from(([127, 0, 0, from], 0)))
+    let to = tracker.strip_prefix("ws://").unwrap().parse().unwrap();
+    let tcp = swarmload_tests::connect_from_loopback(to, from)
+        .await
         .unwrap();
-    let tcp = socket.connect(to).await.unwrap();
     let (mut ws, _) = tokio_tungstenite::client_async(tracker, tcp).await.unwrap();
     ws.send(Message::text(text)).await.unwrap();
     let reply = ws.next().await.unwrap().unwrap();

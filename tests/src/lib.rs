@@ -32,3 +32,15 @@ pub fn write_random_file(path: &std::path::Path, len: u64, seed: u64) -> std::io
     }
     f.flush()
 }
+
+/// A TCP connection to `to` from the loopback address 127.0.0.`last` (all of 127/8
+/// is this machine's): a client on another address, as a server that counts per
+/// address sees it.
+pub async fn connect_from_loopback(
+    to: std::net::SocketAddr,
+    last: u8,
+) -> std::io::Result<tokio::net::TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(std::net::SocketAddr::from(([127, 0, 0, last], 0)))?;
+    socket.connect(to).await
+}

@@ -29,16 +29,18 @@ async fn connect(url: &str) -> Ws {
 /// Connects from another loopback address (all of 127/8 is this machine's), as a
 /// client on another host would.
 async fn connect_from(url: &str, last: u8) -> Ws {
-    let to: std::net::SocketAddr = url.strip_prefix("ws://").unwrap().parse().unwrap();
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket
-        .bind(std::net::SocketAddr::from(([127, 0, 0, last], 0)))
-        .unwrap();
-    let tcp = socket.connect(to).await.unwrap();
+    let tcp = tcp_from(url, last).await;
     tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp))
         .await
         .unwrap()
         .0
+}
+
+async fn tcp_from(url: &str, last: u8) -> TcpStream {
+    let to = url.strip_prefix("ws://").unwrap().parse().unwrap();
+    swarmload_tests::connect_from_loopback(to, last)
+        .await
+        .unwrap()
 }
 
 /// An id whose bytes include values above 0x7f, to exercise the string form.
@@ -429,12 +431,7 @@ async fn one_address_flooding_an_id_replaces_only_its_own_records_and_is_rate_li
 /// (or a client pretending to be one) would.
 async fn connect_forwarded(url: &str, last: u8, forwarded_for: &str) -> Ws {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let to: std::net::SocketAddr = url.strip_prefix("ws://").unwrap().parse().unwrap();
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket
-        .bind(std::net::SocketAddr::from(([127, 0, 0, last], 0)))
-        .unwrap();
-    let tcp = socket.connect(to).await.unwrap();
+    let tcp = tcp_from(url, last).await;
     let mut request = url.into_client_request().unwrap();
     request
         .headers_mut()

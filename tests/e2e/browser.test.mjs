@@ -639,28 +639,16 @@ test('no digest header, a release link redirected to a signed URL, a checksum li
   }
 });
 
-test('browser-only, no digest header, a link redirected to a signed URL: the wasm peer reads the checksum list beside the link and downloads from peers', async () => {
-  const dir = workDir('bo-sums');
-  const size = 24 * MiB;
-  const file = noiseFile(dir, 'tool-4.0.0-linux-amd64.tar.gz', size);
-  const sums = path.join(dir, 'SHA256SUMS');
-  fs.writeFileSync(sums, `${sha256(file)} *tool-4.0.0-linux-amd64.tar.gz\n`);
-  // The link redirects to a signed URL in another directory: the list is beside the link.
-  const o = await origin(file, [
-    '--no-digest',
-    '--throttle',
-    '250000',
-    '--page',
-    '--extra',
-    `SHA256SUMS=${sums}`,
-    '--signed-redirect',
-    '1000000',
-  ]);
+// Browser-only (no host registered): `file`, served by an origin started with
+// `flags` and held by two native seeders, is clicked; the wasm peer must find its
+// digest where `source` says and take most of it from the seeders.
+async function browserOnlyFromPeers(name, file, size, flags, source) {
+  const o = await origin(file, flags);
   const t = await tracker();
-  await seeder(file, t.url, 'bo-sums-seed-1');
-  await seeder(file, t.url, 'bo-sums-seed-2');
+  await seeder(file, t.url, `${name}-seed-1`);
+  await seeder(file, t.url, `${name}-seed-2`);
   setManagedPolicy(EXTENSION_ID, { trackers: [t.url] });
-  const b = await browser({ name: 'bo-sums', hostHome: workDir('bo-sums-unused'), registerHost: false });
+  const b = await browser({ name, hostHome: workDir(`${name}-unused`), registerHost: false });
   try {
     await clickDownloadLink(b, o.page);
     const items = await settledDownloads(b, { timeoutMs: 180000 });
@@ -670,12 +658,33 @@ test('browser-only, no digest header, a link redirected to a signed URL: the was
     const state = await extensionState(b);
     assert.equal(state.host, null);
     const tr = state.transfers[0];
-    assert.equal(tr?.digest_source, 'checksum_file', JSON.stringify(tr));
+    assert.equal(tr?.digest_source, source, JSON.stringify({ tr, decisions: state.decisions }));
     assert.ok(tr.from_peers > size / 2, JSON.stringify(tr));
   } finally {
     setManagedPolicy(EXTENSION_ID, null);
     await b.close();
   }
+}
+
+test('browser-only, no digest header, a link redirected to a signed URL: the wasm peer reads the checksum list beside the link and downloads from peers', async () => {
+  const dir = workDir('bo-sums');
+  const size = 24 * MiB;
+  const file = noiseFile(dir, 'tool-4.0.0-linux-amd64.tar.gz', size);
+  const sums = path.join(dir, 'SHA256SUMS');
+  fs.writeFileSync(sums, `${sha256(file)} *tool-4.0.0-linux-amd64.tar.gz\n`);
+  // The link redirects to a signed URL in another directory: the list is beside the link.
+  const flags = ['--no-digest', '--throttle', '250000', '--page', '--extra', `SHA256SUMS=${sums}`];
+  await browserOnlyFromPeers('bo-sums', file, size, [...flags, '--signed-redirect', '1000000'], 'checksum_file');
+});
+
+test('browser-only, no digest header, a Metalink named by the Link header: the wasm peer reads its SHA-256 and downloads from peers', async () => {
+  const dir = workDir('bo-meta4');
+  const size = 24 * MiB;
+  const file = noiseFile(dir, 'distro-5.1.iso', size);
+  // No digest header and no checksum list: only the Metalink (Link: rel=describedby)
+  // names the content.
+  const flags = ['--no-digest', '--metalink', '--throttle', '250000', '--page'];
+  await browserOnlyFromPeers('bo-meta4', file, size, flags, 'metalink');
 });
 
 test('a user-scope install in a fresh HOME: Chromium with the packaged extension reaches the host', async () => {

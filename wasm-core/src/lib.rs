@@ -16,6 +16,7 @@ pub mod content;
 pub mod eligibility;
 pub mod engine;
 pub mod group_mapping;
+pub mod metalink;
 pub mod policy;
 pub mod sim;
 pub mod tracker_protocol;

@@ -46,6 +46,7 @@ const FUZZ_TARGETS: &[&str] = &[
     "host_inputs",
     "tracker_message",
     "checksum_list",
+    "metalink",
 ];
 /// Seconds each target runs in `cargo xtask test`.
 const TEST_FUZZ_SECONDS: u32 = 20;

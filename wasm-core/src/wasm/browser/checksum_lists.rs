@@ -8,13 +8,8 @@
 //! credentials sent.
 
 use futures_util::future::join_all;
-use wasm_bindgen::JsCast;
-use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{
-    AbortController, AbortSignal, ReadableStreamDefaultReader, RequestCache, RequestCredentials,
-    RequestInit, Response,
-};
+
+use super::origin::{abort_after, fetch_bounded};
 
 use crate::checksum_file::{
     MAX_LIST_BYTES, PARENT_LIST, agreed, candidates, directory, file_name, find, indexed_lists,
@@ -31,14 +26,7 @@ pub async fn lookup(url: &str) -> Option<(Hash32, String)> {
     let base = url::Url::parse(url).ok()?;
     let dir = directory(&base)?;
     let file = file_name(&base)?;
-    let window = web_sys::window()?;
-    let abort = AbortController::new().ok()?;
-    let stop = abort.clone();
-    let timer = Closure::once_into_js(move || stop.abort());
-    let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
-        timer.unchecked_ref(),
-        LOOKUP_BUDGET_MS,
-    );
+    let abort = abort_after(LOOKUP_BUDGET_MS)?;
     let https_only = dir.scheme() == "https";
     let signal = abort.signal();
     let names = candidates(&file);
@@ -49,7 +37,9 @@ pub async fn lookup(url: &str) -> Option<(Hash32, String)> {
                 .join(&name)
                 .ok()
                 .filter(|u| u.origin() == dir.origin())?;
-            let (text, _) = fetch_body(list.as_str(), signal, https_only).await?;
+            let text = fetch_bounded(list.as_str(), signal, https_only, MAX_LIST_BYTES)
+                .await?
+                .body;
             match find(&text, &file, single) {
                 Ok(Some(h)) => Some((h, list.to_string())),
                 _ => None,
@@ -65,9 +55,11 @@ pub async fn lookup(url: &str) -> Option<(Hash32, String)> {
         )
     });
     let index = async {
-        let (html, kind) = fetch_body(dir.as_str(), &signal, https_only).await?;
-        kind.starts_with("text/html")
-            .then(|| indexed_lists(&html, &names))
+        let index = fetch_bounded(dir.as_str(), &signal, https_only, MAX_LIST_BYTES).await?;
+        index
+            .kind
+            .starts_with("text/html")
+            .then(|| indexed_lists(&index.body, &names))
     };
     let above = parent_lists(&dir, &base)
         .into_iter()
@@ -84,60 +76,4 @@ pub async fn lookup(url: &str) -> Option<(Hash32, String)> {
     found.extend(above.into_iter().flatten());
     abort.abort();
     agreed(found, |f| f.0).ok().flatten()
-}
-
-/// A list's or index's body (within the size bound) and its media type.
-async fn fetch_body(
-    url: &str,
-    signal: &AbortSignal,
-    https_only: bool,
-) -> Option<(Vec<u8>, String)> {
-    let init = RequestInit::new();
-    init.set_method("GET");
-    init.set_credentials(RequestCredentials::Omit);
-    init.set_cache(RequestCache::NoStore);
-    init.set_signal(Some(signal));
-    let window = web_sys::window()?;
-    let r: Response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
-        .await
-        .ok()?
-        .unchecked_into();
-    if r.status() != 200 || (https_only && !r.url().starts_with("https:")) {
-        return None;
-    }
-    let kind = r
-        .headers()
-        .get("content-type")
-        .ok()
-        .flatten()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let declared = r
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.trim().parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_LIST_BYTES) {
-        return None;
-    }
-    let reader: ReadableStreamDefaultReader = r.body()?.get_reader().unchecked_into();
-    let mut body = Vec::new();
-    loop {
-        let chunk = JsFuture::from(reader.read()).await.ok()?;
-        let done = js_sys::Reflect::get(&chunk, &JsValue::from_str("done"))
-            .ok()
-            .and_then(|v| v.as_bool())
-            .unwrap_or(true);
-        if done {
-            return Some((body, kind));
-        }
-        let value = js_sys::Reflect::get(&chunk, &JsValue::from_str("value")).ok()?;
-        let bytes = js_sys::Uint8Array::new(&value);
-        if body.len() + bytes.length() as usize > MAX_LIST_BYTES {
-            let _ = reader.cancel();
-            return None;
-        }
-        body.extend(bytes.to_vec());
-    }
 }

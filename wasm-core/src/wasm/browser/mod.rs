@@ -10,6 +10,7 @@
 //! back synchronously, so the shared state is never borrowed twice.
 
 mod checksum_lists;
+mod metalink;
 mod origin;
 mod peer;
 pub mod rtc;
@@ -52,19 +53,24 @@ extern "C" {
 const VERIFY_CHUNK: u32 = 1 << 20;
 
 /// Probes `url` (a ranged GET of its first byte, without credentials): size,
-/// validators, and a trusted digest from its headers or URL, or else from a
-/// checksum list on the same origin (at most 1.5 s more) beside `link`, the link the
-/// user clicked before redirects, when given (as the native host does), or else
-/// beside `url`.
+/// validators, and a trusted digest from its headers or URL, or else from the
+/// Metalink its `Link` header names on the same origin, or else from a checksum list
+/// on the same origin beside `link`, the link the user clicked before redirects,
+/// when given (as the native host does), or else beside `url` (each look-up at most
+/// 1.5 s).
 #[wasm_bindgen]
 pub async fn probe_origin(url: String, link: Option<String>) -> Result<JsValue, JsError> {
     let mut p = origin::probe(&url).await.map_err(|e| JsError::new(&e))?;
     let beside = link
         .filter(|l| l.starts_with("https://") || l.starts_with("http://"))
         .unwrap_or_else(|| url.clone());
-    if p.sha256.is_none()
-        && p.digest_error.is_none()
-        && matches!(p.status, 200 | 206)
+    let looking = p.sha256.is_none() && p.digest_error.is_none() && matches!(p.status, 200 | 206);
+    if looking && let Some((sha256, _)) = metalink::lookup(&p).await {
+        p.sha256 = Some(sha256.to_hex());
+        p.digest_source = Some("metalink");
+    }
+    if looking
+        && p.sha256.is_none()
         && let Some((sha256, list)) = checksum_lists::lookup(&beside).await
     {
         p.sha256 = Some(sha256.to_hex());

@@ -7,8 +7,8 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    AbortController, Headers, ReadableStreamDefaultReader, RequestCache, RequestCredentials,
-    RequestInit, Response,
+    AbortController, AbortSignal, Headers, ReadableStreamDefaultReader, RequestCache,
+    RequestCredentials, RequestInit, Response,
 };
 
 use super::rtc::js_err;
@@ -23,7 +23,7 @@ pub struct Probe {
     /// The trusted SHA-256 (hex), when a header or the URL names one.
     pub sha256: Option<String>,
     /// Where the digest came from, named as the host names it
-    /// (`DigestSource`): `header`, `explicit` (the URL's `#sha256=`), or
+    /// (`DigestSource`): `header`, `explicit` (the URL's `#sha256=`), `metalink` or
     /// `checksum_file`.
     pub digest_source: Option<&'static str>,
     /// The checksum list that gave the digest.
@@ -35,6 +35,12 @@ pub struct Probe {
     pub last_modified: Option<String>,
     /// The origin's `Content-Type`, which the delivered file keeps.
     pub content_type: Option<String>,
+    /// The response's `Link` header values (a Metalink, mirrors).
+    #[serde(skip)]
+    pub link: Option<String>,
+    /// Where the probe ended up, after redirects.
+    #[serde(skip)]
+    pub final_url: String,
 }
 
 fn init(headers: &Headers, signal: &web_sys::AbortSignal) -> RequestInit {
@@ -81,6 +87,8 @@ pub async fn probe(url: &str) -> Result<Probe, String> {
         etag: get("etag"),
         last_modified: get("last-modified"),
         content_type: get("content-type"),
+        link: get("link"),
+        final_url: r.url(),
         ..Probe::default()
     };
     match status {
@@ -200,4 +208,87 @@ impl RangeBody {
             .map_err(|e| RangeError::Retryable(js_err(e)))?;
         Ok(Some(js_sys::Uint8Array::new(&value).to_vec()))
     }
+}
+
+/// What [`fetch_bounded`] read.
+pub struct Fetched {
+    pub body: Vec<u8>,
+    /// The media type, lower-cased.
+    pub kind: String,
+    /// Where the request ended up, after redirects.
+    pub url: String,
+}
+
+/// A side document's body (a checksum list, an index page, a Metalink), at most
+/// `max` bytes, and its media type: `None` for anything but a 200 within the bound,
+/// or (with `https_only`) one that ended up off HTTPS. No credentials are sent.
+pub async fn fetch_bounded(
+    url: &str,
+    signal: &AbortSignal,
+    https_only: bool,
+    max: usize,
+) -> Option<Fetched> {
+    let init = RequestInit::new();
+    init.set_method("GET");
+    init.set_credentials(RequestCredentials::Omit);
+    init.set_cache(RequestCache::NoStore);
+    init.set_signal(Some(signal));
+    let window = web_sys::window()?;
+    let r: Response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
+        .await
+        .ok()?
+        .unchecked_into();
+    if r.status() != 200 || (https_only && !r.url().starts_with("https:")) {
+        return None;
+    }
+    let kind = r
+        .headers()
+        .get("content-type")
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let declared = r
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return None;
+    }
+    let reader: ReadableStreamDefaultReader = r.body()?.get_reader().unchecked_into();
+    let mut body = Vec::new();
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.ok()?;
+        let done = js_sys::Reflect::get(&chunk, &JsValue::from_str("done"))
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(true);
+        if done {
+            return Some(Fetched {
+                body,
+                kind,
+                url: r.url(),
+            });
+        }
+        let value = js_sys::Reflect::get(&chunk, &JsValue::from_str("value")).ok()?;
+        let bytes = js_sys::Uint8Array::new(&value);
+        if body.len() + bytes.length() as usize > max {
+            let _ = reader.cancel();
+            return None;
+        }
+        body.extend(bytes.to_vec());
+    }
+}
+
+/// An AbortController that aborts itself after `ms`: the bound on a look-up that
+/// holds a paused download.
+pub fn abort_after(ms: i32) -> Option<AbortController> {
+    let window = web_sys::window()?;
+    let abort = AbortController::new().ok()?;
+    let stop = abort.clone();
+    let timer = Closure::once_into_js(move || stop.abort());
+    let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(timer.unchecked_ref(), ms);
+    Some(abort)
 }

@@ -19,8 +19,12 @@
 import { effectivePolicy, ineligibleReason, provisionalPolicy, rememberManagedPolicy } from './policy.js';
 
 // How long a paused download waits for the browser-only peer to reach the swarm
-// before it resumes in the browser instead.
+// before it resumes in the browser instead: SWARM_WAIT_MS while no tracker has
+// counted the swarm, no longer once one counts nobody else in it, and up to
+// SWARM_MEET_MS once one counts others (a connection is then likely, only slow:
+// a busy machine, a peer that answers late).
 const SWARM_WAIT_MS = 3000;
+const SWARM_MEET_MS = 10000;
 // The browser-only peer's origin waits this much longer, so that a transfer given up
 // has fetched nothing.
 const ORIGIN_WAIT_MARGIN_MS = 2000;
@@ -299,14 +303,15 @@ export class Interceptor {
     // peer's origin waits longer still (it fills in at once once a peer came): with
     // no peer by then, the transfer stops, the item simply resumes, and nothing was
     // fetched twice.
-    const wait = SWARM_WAIT_MS + ORIGIN_WAIT_MARGIN_MS;
+    const wait = SWARM_MEET_MS + ORIGIN_WAIT_MARGIN_MS;
     const started = await this.peer.request({
       ...this.startRequest(url, info, filename),
       policy: { ...policy, origin_fallback_delay_ms: Math.max(policy.origin_fallback_delay_ms, wait) },
     });
-    if (!(await this.swarmFound(started.download))) {
+    const notFound = await this.swarmNotFound(started.download);
+    if (notFound) {
       await this.peer.request({ type: 'stop', download: started.download }).catch(() => {});
-      return `no peer within ${SWARM_WAIT_MS / 1000} s`;
+      return notFound;
     }
     await this.api.downloads.cancel(item.id).catch(() => {});
     await this.api.downloads.erase({ id: item.id }).catch(() => {});
@@ -314,18 +319,26 @@ export class Interceptor {
     return null;
   }
 
-  // Whether the browser-only transfer `download` reaches a peer within
-  // SWARM_WAIT_MS.
-  async swarmFound(download) {
-    const end = Date.now() + SWARM_WAIT_MS;
-    while (Date.now() < end) {
+  // Null once the browser-only transfer `download` reaches a peer, else why it did
+  // not (see SWARM_WAIT_MS). `swarm_size`: the others a tracker counts, once one
+  // answered.
+  async swarmNotFound(download) {
+    const start = Date.now();
+    for (;;) {
       const { transfers } = await this.peer.request({ type: 'status' });
       const t = transfers.find((x) => x.download === download);
-      if (!t || t.phase === 'failed') return false;
-      if (t.peers > 0 || t.from_peers > 0 || t.phase === 'seeding') return true;
+      if (!t || t.phase === 'failed') return `the browser-only transfer failed: ${t?.error ?? 'gone'}`;
+      if (t.peers > 0 || t.from_peers > 0 || t.phase === 'seeding') return null;
+      const waited = Date.now() - start;
+      if (t.swarm_size === 0) return 'no peer: the trackers count no one else in the swarm';
+      if (t.swarm_size > 0 && waited >= SWARM_MEET_MS) {
+        return `no peer within ${SWARM_MEET_MS / 1000} s (the trackers count ${t.swarm_size})`;
+      }
+      if (!(t.swarm_size > 0) && waited >= SWARM_WAIT_MS) {
+        return `no peer within ${SWARM_WAIT_MS / 1000} s (no tracker answered)`;
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
-    return false;
   }
 
   startRequest(url, info, filename) {

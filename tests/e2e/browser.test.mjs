@@ -152,31 +152,38 @@ test('browser-only: no native host, the wasm peer downloads from native seeders 
   }
 });
 
-test('browser-only with no swarm: the paused download resumes in the browser', async () => {
+test('browser-only with no swarm: the paused download resumes in the browser, at once when the tracker counts no one', async () => {
   const dir = workDir('bo-alone');
   const size = 16 * MiB;
   const file = noiseFile(dir, 'lonely.iso', size);
   // Paced so the pause always comes before the item finishes on loopback.
   const o = await origin(file, ['--page', '--throttle', '4000000']);
   const t = await tracker();
-  setManagedPolicy(EXTENSION_ID, { trackers: [t.url] });
-  const b = await browser({ name: 'bo-alone', hostHome: workDir('bo-alone-unused'), registerHost: false });
-  try {
-    await clickDownloadLink(b, o.page);
-    const items = await settledDownloads(b, { timeoutMs: 60000 });
-    assert.equal(items.length, 1, JSON.stringify(items));
-    assert.equal(items[0].url, o.url, "the browser's own download");
-    assert.equal(items[0].state, 'complete');
-    assert.equal(sha256(items[0].filename), sha256(file));
-    const state = await extensionState(b);
-    assert.equal(state.transfers.length, 0, 'nothing was taken over');
-    assert.match(state.decisions[0]?.reason ?? '', /no peer within/, JSON.stringify(state.decisions));
-    // The peer's origin waited for the swarm too: nothing was fetched twice.
-    const fromOrigin = await o.bodyBytes();
-    assert.ok(fromOrigin < size + 1 * MiB, `origin served ${fromOrigin} bytes for ${size}`);
-  } finally {
-    setManagedPolicy(EXTENSION_ID, null);
-    await b.close();
+  // A live tracker that counts no one else; then one that never answers.
+  for (const [tracker_, why, name] of [
+    [t.url, /the trackers count no one else/, 'bo-alone'],
+    ['ws://127.0.0.1:1', /no peer within 3 s \(no tracker answered\)/, 'bo-alone-dead'],
+  ]) {
+    setManagedPolicy(EXTENSION_ID, { trackers: [tracker_] });
+    const before = await o.bodyBytes();
+    const b = await browser({ name, hostHome: workDir(`${name}-unused`), registerHost: false });
+    try {
+      await clickDownloadLink(b, o.page);
+      const items = await settledDownloads(b, { timeoutMs: 60000 });
+      assert.equal(items.length, 1, JSON.stringify(items));
+      assert.equal(items[0].url, o.url, "the browser's own download");
+      assert.equal(items[0].state, 'complete');
+      assert.equal(sha256(items[0].filename), sha256(file));
+      const state = await extensionState(b);
+      assert.equal(state.transfers.length, 0, 'nothing was taken over');
+      assert.match(state.decisions[0]?.reason ?? '', why, JSON.stringify(state.decisions));
+      // The peer's origin waited for the swarm too: nothing was fetched twice.
+      const fromOrigin = (await o.bodyBytes()) - before;
+      assert.ok(fromOrigin < size + 1 * MiB, `origin served ${fromOrigin} bytes for ${size}`);
+    } finally {
+      setManagedPolicy(EXTENSION_ID, null);
+      await b.close();
+    }
   }
 });
 

@@ -119,6 +119,8 @@ struct Progress {
     uploaded: u64,
     wasted: u64,
     peers: u32,
+    /// Other peers the trackers count in the swarm; `None` before any answered.
+    swarm_size: Option<u64>,
     banned: u32,
     bytes_per_sec: f64,
     error: Option<String>,
@@ -625,6 +627,7 @@ impl BrowserTransfer {
             uploaded: st.bytes_uploaded,
             wasted: st.bytes_wasted,
             peers: s.peers.len() as u32,
+            swarm_size: s.swarm.others(),
             banned: st.peers_banned,
             bytes_per_sec: s.engine.download_rate(),
             error: s.error.clone(),

@@ -47,6 +47,8 @@ struct Tracker {
     announce_at: f64,
     announcing: bool,
     started: bool,
+    /// Other peers in the swarm, as this tracker's last announce answer counted them.
+    others: Option<u64>,
 }
 
 pub struct Swarm {
@@ -96,6 +98,7 @@ impl Swarm {
                     announce_at: now,
                     announcing: false,
                     started: false,
+                    others: None,
                 })
                 .collect(),
             pool: Vec::new(),
@@ -128,6 +131,12 @@ impl Swarm {
 
     pub fn is_banned(&self, remote: Id20) -> bool {
         self.banned.contains(&remote)
+    }
+
+    /// Other peers in the swarm by the trackers' count (the most any tracker
+    /// counted), once a tracker has answered an announce.
+    pub fn others(&self) -> Option<u64> {
+        self.trackers.iter().filter_map(|t| t.others).max()
     }
 
     /// Announces `completed` on every tracker at the next tick.
@@ -431,10 +440,18 @@ pub async fn fill_pool(weak: WeakHandle) {
 
 fn on_tracker_message(h: &Handle, i: usize, text: &str) {
     match tp::parse_server(text) {
-        ServerMessage::Announced { interval, .. } => {
+        ServerMessage::Announced {
+            interval,
+            complete,
+            incomplete,
+        } => {
+            let mut s = h.borrow_mut();
             if let Some(secs) = interval {
-                let mut s = h.borrow_mut();
                 s.swarm.trackers[i].interval_ms = (secs as f64 * 1000.0).max(MIN_INTERVAL_MS);
+            }
+            // The counts include this peer, announced just before.
+            if let (Some(c), Some(n)) = (complete, incomplete) {
+                s.swarm.trackers[i].others = Some((c + n).saturating_sub(1));
             }
         }
         ServerMessage::Offer {

@@ -470,7 +470,7 @@ async fn cancel_stops_a_download_and_its_delivery() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_host_serves_what_it_downloaded_while_the_browser_runs_and_after_a_restart() {
-    use common::swarm::{Leecher, TrackerProcess};
+    use common::swarm::{Leecher, Summary, TrackerProcess, wait_for_log};
     let data = random_bytes(6 * 1024 * 1024, 21);
     // One content at two URLs: a fast mirror the browser used, and a slow origin a
     // later downloader tries. The swarm is named by the content, not the URL.
@@ -479,9 +479,19 @@ async fn the_host_serves_what_it_downloaded_while_the_browser_runs_and_after_a_r
         .unwrap();
     let mut slow = OriginConfig::memory(data.clone());
     slow.throttle_per_connection = Some(128 * 1024);
+    // Held until each later downloader has met the browser's host.
+    slow.faults.held = true;
     let slow = TestOrigin::start(slow).await.unwrap();
     let tracker = TrackerProcess::start().await;
     let state = home();
+    let leech = || async {
+        slow.hold();
+        let l = Leecher::start(&slow.url(), &[&tracker.url], &[]);
+        wait_for_log(l.state.path(), "peer connected").await;
+        slow.release();
+        let got: Summary = l.finish(Duration::from_secs(120)).await;
+        got
+    };
     let env = [("SWARMLOAD_ICE_ADDR", "127.0.0.1")];
     let policy = json!({"type": "policy", "id": 1, "policy": {"trackers": [tracker.url]}});
 
@@ -501,9 +511,7 @@ async fn the_host_serves_what_it_downloaded_while_the_browser_runs_and_after_a_r
     let status = h.request(json!({"type": "status", "id": 3})).await;
     assert_eq!(status["seeding"], 1, "{status}");
 
-    let got = Leecher::start(&slow.url(), &[&tracker.url], &[])
-        .finish(Duration::from_secs(120))
-        .await;
+    let got = leech().await;
     assert!(got.bytes == data);
     assert!(
         got.from_peers > data.len() as u64 / 2,
@@ -517,9 +525,8 @@ async fn the_host_serves_what_it_downloaded_while_the_browser_runs_and_after_a_r
     let _ = tokio::time::timeout(Duration::from_secs(10), h.child.wait()).await;
     let mut h = Host::start_at(state.path(), &[EXTENSION], &env);
     assert_eq!(h.request(policy).await["ok"], true);
-    let got = Leecher::start(&slow.url(), &[&tracker.url], &[])
-        .finish(Duration::from_secs(120))
-        .await;
+    wait_for_log(state.path(), "seeding from the cache").await;
+    let got = leech().await;
     assert!(got.bytes == data);
     assert!(
         got.from_peers > data.len() as u64 / 2,

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::TempDir;
-use common::swarm::{Leecher, SeederProcess, TrackerProcess, content};
+use common::swarm::{Leecher, SeederProcess, Summary, TrackerProcess, content, wait_for_log};
 use swarmload_tests::origin::{OriginConfig, TestOrigin};
 
 const MIB: usize = 1024 * 1024;
@@ -17,6 +17,15 @@ async fn busy_origin(data: &[u8], per_connection: u64) -> TestOrigin {
     let mut cfg = OriginConfig::memory(data.to_vec());
     cfg.throttle_per_connection = Some(per_connection);
     TestOrigin::start(cfg).await.unwrap()
+}
+
+/// Finishes `leecher` with `origin` held until the leecher has met a peer: the
+/// tests that need peers to serve must not bet on how fast they meet on a loaded
+/// machine. The origin is released either way afterwards.
+async fn after_meeting(origin: &TestOrigin, leecher: Leecher) -> Summary {
+    wait_for_log(leecher.state.path(), "peer connected").await;
+    origin.release();
+    leecher.finish(Duration::from_secs(120)).await
 }
 
 fn seed_file(dir: &TempDir, data: &[u8]) -> std::path::PathBuf {
@@ -37,9 +46,9 @@ async fn two_seeders_serve_a_downloader_most_of_the_file() {
     assert_eq!(s1.sha256, origin.sha256_hex(0));
 
     // A second tracker that cannot be reached costs nothing: the live one serves.
-    let got = Leecher::start(&origin.url(), &["ws://127.0.0.1:1", &tracker.url], &[])
-        .finish(Duration::from_secs(120))
-        .await;
+    origin.hold();
+    let got = Leecher::start(&origin.url(), &["ws://127.0.0.1:1", &tracker.url], &[]);
+    let got = after_meeting(&origin, got).await;
     assert!(got.bytes == data, "the file is byte for byte the origin's");
     println!(
         "{} from peers, {} from the origin, {:.2} s",
@@ -73,9 +82,9 @@ async fn a_peer_sending_corrupt_blocks_is_banned_and_the_file_is_still_right() {
     let file = seed_file(&files, &data);
     let _bad = SeederProcess::start(&file, &[&tracker.url], &["--corrupt-uploads"]).await;
 
-    let got = Leecher::start(&origin.url(), &[&tracker.url], &[])
-        .finish(Duration::from_secs(120))
-        .await;
+    origin.hold();
+    let got = Leecher::start(&origin.url(), &[&tracker.url], &[]);
+    let got = after_meeting(&origin, got).await;
     assert!(got.bytes == data, "the file is byte for byte the origin's");
     assert_eq!(
         got.peers_banned, 1,
@@ -102,8 +111,11 @@ async fn a_seeder_killed_mid_transfer_leaves_the_download_to_finish() {
     let mut seeder =
         SeederProcess::start_with_config(&file, &[&tracker.url], &[], &upload_cap(2_000_000)).await;
 
+    // The origin waits until the two have met, so the leecher cannot finish first.
+    origin.hold();
     let leecher = Leecher::start(&origin.url(), &[&tracker.url], &[]);
-    common::swarm::wait_for_log(seeder.state.path(), "peer connected").await;
+    wait_for_log(seeder.state.path(), "peer connected").await;
+    origin.release();
     tokio::time::sleep(Duration::from_secs(1)).await;
     seeder.kill().await;
     let got = leecher.finish(Duration::from_secs(120)).await;
@@ -126,9 +138,11 @@ async fn a_tracker_killed_mid_download_leaves_connected_peers_serving() {
     let seeder =
         SeederProcess::start_with_config(&file, &[&tracker.url], &[], &upload_cap(4_000_000)).await;
 
+    origin.hold();
     let leecher = Leecher::start(&origin.url(), &[&tracker.url], &[]);
-    common::swarm::wait_for_log(seeder.state.path(), "peer connected").await;
+    wait_for_log(seeder.state.path(), "peer connected").await;
     tracker.kill().await;
+    origin.release();
     let got = leecher.finish(Duration::from_secs(120)).await;
     assert!(got.bytes == data, "the file is byte for byte the origin's");
     // At 4 MB/s the seeder needs about 4 s for the file; a peer cut off with the
@@ -150,11 +164,17 @@ async fn a_flash_crowd_shares_the_origin_instead_of_each_fetching_everything() {
     let mut cfg = OriginConfig::memory(data.clone());
     cfg.throttle_total = Some(4 * MIB as u64);
     cfg.metalink = true;
+    // Held until every member has met another, however slowly on a loaded machine.
+    cfg.faults.held = true;
     let origin = TestOrigin::start(cfg).await.unwrap();
     let tracker = TrackerProcess::start().await;
     let crowd: Vec<Leecher> = (0..4)
-        .map(|_| Leecher::start(&origin.url(), &[&tracker.url], &["--seed-for", "3s"]))
+        .map(|_| Leecher::start(&origin.url(), &[&tracker.url], &["--seed-for", "10s"]))
         .collect();
+    for l in &crowd {
+        wait_for_log(l.state.path(), "peer connected").await;
+    }
+    origin.release();
     let mut peer_bytes = 0;
     for l in crowd {
         let got = l.finish(Duration::from_secs(180)).await;
@@ -226,6 +246,8 @@ async fn upload_disabled_by_policy_serves_nobody() {
     let mut cfg = OriginConfig::memory(data.clone());
     cfg.throttle_total = Some(MIB as u64);
     cfg.metalink = true;
+    // Held until the two have met.
+    cfg.faults.held = true;
     let origin = TestOrigin::start(cfg).await.unwrap();
     let taker = Leecher::start_with_config(
         &origin.url(),
@@ -234,6 +256,8 @@ async fn upload_disabled_by_policy_serves_nobody() {
         "upload_enabled = false\n",
     );
     let giver = Leecher::start(&origin.url(), &[&tracker.url], &["--seed-for", "2s"]);
+    wait_for_log(giver.state.path(), "peer connected").await;
+    origin.release();
     let (taker, giver) = tokio::join!(
         taker.finish(Duration::from_secs(120)),
         giver.finish(Duration::from_secs(120))
@@ -267,9 +291,9 @@ async fn a_file_changed_on_disk_is_never_served_as_good_content() {
         let f = std::fs::OpenOptions::new().write(true).open(&file).unwrap();
         f.write_all_at(&vec![0xee; MIB], 0).unwrap();
     }
-    let got = Leecher::start(&origin.url(), &[&tracker.url], &[])
-        .finish(Duration::from_secs(120))
-        .await;
+    origin.hold();
+    let got = Leecher::start(&origin.url(), &[&tracker.url], &[]);
+    let got = after_meeting(&origin, got).await;
     assert!(got.bytes == data, "the file is byte for byte the origin's");
     assert_eq!(
         got.peers_banned, 0,
@@ -301,10 +325,10 @@ async fn peers_of_different_groups_never_meet_on_one_tracker() {
             .await;
     assert!(blue.bytes == data);
     assert_eq!(blue.from_peers, 0, "another group's seeder is never met");
+    origin.hold();
     let red =
-        Leecher::start_with_config(&origin.url(), &[&tracker.url], &[], "group_id = \"red\"\n")
-            .finish(Duration::from_secs(60))
-            .await;
+        Leecher::start_with_config(&origin.url(), &[&tracker.url], &[], "group_id = \"red\"\n");
+    let red = after_meeting(&origin, red).await;
     assert!(red.bytes == data);
     assert!(red.from_peers > 0, "the seeder of the same group serves");
 }

@@ -65,14 +65,17 @@ async fn a_seeder_and_a_downloader_share_a_file_through_the_bittorrent_tracker_p
     let data = content(8 << 20, 9);
     let mut cfg = OriginConfig::memory(data.clone());
     cfg.throttle_per_connection = Some(256 * 1024);
+    // Held until the two have met, however slowly on a loaded machine.
+    cfg.faults.held = true;
     let origin = TestOrigin::start(cfg).await.unwrap();
     let files = common::TempDir::new("interop");
     let file = files.join("content.bin");
     std::fs::write(&file, &data).unwrap();
     let _seeder = SeederProcess::start(&file, &[&url], &[]).await;
-    let got = Leecher::start(&origin.url(), &[&url], &[])
-        .finish(Duration::from_secs(120))
-        .await;
+    let got = Leecher::start(&origin.url(), &[&url], &[]);
+    common::swarm::wait_for_log(got.state.path(), "peer connected").await;
+    origin.release();
+    let got = got.finish(Duration::from_secs(120)).await;
     assert!(got.bytes == data, "the file is byte for byte the origin's");
     assert!(
         got.from_peers > data.len() as u64 / 2,

@@ -66,11 +66,18 @@ test('native path: a clicked link arrives correct, mostly from peers', async () 
   await seeder(file, t.url, 'native-seed-1');
   await seeder(file, t.url, 'native-seed-2');
   step('seeders ready');
-  const b = await browser({ name: 'native', hostHome: hostHome('native-host', t.url) });
+  const home = hostHome('native-host', t.url);
+  const b = await browser({ name: 'native', hostHome: home });
   step('browser ready');
   try {
+    // The origin's ranges (the host's) wait until the host has met a seeder, however
+    // slowly that goes on a loaded machine.
+    await o.holdRanges();
     await clickDownloadLink(b, o.page);
     step('clicked');
+    await hostLogged(home, 'peer connected');
+    await o.release();
+    step('met a seeder');
     // The popup while the transfer runs (or just after): a person can look at it.
     const popup = await b.context.newPage();
     await popup.setViewportSize({ width: 420, height: 340 });

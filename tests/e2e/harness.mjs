@@ -91,6 +91,15 @@ export async function origin(file, flags = []) {
       const r = await fetch(`${base}/stats`);
       return (await r.json()).body_bytes;
     },
+    // Ranged content bodies (a downloader's, not the browser's own GET, which Chrome
+    // shows as a download only once its first bytes came) wait, each at most 30 s,
+    // from `holdRanges` until `release`.
+    async holdRanges() {
+      await fetch(`${base}/_hold_ranges`);
+    },
+    async release() {
+      await fetch(`${base}/_release`);
+    },
   };
 }
 

@@ -290,6 +290,10 @@ struct Shared {
     armed: std::sync::atomic::AtomicBool,
     /// See [`Faults::held`].
     held: Arc<std::sync::atomic::AtomicBool>,
+    /// Set by `GET /_hold_ranges`: only ranged bodies wait (a downloader's), not a
+    /// browser's own whole-file GET, which a browser may not even show as a download
+    /// before its first bytes.
+    ranges_held: std::sync::atomic::AtomicBool,
 }
 
 /// A running origin; stops when dropped.
@@ -330,6 +334,7 @@ impl TestOrigin {
             stats: stats.clone(),
             armed: std::sync::atomic::AtomicBool::new(false),
             held: held.clone(),
+            ranges_held: std::sync::atomic::AtomicBool::new(false),
             drops_done: AtomicU64::new(0),
             uplink: Mutex::new(Throttle::new(cfg.throttle_total)),
             metalink: match (cfg.metalink, versions.first()) {
@@ -486,8 +491,11 @@ fn respond(
         );
         return Response::new(Full::new(Bytes::from(body)).map_err(|e| match e {}).boxed());
     }
-    if path == "/_hold" || path == "/_release" {
+    if matches!(path.as_str(), "/_hold" | "/_hold_ranges" | "/_release") {
         shared.held.store(path == "/_hold", Ordering::SeqCst);
+        shared
+            .ranges_held
+            .store(path == "/_hold_ranges", Ordering::SeqCst);
         return Response::new(Full::new(Bytes::from("ok")).map_err(|e| match e {}).boxed());
     }
     if cfg.page_path.is_some() && (path == "/_arm" || path == "/_armed") {
@@ -652,8 +660,8 @@ fn respond(
         body_stream(
             shared.clone(),
             v.source.clone(),
-            start,
-            end,
+            (start, end),
+            range.is_some(),
             drop_at,
             bucket,
             record,
@@ -785,8 +793,8 @@ const CHUNK: u64 = 256 * 1024;
 fn body_stream(
     shared: Arc<Shared>,
     source: Source,
-    start: u64,
-    end: u64,
+    (start, end): (u64, u64),
+    ranged: bool,
     drop_at: Option<u64>,
     bucket: Arc<Mutex<Throttle>>,
     record: Arc<Mutex<RequestRecord>>,
@@ -806,7 +814,9 @@ fn body_stream(
                 for _ in 0..3000 {
                     let closed =
                         gate.is_some_and(|g| !shared.stats.requests().iter().any(|r| &r.path == g));
-                    if !closed && !shared.held.load(Ordering::SeqCst) {
+                    let held = shared.held.load(Ordering::SeqCst)
+                        || (ranged && shared.ranges_held.load(Ordering::SeqCst));
+                    if !closed && !held {
                         break;
                     }
                     tokio::time::sleep(Duration::from_millis(10)).await;

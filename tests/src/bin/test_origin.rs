@@ -9,7 +9,8 @@
 //! moves the content to `/blobs/<name>?sig=N`, a signed URL that expires after GETS
 //! content GETs, and makes `/files/<name>` (what is printed, and what the page links
 //! to) redirect there, as a release link to a CDN does. `GET /_hold` makes content
-//! bodies wait (each at most 30 s) until `GET /_release`.
+//! bodies wait (each at most 30 s) until `GET /_release`; `GET /_hold_ranges` only
+//! ranged ones (a downloader's, not a browser's own GET).
 
 use std::path::PathBuf;
 

@@ -3,7 +3,7 @@
 // validated by the core's own policy model (wasm), the same one the host uses. When
 // the host is connected, its answer (which also counts its config.toml) wins.
 
-import init, { ineligible_reason, resolve_policy_layers, trusted_digest } from '../wasm/swarmload_core.js';
+import init, { ineligible_reason, resolve_policy_layers, trusted_digest } from '../wasm/swarmload_browser.js';
 
 let wasmReady = null;
 let wasmLoaded = false;

@@ -11,7 +11,7 @@
 // Events (through `emit`): {type: 'progress', transfers: [...]}, {type: 'finished',
 // download, blob_url, ...}, {type: 'failed', download, error}.
 
-import init, { BrowserTransfer, probe_origin } from '../wasm/swarmload_core.js';
+import init, { BrowserTransfer, probe_origin } from '../wasm/swarmload_browser.js';
 
 const PROGRESS_MS = 500;
 const HOUSEKEEPING_MS = 60000;

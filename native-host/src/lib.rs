@@ -14,6 +14,7 @@ pub mod install_command;
 pub mod logging;
 pub mod native_messaging;
 pub mod origin;
+pub mod peer_source;
 pub mod seed_command;
 pub mod seeding;
 pub mod status_command;

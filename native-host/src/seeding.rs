@@ -16,8 +16,8 @@ use swarmload_core::content::Hash32;
 use swarmload_core::engine::{Action, Engine, EngineConfig, EngineError, Event, Stats, Time};
 use tokio::sync::mpsc;
 
-use crate::download::PeerSource;
 use crate::file_digest::{self, FileDigestError};
+use crate::peer_source::{EVENT_QUEUE, PeerSource};
 use crate::store::cache::CachedContent;
 
 /// How long leaving the swarm may take.
@@ -77,7 +77,7 @@ impl Seeder {
                 source,
             }
         })?;
-        let (tx, rx) = mpsc::channel(crate::download::EVENT_QUEUE);
+        let (tx, rx) = mpsc::channel(EVENT_QUEUE);
         let mut peers = peers;
         peers.start(digests.sha256, tx);
         peers.completed();
@@ -105,7 +105,7 @@ impl Seeder {
     ) -> Result<Seeder, EngineError> {
         let (sha256, size, leaves, file) = content.into_parts();
         let engine = Engine::seed(sha256, size, leaves, cfg)?;
-        let (tx, rx) = mpsc::channel(crate::download::EVENT_QUEUE);
+        let (tx, rx) = mpsc::channel(EVENT_QUEUE);
         peers.start(sha256, tx);
         peers.completed();
         Ok(Seeder {

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Runs the browser tests (or, given arguments, `node ARGS…`: the browser benchmark)
-# inside a private network namespace (see PLATFORM.md): a
+# inside a private network namespace: a
 # veth pair with a default route that leads nowhere, so Chromium offers a host
 # candidate (10.77.0.1) for WebRTC, and nothing the test starts can reach outside.
 # Origin, tracker, native hosts and the browser all run inside it.

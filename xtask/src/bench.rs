@@ -181,7 +181,7 @@ fn wasm_hashing() -> Result<Vec<String>> {
         "test",
         "--release",
         "-p",
-        "swarmload-core",
+        "swarmload-browser",
         "--target",
         "wasm32-unknown-unknown",
         "--features",
@@ -212,4 +212,14 @@ fn wasm_hashing() -> Result<Vec<String>> {
         println!("{l}");
     }
     Ok(lines)
+}
+
+/// `cargo xtask bench browser`: the native path in a real Chromium (release
+/// binaries), inside the same private network namespace as the browser tests.
+pub fn browser() -> Result {
+    tools::ensure_chromium()?;
+    tools::ensure_e2e()?;
+    crate::procs::build_release()?;
+    crate::extension::build()?;
+    run(crate::test::e2e_command("target/release", "target/bench-browser")?.arg("bench.mjs"))
 }

@@ -19,16 +19,16 @@ pub fn demo() -> Result {
     tools::ensure_e2e()?;
     println!("building the release binaries and the extension…");
     procs::build_release()?;
-    crate::build_extension()?;
+    crate::extension::build()?;
     let work = "target/demo";
     let mut cmd = if tools::is_root() {
-        let mut c = crate::e2e_command("target/release", work)?;
+        let mut c = crate::test::e2e_command("target/release", work)?;
         c.arg("demo.mjs");
         c
     } else {
         let mut c = Command::new("node");
         c.arg("demo.mjs").current_dir(root().join("tests/e2e"));
-        crate::e2e_env(&mut c, "target/release", work)?;
+        crate::test::e2e_env(&mut c, "target/release", work)?;
         c
     };
     let result = run(&mut cmd);

@@ -33,7 +33,7 @@ pub struct Artefacts {
 
 pub fn dist() -> Result<Artefacts> {
     tools::ensure_cargo_deb()?;
-    crate::build_extension()?;
+    crate::extension::build()?;
     let dir = root().join(DIST);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;

@@ -10,9 +10,14 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::{Result, root};
+use std::process::Command;
+
+use crate::{Result, cargo, root, run, tools};
 
 pub const BROWSERS: [&str; 2] = ["chromium", "firefox"];
+
+/// The browser package's source (`swarmload-browser`) inside `extension/`.
+const WASM_SOURCE: &str = "wasm-driver";
 
 /// `overlay` merged into `base`.
 pub fn merge(base: &mut Value, overlay: &Value) {
@@ -70,12 +75,15 @@ pub fn assemble(wasm_pkg: &Path) -> Result<Vec<PathBuf>> {
     for browser in BROWSERS {
         let dir = root().join("target/extension").join(browser);
         let _ = std::fs::remove_dir_all(&dir);
-        let is_manifest = |p: &Path| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("manifest.") && n.ends_with(".json"))
+        // The per-browser manifests are merged below; `wasm-driver/` is the Rust
+        // source of the wasm, which arrives built in `wasm/`.
+        let not_shipped = |p: &Path| {
+            p == src.join(WASM_SOURCE)
+                || p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("manifest.") && n.ends_with(".json"))
         };
-        copy_tree(&src, &dir, &is_manifest)?;
+        copy_tree(&src, &dir, &not_shipped)?;
         let mut manifest = base.clone();
         merge(
             &mut manifest,
@@ -85,13 +93,42 @@ pub fn assemble(wasm_pkg: &Path) -> Result<Vec<PathBuf>> {
         std::fs::write(dir.join("manifest.json"), text + "\n").map_err(|e| e.to_string())?;
         let wasm = dir.join("wasm");
         std::fs::create_dir_all(&wasm).map_err(|e| e.to_string())?;
-        for f in ["swarmload_core.js", "swarmload_core_bg.wasm"] {
+        for f in ["swarmload_browser.js", "swarmload_browser_bg.wasm"] {
             std::fs::copy(wasm_pkg.join(f), wasm.join(f))
                 .map_err(|e| format!("{}: {e}", wasm_pkg.join(f).display()))?;
         }
         out.push(dir);
     }
     Ok(out)
+}
+
+/// `cargo xtask build`: the release host and both extension builds.
+pub fn build_all() -> Result {
+    run(cargo().args(["build", "--release", "-p", "swarmload-host"]))?;
+    for e in build()? {
+        println!("extension: {}", e.display());
+    }
+    println!("host: target/release/swarmload-host");
+    Ok(())
+}
+
+/// The browser package (the core in wasm, release) through wasm-bindgen, and both extension builds around it.
+pub fn build() -> Result<Vec<std::path::PathBuf>> {
+    tools::ensure_wasm()?;
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "swarmload-browser",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]))?;
+    let out = root().join("target/wasm-pkg");
+    run(Command::new("wasm-bindgen")
+        .args(["--target", "web", "--out-dir"])
+        .arg(&out)
+        .arg(root().join("target/wasm32-unknown-unknown/release/swarmload_browser.wasm")))?;
+    assemble(&out)
 }
 
 #[cfg(test)]

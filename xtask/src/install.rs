@@ -48,7 +48,7 @@ const BROWSERS: &[Known] = &[
 pub fn install() -> Result {
     println!("building the release host and the extension…");
     procs::build_release()?;
-    crate::build_extension()?;
+    crate::extension::build()?;
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)
         .ok_or("HOME is not set")?;

@@ -20,8 +20,7 @@ use reqwest::header::HeaderMap;
 use serde::Serialize;
 use swarmload_core::content::Hash32;
 use swarmload_core::engine::{
-    Action, BitSet, ContentMeta, DisconnectReason, Engine, EngineConfig, EngineError, Event,
-    FailReason, PeerId, Stats, Time,
+    Action, BitSet, ContentMeta, Engine, EngineConfig, EngineError, Event, FailReason, Stats, Time,
 };
 use swarmload_core::policy::Policy;
 use swarmload_core::trusted_digest::DigestSource;
@@ -30,43 +29,12 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::digest_lookup::LateDigest;
 use crate::origin::mirrors::Mirrors;
 use crate::origin::{Fetcher, OriginInfo, Pacer};
+pub use crate::peer_source::{EVENT_QUEUE, NoPeers, PeerSource};
 use crate::seeding::Seeder;
 use crate::store::journal::BlockDigest;
 use crate::store::partial::Partial;
 use verifier::Verifier;
 
-/// Where peers come from. The driver hands it what the engine sends; the source
-/// feeds `PeerConnected`, `PeerMessage` and `PeerGone` events into the channel it
-/// is given. Downloads with no swarm use [`NoPeers`].
-pub trait PeerSource: Send {
-    /// The content's trusted SHA-256 is known: find peers in its swarm and report
-    /// them on `events`.
-    fn start(&mut self, sha256: Hash32, events: mpsc::Sender<Event>);
-    fn send(&mut self, peer: PeerId, data: Bytes);
-    fn disconnect(&mut self, peer: PeerId, reason: &DisconnectReason);
-    /// Transfer counters, for the trackers' next announces.
-    fn progress(&mut self, _left: u64, _uploaded: u64, _downloaded: u64) {}
-    /// The content is complete: from now on this is a seeder.
-    fn completed(&mut self) {}
-    /// Leaves the swarm (trackers hear `stopped`, channels close); the task to
-    /// await for that to finish.
-    fn leave(&mut self) -> Option<tokio::task::JoinHandle<()>> {
-        None
-    }
-}
-
-/// No swarm: the origin alone.
-pub struct NoPeers;
-
-impl PeerSource for NoPeers {
-    fn start(&mut self, _: Hash32, _: mpsc::Sender<Event>) {}
-    fn send(&mut self, _: PeerId, _: Bytes) {}
-    fn disconnect(&mut self, _: PeerId, _: &DisconnectReason) {}
-}
-
-/// Events (peer messages above all) queued for the engine: enough that a burst from
-/// the network is taken in one pass instead of waking the loop per message.
-pub const EVENT_QUEUE: usize = 256;
 /// How often the trackers hear the transfer counters.
 const TRACKER_REPORT: std::time::Duration = std::time::Duration::from_secs(5);
 

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use super::OriginInfo;
 use super::mirrors::{Mirrors, Source};
-use super::probe::{parse_content_range, without_url};
+use super::response::{content_length, content_range, without_url};
 
 /// Attempts in a row that move no byte before the engine hears of the failure (it
 /// then backs off and asks again, possibly for a different range).
@@ -400,18 +400,4 @@ impl Fetcher {
         differs(&self.info.etag, get(header::ETAG))
             || differs(&self.info.last_modified, get(header::LAST_MODIFIED))
     }
-}
-
-/// A response's `Content-Range` as (first, last, total), if usable.
-fn content_range(h: &HeaderMap) -> Option<(u64, u64, u64)> {
-    h.get(header::CONTENT_RANGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_content_range)
-}
-
-/// A response's `Content-Length`, if usable.
-fn content_length(h: &HeaderMap) -> Option<u64> {
-    h.get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
 }

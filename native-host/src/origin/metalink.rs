@@ -65,7 +65,7 @@ pub async fn fetch(
             .headers(headers.clone())
             .send()
             .await
-            .map_err(|e| MetalinkError::Fetch(super::probe::without_url(e)))?;
+            .map_err(|e| MetalinkError::Fetch(super::response::without_url(e)))?;
         if !r.status().is_success() {
             return Err(MetalinkError::Fetch(format!(
                 "the origin answered {}",
@@ -82,7 +82,7 @@ pub async fn fetch(
         while let Some(chunk) = r
             .chunk()
             .await
-            .map_err(|e| MetalinkError::Fetch(super::probe::without_url(e)))?
+            .map_err(|e| MetalinkError::Fetch(super::response::without_url(e)))?
         {
             if body.len() as u64 + chunk.len() as u64 > limit {
                 return Err(MetalinkError::TooLarge(limit));

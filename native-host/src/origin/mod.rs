@@ -7,9 +7,11 @@ pub mod local_network;
 pub mod metalink;
 pub mod mirrors;
 mod probe;
+mod response;
 
 pub use fetch::{Fetcher, Pacer};
-pub use probe::{OriginInfo, ProbeError, parse_content_range, probe};
+pub use probe::{OriginInfo, ProbeError, probe};
+pub use response::parse_content_range;
 
 use std::time::Duration;
 

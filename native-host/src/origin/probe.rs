@@ -12,6 +12,7 @@ use swarmload_core::trusted_digest::{
 use url::Url;
 
 use super::metalink;
+use super::response::{header_str, parse_content_range, without_url};
 use crate::filename;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,19 +79,6 @@ pub enum ProbeError {
 /// Asks servers that can compute it to send the SHA-256 (RFC 9530 §4: a preference
 /// from 1 to 10, 10 the strongest).
 pub const WANT_REPR_DIGEST: (&str, &str) = ("want-repr-digest", "sha-256=10");
-
-fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    h.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// `bytes S-E/TOTAL` → (S, E + 1, TOTAL).
-pub fn parse_content_range(v: &str) -> Option<(u64, u64, u64)> {
-    let rest = v.trim().strip_prefix("bytes ")?;
-    let (span, total) = rest.split_once('/')?;
-    let (s, e) = span.split_once('-')?;
-    let (s, e, total): (u64, u64, u64) = (s.parse().ok()?, e.parse().ok()?, total.parse().ok()?);
-    (s <= e && e < total).then_some((s, e + 1, total))
-}
 
 /// Asks the origin about `url` with the given extra request headers. HEAD first;
 /// where HEAD is refused or says too little, a one-byte ranged GET.
@@ -267,46 +255,4 @@ fn from_headers(
         digest,
         filename,
     })
-}
-
-/// reqwest errors carry the URL; the caller already names it.
-pub fn without_url(e: reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "cannot connect"
-    } else if e.is_redirect() {
-        "too many redirects"
-    } else if e.is_body() || e.is_decode() {
-        "connection broke"
-    } else {
-        "request failed"
-    };
-    let mut detail = String::new();
-    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&e);
-    while let Some(s) = src {
-        detail = s.to_string();
-        src = s.source();
-    }
-    if detail.is_empty() {
-        kind.to_string()
-    } else {
-        format!("{kind}: {detail}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn content_range_parses_and_rejects_nonsense() {
-        assert_eq!(parse_content_range("bytes 0-0/10"), Some((0, 1, 10)));
-        assert_eq!(parse_content_range("bytes 5-9/10"), Some((5, 10, 10)));
-        assert_eq!(parse_content_range("bytes 5-10/10"), None);
-        assert_eq!(parse_content_range("bytes 6-5/10"), None);
-        assert_eq!(parse_content_range("bytes */10"), None);
-        assert_eq!(parse_content_range("bytes 0-1/*"), None);
-        assert_eq!(parse_content_range("items 0-1/5"), None);
-    }
 }

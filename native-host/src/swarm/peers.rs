@@ -20,8 +20,8 @@ use bytes::Bytes;
 use serde_json::Value;
 use swarmload_core::content::Hash32;
 use swarmload_core::engine::{DisconnectReason, Event, PeerId};
+use swarmload_core::tracker_protocol::Id20;
 use swarmload_core::wire::Message;
-use swarmload_tracker::protocol::Id20;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 

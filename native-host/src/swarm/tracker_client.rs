@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
-use swarmload_tracker::protocol::{
-    self, AnnounceParams, Answer, Event, Id20, Offer, ServerMessage,
+use swarmload_core::tracker_protocol::{
+    self as protocol, AnnounceParams, Answer, Event, Id20, Offer, ServerMessage,
 };
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;

@@ -8,25 +8,13 @@ use bytes::Bytes;
 use crate::content::{BLOCK_SIZE, Hash32, hash_block};
 use crate::wire::Message;
 
-use super::origin::OriginRequest;
+use super::origin::{OriginPass, OriginRequest};
 use super::peer::{InFlight, Peer};
 use super::root::RootTrust;
 use super::{
     Action, Engine, EngineState, FailReason, MAX_DUPLICATE_REQUESTS, MAX_HASH_REQUESTS,
     OriginError, PeerId,
 };
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum OriginPass {
-    /// Blocks no peer has.
-    Gaps,
-    /// Blocks no peer has, in the chunks this engine owns within a crowd.
-    Owned,
-    /// Any unclaimed block: the peers are too slow or unproven.
-    Any,
-    /// Blocks requested from peers but not yet arrived, near the end.
-    Endgame,
-}
 
 /// The in-order window never shrinks below this, so delivery moves even when slow.
 const MIN_IN_ORDER_BYTES: u64 = 2 * 1024 * 1024;

@@ -8,6 +8,19 @@ use bytes::BytesMut;
 use super::Time;
 use super::rate::RateEstimator;
 
+/// Which blocks an origin range was asked for (the download's plan decides).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum OriginPass {
+    /// Blocks no peer has.
+    Gaps,
+    /// Blocks no peer has, in the chunks this engine owns within a crowd.
+    Owned,
+    /// Any unclaimed block: the peers are too slow or unproven.
+    Any,
+    /// Blocks requested from peers but not yet arrived, near the end.
+    Endgame,
+}
+
 #[derive(Debug)]
 pub struct OriginRequest {
     pub id: u64,
@@ -19,7 +32,7 @@ pub struct OriginRequest {
     /// Bytes of the block being assembled.
     pub partial: BytesMut,
     /// Why the range was asked for.
-    pub pass: super::download::OriginPass,
+    pub pass: OriginPass,
 }
 
 impl OriginRequest {

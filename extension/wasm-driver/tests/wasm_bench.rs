@@ -5,8 +5,8 @@
 use wasm_bindgen_test::*;
 
 use sha2::Digest;
+use swarmload_browser::WasmHasher;
 use swarmload_core::content::LeafHasher;
-use swarmload_core::wasm::WasmHasher;
 
 wasm_bindgen_test_configure!(run_in_browser);
 

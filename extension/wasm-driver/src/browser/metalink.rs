@@ -6,9 +6,9 @@
 
 use super::checksum_lists::LOOKUP_BUDGET_MS;
 use super::origin::{Probe, abort_after, fetch_bounded};
-use crate::checksum_file::file_name;
-use crate::content::Hash32;
-use crate::metalink::{describedby, max_bytes, parse, same_origin};
+use swarmload_core::checksum_file::file_name;
+use swarmload_core::content::Hash32;
+use swarmload_core::metalink::{describedby, max_bytes, parse, same_origin};
 
 /// The SHA-256 the Metalink the probe's response points at gives, and the
 /// document's URL.

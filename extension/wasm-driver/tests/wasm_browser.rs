@@ -2,6 +2,7 @@
 //! the same digests as natively, and a swarm that completes inside the browser.
 #![cfg(target_arch = "wasm32")]
 
+#[path = "../../../wasm-core/tests/vectors/mod.rs"]
 mod vectors;
 
 use std::collections::VecDeque;
@@ -10,8 +11,8 @@ use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
+use swarmload_browser::{WasmEngine, WasmHasher};
 use swarmload_core::sim::{NodeSpec, OriginSpec, Role, Scenario, run};
-use swarmload_core::wasm::{WasmEngine, WasmHasher};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -194,8 +195,8 @@ mod browser_peer {
     use wasm_bindgen_futures::JsFuture;
     use wasm_bindgen_test::*;
 
-    use swarmload_core::wasm::WasmHasher;
-    use swarmload_core::wasm::browser::{BrowserTransfer, Storage, probe_origin, rtc};
+    use swarmload_browser::WasmHasher;
+    use swarmload_browser::browser::{BrowserTransfer, Storage, probe_origin, rtc};
 
     #[derive(Deserialize)]
     struct Probe {

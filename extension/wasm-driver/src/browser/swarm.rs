@@ -19,9 +19,11 @@ use web_sys::{
 
 use super::peer::Peer;
 use super::{Handle, Phase, WeakHandle, now_ms, rtc};
-use crate::content::Hash32;
-use crate::policy::{IceServer, Policy};
-use crate::tracker_protocol::{self as tp, AnnounceParams, Answer, Id20, Offer, ServerMessage};
+use swarmload_core::content::Hash32;
+use swarmload_core::policy::{IceServer, Policy};
+use swarmload_core::tracker_protocol::{
+    self as tp, AnnounceParams, Answer, Id20, Offer, ServerMessage,
+};
 
 /// How often trackers and pending offers are looked after.
 pub const TICK_MS: i32 = 1000;

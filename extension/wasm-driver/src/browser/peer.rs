@@ -11,8 +11,8 @@ use wasm_bindgen::prelude::*;
 use web_sys::{MessageEvent, RtcDataChannel, RtcPeerConnection, RtcPeerConnectionState};
 
 use super::WeakHandle;
-use crate::engine::{Event, PeerId};
-use crate::tracker_protocol::Id20;
+use swarmload_core::engine::{Event, PeerId};
+use swarmload_core::tracker_protocol::Id20;
 
 const HIGH_WATERMARK: u32 = 4 * 1024 * 1024;
 const LOW_WATERMARK: u32 = 1024 * 1024;

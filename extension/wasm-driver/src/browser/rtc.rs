@@ -12,7 +12,7 @@ use web_sys::{
     RtcIceServer, RtcPeerConnection, RtcSdpType, RtcSessionDescriptionInit,
 };
 
-use crate::policy::IceServer;
+use swarmload_core::policy::IceServer;
 
 /// The data channel's label; the native host uses the same.
 pub const LABEL: &str = "swarmload/1";

@@ -5,8 +5,8 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
-use crate::content::{Hash32, HexError};
-use crate::engine::{
+use swarmload_core::content::{Hash32, HexError};
+use swarmload_core::engine::{
     Action, ContentMeta, DisconnectReason, EngineConfig, Event, OriginError, PeerId, Stats, Time,
 };
 

@@ -11,11 +11,11 @@ use futures_util::future::join_all;
 
 use super::origin::{abort_after, fetch_bounded};
 
-use crate::checksum_file::{
+use swarmload_core::checksum_file::{
     MAX_LIST_BYTES, PARENT_LIST, agreed, candidates, directory, file_name, find, indexed_lists,
     is_single_file_list, parent_lists,
 };
-use crate::content::Hash32;
+use swarmload_core::content::Hash32;
 
 /// How long the look-up may hold the paused download.
 pub const LOOKUP_BUDGET_MS: i32 = 1500;

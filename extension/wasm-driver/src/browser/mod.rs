@@ -29,12 +29,14 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, spawn_local};
 use web_sys::AbortController;
 
-use crate::content::Hash32;
-use crate::engine::{Action, ContentMeta, Engine, EngineConfig, Event, OriginError, PeerId};
-use crate::policy::Policy;
 use origin::RangeError;
 use peer::Peer;
 use rtc::js_err;
+use swarmload_core::content::Hash32;
+use swarmload_core::engine::{
+    Action, ContentMeta, Engine, EngineConfig, Event, OriginError, PeerId,
+};
+use swarmload_core::policy::Policy;
 
 #[wasm_bindgen]
 extern "C" {
@@ -161,8 +163,8 @@ fn now_ms() -> f64 {
     })
 }
 
-fn now() -> crate::engine::Time {
-    super::dto::time_from_ms(now_ms())
+fn now() -> swarmload_core::engine::Time {
+    crate::dto::time_from_ms(now_ms())
 }
 
 /// Gives the engine one event and carries out what it decides.
@@ -205,7 +207,7 @@ fn carry_out(h: &Handle, action: Action) {
         Action::Disconnect { peer, reason } => {
             let mut s = h.borrow_mut();
             if let Some(p) = s.peers.remove(&peer.0) {
-                if matches!(reason, crate::engine::DisconnectReason::Banned(_)) {
+                if matches!(reason, swarmload_core::engine::DisconnectReason::Banned(_)) {
                     s.swarm.ban(p.remote);
                 }
                 p.close();
@@ -432,7 +434,7 @@ fn arm_timer(h: &Handle) {
     let Some(due) = s.engine.poll_timeout() else {
         return;
     };
-    let wait = (super::dto::time_to_ms(due) - now_ms()).clamp(0.0, 60_000.0);
+    let wait = (crate::dto::time_to_ms(due) - now_ms()).clamp(0.0, 60_000.0);
     if s.timer_cb.is_none() {
         let weak = Rc::downgrade(h);
         s.timer_cb = Some(Closure::new(move || {
@@ -649,7 +651,7 @@ impl BrowserTransfer {
 }
 
 impl Shared {
-    pub(crate) fn peer_connected(&self, remote: crate::tracker_protocol::Id20) -> bool {
+    pub(crate) fn peer_connected(&self, remote: swarmload_core::tracker_protocol::Id20) -> bool {
         self.peers.values().any(|p| p.remote == remote)
     }
 }

@@ -12,8 +12,8 @@ use web_sys::{
 };
 
 use super::rtc::js_err;
-use crate::trusted_digest;
-use crate::wasm::http::content_range;
+use swarmload_core::content_range::ContentRange;
+use swarmload_core::trusted_digest;
 
 /// What the probe learnt of a URL.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -95,8 +95,8 @@ pub async fn probe(url: &str) -> Result<Probe, String> {
         206 => {
             p.ranges = true;
             p.size = get("content-range")
-                .and_then(|v| content_range(&v))
-                .and_then(|(_, t)| t);
+                .and_then(|v| ContentRange::parse(&v))
+                .and_then(|r| r.total);
         }
         200 => p.size = get("content-length").and_then(|v| v.trim().parse().ok()),
         _ => return Ok(p),
@@ -171,8 +171,8 @@ pub async fn range(
                 .get("content-range")
                 .ok()
                 .flatten()
-                .and_then(|v| content_range(&v))
-                .map(|(a, _)| a);
+                .and_then(|v| ContentRange::parse(&v))
+                .map(|r| r.start);
             if at != Some(start) {
                 return Err(RangeError::Fatal(format!(
                     "asked for bytes from {start}, got {at:?}"

@@ -3,10 +3,10 @@
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use super::dto::{JsAction, JsConfig, JsEvent, JsMeta, JsStats, time_from_ms, time_to_ms};
-use crate::content::ContentHasher;
-use crate::engine::Engine;
-use crate::policy::{Policy, PolicyLayer};
+use crate::dto::{JsAction, JsConfig, JsEvent, JsMeta, JsStats, time_from_ms, time_to_ms};
+use swarmload_core::content::ContentHasher;
+use swarmload_core::engine::Engine;
+use swarmload_core::policy::{Policy, PolicyLayer};
 
 fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsError> {
     serde_wasm_bindgen::to_value(v).map_err(|e| JsError::new(&e.to_string()))
@@ -78,7 +78,7 @@ impl WasmEngine {
             serde_wasm_bindgen::from_value(config)?
         };
         let mut config = config.into_config();
-        if config.rng_seed == crate::engine::EngineConfig::default().rng_seed {
+        if config.rng_seed == swarmload_core::engine::EngineConfig::default().rng_seed {
             let mut seed = [0u8; 8];
             getrandom::fill(&mut seed).map_err(|e| JsError::new(&e.to_string()))?;
             config.rng_seed = u64::from_le_bytes(seed);
@@ -160,9 +160,9 @@ pub fn ineligible_reason(
         return Ok(Some("url".into()));
     };
     let names: Vec<&str> = header_names.iter().map(String::as_str).collect();
-    Ok(crate::eligibility::ineligible(
+    Ok(swarmload_core::eligibility::ineligible(
         &policy,
-        &crate::eligibility::Request {
+        &swarmload_core::eligibility::Request {
             url: &url,
             header_names: &names,
             incognito,
@@ -181,7 +181,9 @@ pub fn trusted_digest(
     digest: Option<String>,
     url: &str,
 ) -> Result<Option<String>, JsError> {
-    use crate::trusted_digest::{parse_legacy_digest, parse_repr_digest, parse_url_fragment};
+    use swarmload_core::trusted_digest::{
+        parse_legacy_digest, parse_repr_digest, parse_url_fragment,
+    };
     let from_headers = match (repr_digest, digest) {
         (Some(v), _) => parse_repr_digest(&v)?,
         (None, Some(v)) => parse_legacy_digest(&v)?,

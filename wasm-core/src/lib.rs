@@ -5,6 +5,7 @@
 //! - [`content_range`]: the one `Content-Range` parser, for both drivers.
 //! - [`wire`]: the peer wire protocol codec.
 //! - [`engine`]: the sans-IO transfer engine, one value per download or seed.
+//! - [`membership`]: a swarm's membership (trackers, offers, connections), sans-IO.
 //! - [`policy`]: the typed, validated configuration.
 //! - [`eligibility`]: which downloads may be shared at all.
 //! - [`tracker_protocol`]: the WebTorrent WebSocket tracker protocol (both sides).
@@ -22,6 +23,7 @@ pub mod content_range;
 pub mod eligibility;
 pub mod engine;
 pub mod group_mapping;
+pub mod membership;
 pub mod metalink;
 pub mod policy;
 #[cfg(feature = "sim")]

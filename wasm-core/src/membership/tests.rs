@@ -513,11 +513,11 @@ impl Relay {
             Action::SendTracker { text, .. } => match protocol::parse(&text, 10) {
                 Ok(Request::Announce(a)) => {
                     let from = a.peer_id;
-                    if let Some(answer) = a.answer {
-                        if let Some(j) = index_of(ms, answer.to_peer_id) {
-                            let t = protocol::forwarded_answer(SWARM, from, &answer);
-                            ms[j].tracker_text(now, 0, &t);
-                        }
+                    if let Some(answer) = a.answer
+                        && let Some(j) = index_of(ms, answer.to_peer_id)
+                    {
+                        let t = protocol::forwarded_answer(SWARM, from, &answer);
+                        ms[j].tracker_text(now, 0, &t);
                     }
                     // Each offer to another peer, as a tracker spreads them.
                     let others: Vec<usize> = (0..ms.len()).filter(|j| *j != i).collect();

@@ -1,14 +1,10 @@
-//! Real WebRTC data channels between two host peers on 127.0.0.1: directly, and with
-//! the offer and answer carried by the tracker, as in a swarm.
+//! Real WebRTC data channels between two host peers on 127.0.0.1, offer and answer
+//! handed over directly (`swarm_membership.rs` has them carried by the tracker).
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use swarmload_host::swarm::rtc::{self, RtcConfig, RtcError};
-use swarmload_host::swarm::tracker_client::{self, ClientConfig, Command, Update};
-use swarmload_tracker::protocol::Id20;
-use swarmload_tracker::{Config, Tracker};
-use tokio::sync::{mpsc, watch};
 
 fn loopback() -> RtcConfig {
     RtcConfig {
@@ -73,80 +69,4 @@ async fn malformed_descriptions_are_errors() {
             Err(RtcError::BadDescription(_) | RtcError::WebRtc(_))
         ));
     }
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn peers_meet_through_the_tracker() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("ws://{}", listener.local_addr().unwrap());
-    tokio::spawn(Tracker::new(Config::default()).serve(listener));
-    let ih = Id20([3; 20]);
-    let client = |peer: u8| {
-        let (ctx, crx) = mpsc::channel(16);
-        let (utx, urx) = mpsc::channel(64);
-        let (stx, srx) = watch::channel(false);
-        let cfg = ClientConfig {
-            url: url.clone(),
-            info_hash: ih,
-            peer_id: Id20([peer; 20]),
-        };
-        tokio::spawn(tracker_client::run(cfg, crx, utx, srx));
-        (ctx, urx, stx)
-    };
-    async fn until(
-        rx: &mut mpsc::Receiver<(String, Update)>,
-        pick: impl Fn(&Update) -> bool,
-    ) -> Update {
-        loop {
-            let (_, u) = tokio::time::timeout(Duration::from_secs(15), rx.recv())
-                .await
-                .unwrap()
-                .unwrap();
-            if pick(&u) {
-                return u;
-            }
-        }
-    }
-    let (b_cmd, mut b_up, _bs) = client(2);
-    until(&mut b_up, |u| matches!(u, Update::Counts { .. })).await;
-    let (a_cmd, mut a_up, _as) = client(1);
-    until(&mut a_up, |u| matches!(u, Update::WantOffers(_))).await;
-
-    let cfg = loopback();
-    let (pending, offer) = rtc::offer(&cfg).await.unwrap();
-    let offer_id = Id20([9; 20]);
-    a_cmd
-        .send(Command::Offers(vec![(offer_id, offer)]))
-        .await
-        .unwrap();
-    let Update::Offer {
-        from,
-        offer_id: oid,
-        offer,
-    } = until(&mut b_up, |u| matches!(u, Update::Offer { .. })).await
-    else {
-        unreachable!()
-    };
-    let (answering, answer) = rtc::answer(&cfg, offer).await.unwrap();
-    b_cmd
-        .send(Command::Answer {
-            to_peer: from,
-            offer_id: oid,
-            answer,
-        })
-        .await
-        .unwrap();
-    let Update::Answer {
-        answer,
-        offer_id: got,
-        ..
-    } = until(&mut a_up, |u| matches!(u, Update::Answer { .. })).await
-    else {
-        unreachable!()
-    };
-    assert_eq!(got, offer_id);
-    let (a, b) = tokio::join!(pending.connect(answer), answering.connect());
-    let (a, mut b) = (a.unwrap(), b.unwrap());
-    a.send(b"hello through the swarm").await.unwrap();
-    assert_eq!(&recv(&mut b).await[..], b"hello through the swarm");
 }

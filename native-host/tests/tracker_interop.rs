@@ -1,36 +1,19 @@
-//! Interoperability: two host tracker clients find each other through the reference
+//! Interoperability: two host swarm members find each other through the reference
 //! WebTorrent tracker, npm `bittorrent-tracker` (pinned in
 //! `tests/interop/package-lock.json`; `cargo xtask test` installs it).
 
 mod common;
 
+use common::member::Member;
+
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use serde_json::json;
-use swarmload_host::swarm::tracker_client::{self, ClientConfig, Command, Update};
-use swarmload_tracker::protocol::Id20;
 use tokio::io::AsyncBufReadExt;
-use tokio::sync::{mpsc, watch};
 
 fn interop_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/interop")
-}
-
-async fn next_update(
-    rx: &mut mpsc::Receiver<(String, Update)>,
-    pick: impl Fn(&Update) -> bool,
-) -> Update {
-    loop {
-        let (_, u) = tokio::time::timeout(Duration::from_secs(15), rx.recv())
-            .await
-            .expect("an update in time")
-            .expect("client running");
-        if pick(&u) {
-            return u;
-        }
-    }
 }
 
 /// The reference tracker as a process, and its ws:// URL.
@@ -84,58 +67,20 @@ async fn a_seeder_and_a_downloader_share_a_file_through_the_bittorrent_tracker_p
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn two_hosts_meet_through_the_bittorrent_tracker_package() {
     let (_server, url) = reference_tracker().await;
-
-    let ih = Id20([0xab; 20]);
-    let peer = |n: u8| Id20(core::array::from_fn(|i| 0x80 | n | i as u8));
-    let spawn = |peer_id: Id20| {
-        let (ctx, crx) = mpsc::channel(16);
-        let (utx, urx) = mpsc::channel(64);
-        let (stx, srx) = watch::channel(false);
-        let cfg = ClientConfig {
-            url: url.clone(),
-            info_hash: ih,
-            peer_id,
-        };
-        tokio::spawn(tracker_client::run(cfg, crx, utx, srx));
-        (ctx, urx, stx)
-    };
-    let (b_cmd, mut b_up, _b_stop) = spawn(peer(1));
-    next_update(&mut b_up, |u| matches!(u, Update::Counts { .. })).await;
-    let (a_cmd, mut a_up, _a_stop) = spawn(peer(2));
-    next_update(&mut a_up, |u| matches!(u, Update::WantOffers(_))).await;
-    let offer = json!({"type": "offer", "sdp": "v=0 from a"});
-    a_cmd
-        .send(Command::Offers(vec![(Id20([7; 20]), offer.clone())]))
-        .await
-        .unwrap();
-    let got = next_update(&mut b_up, |u| matches!(u, Update::Offer { .. })).await;
+    // The core's membership machine, driven by the host: its announces, offers and
+    // answers as the reference tracker relays them, and real WebRTC behind them.
+    let mut a = Member::join(std::slice::from_ref(&url), 0xab);
+    let mut b = Member::join(std::slice::from_ref(&url), 0xab);
+    let to_b = a.first_peer(30).await;
+    b.first_peer(30).await;
+    a.send(to_b, b"hello through bittorrent-tracker");
     assert_eq!(
-        got,
-        Update::Offer {
-            from: peer(2),
-            offer_id: Id20([7; 20]),
-            offer
-        }
+        &b.message(10).await[..],
+        b"hello through bittorrent-tracker"
     );
-    let answer = json!({"type": "answer", "sdp": "v=0 from b"});
-    b_cmd
-        .send(Command::Answer {
-            to_peer: peer(2),
-            offer_id: Id20([7; 20]),
-            answer: answer.clone(),
-        })
-        .await
-        .unwrap();
-    let got = next_update(&mut a_up, |u| matches!(u, Update::Answer { .. })).await;
-    assert_eq!(
-        got,
-        Update::Answer {
-            from: peer(1),
-            offer_id: Id20([7; 20]),
-            answer
-        }
-    );
+    a.leave().await;
+    b.leave().await;
 }

@@ -99,6 +99,7 @@ fn swarm_config(policy: &Policy) -> Option<SwarmConfig> {
         trackers: policy.trackers.clone(),
         rtc,
         group_id: policy.group_id.clone(),
+        upload_enabled: policy.upload_enabled,
         corrupt_uploads: false,
     })
 }

@@ -58,6 +58,7 @@ impl SwarmArgs {
             trackers,
             rtc,
             group_id: policy.group_id.clone(),
+            upload_enabled: policy.upload_enabled,
             corrupt_uploads: self.corrupt_uploads,
         }))
     }

@@ -1,49 +1,38 @@
-//! The swarm of one content, as the download driver's [`PeerSource`]: tracker clients
-//! on every configured tracker, a pool of ready offers, answers to other peers'
-//! offers, and one data channel per peer, reported to the engine as
+//! The swarm of one content, as the download driver's [`PeerSource`]: the core's
+//! membership machine decides (announces, offers, answers, backoff, the crossing
+//! rule, the peer cap); this driver holds its tracker sockets and WebRTC
+//! connections, and reports each open data channel to the engine as
 //! `PeerConnected` / `PeerMessage` / `PeerGone`.
 //!
 //! ```text
-//!  trackers ──offers/answers──▶ coordinator ──channels──▶ reader ──PeerMessage──▶ engine
-//!                                                         writer ◀──send()──────── engine
+//!  tracker sockets ──texts──▶ coordinator (Membership) ──channels──▶ reader ──▶ engine
+//!                                                                    writer ◀── engine
 //! ```
 //!
 //! The engine's sends go straight to each peer's writer task (no hop through the
 //! coordinator); the writer waits on the channel's watermarks, so a slow peer only
 //! ever slows itself.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde_json::Value;
 use swarmload_core::content::Hash32;
-use swarmload_core::engine::{DisconnectReason, Event, PeerId};
+use swarmload_core::engine::{DisconnectReason, Event, PeerId, Time};
+use swarmload_core::membership::{Action, ConnId, Membership, MembershipConfig, Opened};
 use swarmload_core::tracker_protocol::Id20;
 use swarmload_core::wire::Message;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::rtc::{self, Channel, PendingOffer, RtcConfig};
-use super::tracker_client::{self, ClientConfig, Command, Update};
-use crate::download::PeerSource;
+use super::tracker_socket::{Report, SocketEvent, TrackerSocket};
+use crate::peer_source::PeerSource;
 
-/// An offer nobody answered within this long is withdrawn (WebTorrent's own figure).
-const OFFER_TTL: Duration = Duration::from_secs(50);
-/// Ready offers kept beyond what the trackers asked for, so an announce never waits
-/// for ICE gathering.
-const SPARE_OFFERS: usize = 2;
-/// Offers being made at once.
-const MAX_MAKING: usize = 8;
-/// Connections kept per content; further offers are ignored.
-const MAX_PEERS: usize = 32;
-/// After a connection attempt failed, announce again with fresh offers this soon
-/// rather than at the tracker's interval (minutes): the peer is there, the attempt
-/// (ICE, DTLS) just did not make it. At most once per this period.
-const RETRY_ANNOUNCE: Duration = Duration::from_secs(5);
-/// Tracker commands queued per tracker before further ones are dropped.
-const TRACKER_QUEUE: usize = 64;
+/// How long leaving may wait for the trackers to hear `stopped`.
+const LEAVE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Where and how the swarm runs.
 #[derive(Debug, Clone)]
@@ -53,6 +42,8 @@ pub struct SwarmConfig {
     pub rtc: RtcConfig,
     /// The policy's `group_id`: peers meet only inside the same group.
     pub group_id: Option<String>,
+    /// The policy's `upload_enabled`: without it a finished download stops offering.
+    pub upload_enabled: bool,
     /// For tests of the receiving side only: every block sent has one byte flipped,
     /// as a malicious or broken peer would send it.
     pub corrupt_uploads: bool,
@@ -61,16 +52,15 @@ pub struct SwarmConfig {
 /// One peer's link, as the engine's sends see it.
 struct Link {
     remote: Id20,
-    /// Whether the channel came from our offer (else we answered theirs).
-    ours: bool,
     out: mpsc::UnboundedSender<Bytes>,
 }
 
-#[derive(Default)]
-struct Shared {
-    links: HashMap<PeerId, Link>,
-    /// Remote peers banned for this content: never connected to again.
-    banned: HashSet<Id20>,
+/// The open peers, shared with the engine's side for its sends.
+type Links = Arc<Mutex<HashMap<PeerId, Link>>>;
+
+fn lock(links: &Links) -> MutexGuard<'_, HashMap<PeerId, Link>> {
+    // A panic elsewhere cannot leave the map half-updated in a way that matters.
+    links.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Orders to the coordinator from the driver's side.
@@ -81,29 +71,22 @@ enum Control {
         downloaded: u64,
     },
     Completed,
+    Ban(Id20),
 }
 
 /// Results of the coordinator's own tasks.
 enum Inner {
-    OfferMade(Result<(PendingOffer, Value), rtc::RtcError>),
-    Connected {
-        remote: Id20,
-        channel: Channel,
-        ours: bool,
-    },
-    ConnectFailed {
-        remote: Id20,
-        why: String,
-    },
-    Gone {
-        peer: PeerId,
-    },
+    OfferMade(ConnId, Result<(PendingOffer, Value), rtc::RtcError>),
+    AnswerMade(ConnId, Value),
+    Connected(ConnId, Channel),
+    Failed(ConnId, String),
+    Gone(PeerId),
 }
 
 /// A swarm for one content; peers are found once [`PeerSource::start`] names it.
 pub struct Swarm {
     cfg: SwarmConfig,
-    shared: Arc<Mutex<Shared>>,
+    links: Links,
     stop: watch::Sender<bool>,
     control: Option<mpsc::UnboundedSender<Control>>,
     task: Option<JoinHandle<()>>,
@@ -113,16 +96,17 @@ impl Swarm {
     pub fn new(cfg: SwarmConfig) -> Swarm {
         Swarm {
             cfg,
-            shared: Arc::default(),
+            links: Links::default(),
             stop: watch::channel(false).0,
             control: None,
             task: None,
         }
     }
 
-    fn shared(&self) -> MutexGuard<'_, Shared> {
-        // A panic elsewhere cannot leave the map half-updated in a way that matters.
-        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    fn control(&self, c: Control) {
+        if let Some(tx) = &self.control {
+            let _ = tx.send(c);
+        }
     }
 }
 
@@ -137,25 +121,32 @@ impl PeerSource for Swarm {
         if self.task.is_some() || self.cfg.trackers.is_empty() {
             return;
         }
-        let info_hash = Id20(sha256.swarm_key(self.cfg.group_id.as_deref()).0);
         let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
         self.control = Some(ctl_tx);
+        let epoch = Instant::now();
+        let membership = Membership::new(
+            MembershipConfig {
+                trackers: self.cfg.trackers.clone(),
+                info_hash: Id20(sha256.swarm_key(self.cfg.group_id.as_deref()).0),
+                peer_id: new_peer_id(),
+                upload_enabled: self.cfg.upload_enabled,
+                seed: random_seed(),
+            },
+            Time::ZERO,
+            true,
+        );
         let coordinator = Coordinator {
-            cfg: self.cfg.clone(),
-            info_hash,
-            peer_id: new_peer_id(),
+            rtc: self.cfg.rtc.clone(),
+            urls: self.cfg.trackers.clone(),
+            m: membership,
+            epoch,
             events,
-            shared: self.shared.clone(),
-            trackers: HashMap::new(),
-            ready: VecDeque::new(),
-            sent: HashMap::new(),
-            making: 0,
-            wants: VecDeque::new(),
-            attempts: HashMap::new(),
-            next_peer: 0,
+            links: self.links.clone(),
+            sockets: self.cfg.trackers.iter().map(|_| None).collect(),
+            closing: Vec::new(),
+            generation: 0,
+            offers: HashMap::new(),
             tasks: Vec::new(),
-            retry_at: None,
-            last_retry: None,
         };
         self.task = Some(tokio::spawn(coordinator.run(self.stop.subscribe(), ctl_rx)));
     }
@@ -166,37 +157,33 @@ impl PeerSource for Swarm {
         } else {
             data
         };
-        if let Some(link) = self.shared().links.get(&peer) {
+        if let Some(link) = lock(&self.links).get(&peer) {
             // A closed writer means the peer is going; its `PeerGone` follows.
             let _ = link.out.send(data);
         }
     }
 
     fn disconnect(&mut self, peer: PeerId, reason: &DisconnectReason) {
-        let mut shared = self.shared();
         // Dropping the link ends its writer, which closes the channel.
-        if let Some(link) = shared.links.remove(&peer) {
+        let link = lock(&self.links).remove(&peer);
+        if let Some(link) = link {
             tracing::info!(peer = peer.0, ?reason, "disconnecting a peer");
             if matches!(reason, DisconnectReason::Banned(_)) {
-                shared.banned.insert(link.remote);
+                self.control(Control::Ban(link.remote));
             }
         }
     }
 
     fn progress(&mut self, left: u64, uploaded: u64, downloaded: u64) {
-        if let Some(c) = &self.control {
-            let _ = c.send(Control::Progress {
-                left,
-                uploaded,
-                downloaded,
-            });
-        }
+        self.control(Control::Progress {
+            left,
+            uploaded,
+            downloaded,
+        });
     }
 
     fn completed(&mut self) {
-        if let Some(c) = &self.control {
-            let _ = c.send(Control::Completed);
-        }
+        self.control(Control::Completed);
     }
 
     fn leave(&mut self) -> Option<JoinHandle<()>> {
@@ -209,16 +196,24 @@ impl PeerSource for Swarm {
 fn new_peer_id() -> Id20 {
     let mut id = [0u8; 20];
     id[..8].copy_from_slice(b"-SL0100-");
-    // Without the system's randomness, a time-based id still differs per process.
-    if getrandom::fill(&mut id[8..]).is_err() {
+    let seed = random_seed();
+    id[8..].copy_from_slice(&seed[..12]);
+    Id20(id)
+}
+
+/// Randomness for ids; without the system's, a time-based value still differs per
+/// process.
+fn random_seed() -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    if getrandom::fill(&mut seed).is_err() {
         let t = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or(0)
             ^ std::process::id() as u128;
-        id[8..].copy_from_slice(&t.to_le_bytes()[..12]);
+        seed[..16].copy_from_slice(&t.to_le_bytes());
     }
-    Id20(id)
+    seed
 }
 
 /// The test-only bad peer: a block message with one data byte flipped.
@@ -237,36 +232,29 @@ fn corrupt_block(data: Bytes) -> Bytes {
     }
 }
 
+/// The swarm's task: the membership machine and the sockets and connections it
+/// asks for.
 struct Coordinator {
-    cfg: SwarmConfig,
-    info_hash: Id20,
-    peer_id: Id20,
+    rtc: RtcConfig,
+    /// The trackers' URLs, for the log.
+    urls: Vec<String>,
+    m: Membership,
+    epoch: Instant,
     events: mpsc::Sender<Event>,
-    shared: Arc<Mutex<Shared>>,
-    trackers: HashMap<String, mpsc::Sender<Command>>,
-    /// Offers made and not yet handed to a tracker.
-    ready: VecDeque<(PendingOffer, Value, Instant)>,
-    /// Offers out with a tracker, by offer id, waiting for an answer.
-    sent: HashMap<Id20, (PendingOffer, Instant)>,
-    making: usize,
-    /// Trackers that asked for offers, and how many.
-    wants: VecDeque<(String, usize)>,
-    /// Connection attempts in flight per remote peer. Two peers that offer to each
-    /// other at the same moment each answer the other's offer and each get the
-    /// other's answer: both attempts go on (dropping either side's would kill both
-    /// connections), and if both open, both sides keep the same one
-    /// (`keeps_own_offer`).
-    attempts: HashMap<Id20, u32>,
-    next_peer: u64,
+    links: Links,
+    /// Each tracker's socket, while membership wants it.
+    sockets: Vec<Option<TrackerSocket>>,
+    /// Sockets let go of, still sending their last texts.
+    closing: Vec<JoinHandle<()>>,
+    generation: u64,
+    /// Our offers' connections, made and not yet answered.
+    offers: HashMap<ConnId, PendingOffer>,
     tasks: Vec<JoinHandle<()>>,
-    /// When to announce again after a failed connection attempt.
-    retry_at: Option<Instant>,
-    last_retry: Option<Instant>,
 }
 
 impl Coordinator {
-    fn shared(&self) -> MutexGuard<'_, Shared> {
-        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    fn now(&self) -> Time {
+        Time::from_micros(self.epoch.elapsed().as_micros() as u64)
     }
 
     async fn run(
@@ -274,250 +262,217 @@ impl Coordinator {
         mut stop: watch::Receiver<bool>,
         mut control: mpsc::UnboundedReceiver<Control>,
     ) {
-        let (upd_tx, mut updates) = mpsc::channel::<(String, Update)>(64);
+        let (report_tx, mut reports) = mpsc::channel::<Report>(64);
         let (inner_tx, mut inner) = mpsc::channel::<Inner>(64);
-        let mut clients = Vec::new();
-        for url in self.cfg.trackers.clone() {
-            let (tx, rx) = mpsc::channel(TRACKER_QUEUE);
-            self.trackers.insert(url.clone(), tx);
-            let cfg = ClientConfig {
-                url,
-                info_hash: self.info_hash,
-                peer_id: self.peer_id,
-            };
-            clients.push(tokio::spawn(tracker_client::run(
-                cfg,
-                rx,
-                upd_tx.clone(),
-                stop.clone(),
-            )));
-        }
-        drop(upd_tx);
-        // The pool fills before any tracker asks, so the first announce carries
-        // offers without waiting for ICE gathering.
-        self.make_offers(&inner_tx);
-        let mut expiry = tokio::time::interval(Duration::from_secs(1));
         loop {
-            tokio::select! {
-                u = updates.recv() => match u {
-                    Some((url, u)) => self.on_update(url, u, &inner_tx),
-                    None => break,
+            self.carry_out(&report_tx, &inner_tx);
+            let wake = self.m.poll_timeout().map_or(
+                tokio::time::Instant::now() + Duration::from_secs(3600),
+                |t| {
+                    tokio::time::Instant::from_std(
+                        self.epoch + Duration::from_micros(t.as_micros()),
+                    )
                 },
+            );
+            tokio::select! {
+                Some(r) = reports.recv() => self.on_report(r),
                 Some(i) = inner.recv() => self.on_inner(i, &inner_tx).await,
                 Some(c) = control.recv() => self.on_control(c),
-                _ = expiry.tick() => {
-                    self.expire().await;
-                    self.retry_announce(&inner_tx);
+                _ = tokio::time::sleep_until(wake) => {
+                    let now = self.now();
+                    self.m.handle_timeout(now);
                 }
-                _ = stop.changed() => break,
+                _ = stop.changed() => {}
             }
             if *stop.borrow() {
                 break;
             }
         }
-        // Leave: channels close, offers are withdrawn, trackers say `stopped`.
-        self.shared().links.clear();
-        for (p, _, _) in self.ready.drain(..) {
-            p.discard().await;
-        }
-        for (_, (p, _)) in self.sent.drain() {
+        self.leave(&report_tx, &inner_tx).await;
+    }
+
+    /// Leaves: trackers hear `stopped`, channels close, offers are withdrawn.
+    async fn leave(&mut self, reports: &mpsc::Sender<Report>, inner: &mpsc::Sender<Inner>) {
+        let now = self.now();
+        self.m.leave(now);
+        self.carry_out(reports, inner);
+        lock(&self.links).clear();
+        for (_, p) in self.offers.drain() {
             p.discard().await;
         }
         for t in self.tasks.drain(..) {
             t.abort();
         }
-        self.trackers.clear();
-        for c in clients {
-            let _ = c.await;
+        let sockets: Vec<JoinHandle<()>> = self
+            .sockets
+            .iter_mut()
+            .filter_map(Option::take)
+            .map(|s| s.task)
+            .chain(self.closing.drain(..))
+            .collect();
+        let _ = tokio::time::timeout(LEAVE_TIMEOUT, futures_util::future::join_all(sockets)).await;
+    }
+
+    /// Carries out what membership decided.
+    fn carry_out(&mut self, reports: &mpsc::Sender<Report>, inner: &mpsc::Sender<Inner>) {
+        while let Some(action) = self.m.poll_action() {
+            match action {
+                Action::ConnectTracker { tracker, url } => {
+                    self.generation += 1;
+                    let socket =
+                        TrackerSocket::open(url, tracker, self.generation, reports.clone());
+                    if let Some(old) = self.sockets[tracker].replace(socket) {
+                        self.closing.push(old.task);
+                    }
+                }
+                Action::SendTracker { tracker, text } => {
+                    let sent = self.sockets[tracker].as_ref().is_some_and(|s| s.send(text));
+                    if !sent {
+                        tracing::debug!(tracker, "tracker busy or closed, message dropped");
+                    }
+                }
+                Action::CloseTracker { tracker } => {
+                    if let Some(old) = self.sockets[tracker].take() {
+                        self.closing.push(old.task);
+                    }
+                }
+                Action::MakeOffer { conn } => {
+                    let cfg = self.rtc.clone();
+                    let inner = inner.clone();
+                    self.spawn(async move {
+                        let made = rtc::offer(&cfg).await;
+                        let _ = inner.send(Inner::OfferMade(conn, made)).await;
+                    });
+                }
+                Action::DiscardOffer { conn } => {
+                    if let Some(p) = self.offers.remove(&conn) {
+                        self.spawn(p.discard());
+                    }
+                }
+                Action::Answer { conn, offer, .. } => {
+                    let cfg = self.rtc.clone();
+                    let inner = inner.clone();
+                    self.spawn(async move {
+                        let result = async {
+                            let (pending, answer) = rtc::answer(&cfg, offer).await?;
+                            let _ = inner.send(Inner::AnswerMade(conn, answer)).await;
+                            pending.connect().await
+                        }
+                        .await;
+                        let _ = inner.send(connected(conn, result)).await;
+                    });
+                }
+                Action::AcceptAnswer { conn, answer, .. } => {
+                    let inner = inner.clone();
+                    match self.offers.remove(&conn) {
+                        Some(pending) => self.spawn(async move {
+                            let result = pending.connect(answer).await;
+                            let _ = inner.send(connected(conn, result)).await;
+                        }),
+                        None => {
+                            let now = self.now();
+                            self.m.connection_ended(now, conn);
+                        }
+                    }
+                }
+                // An open peer's link is dropped, which closes its channel; an
+                // attempt still on its way is refused when it opens (membership no
+                // longer knows it).
+                Action::Close { conn } => {
+                    lock(&self.links).remove(&PeerId(conn.0));
+                }
+                Action::TrackerRefused { tracker, reason } => {
+                    tracing::warn!(tracker = %self.urls[tracker], %reason, "tracker refused");
+                }
+            }
         }
     }
 
-    fn on_update(&mut self, url: String, update: Update, inner: &mpsc::Sender<Inner>) {
-        match update {
-            Update::WantOffers(n) => {
-                self.wants.push_back((url, n));
-                self.make_offers(inner);
-                self.serve_wants();
-            }
-            Update::Offer {
-                from,
-                offer_id,
-                offer,
-            } => self.on_offer(url, from, offer_id, offer, inner),
-            Update::Answer {
-                from,
-                offer_id,
-                answer,
-            } => self.on_answer(from, offer_id, answer, inner),
-            Update::Connected => tracing::info!(tracker = %url, "tracker connected"),
-            Update::Disconnected(why) => {
-                tracing::info!(tracker = %url, %why, "tracker unreachable, retrying")
-            }
-            Update::Counts {
-                complete,
-                incomplete,
-            } => tracing::debug!(tracker = %url, complete, incomplete, "swarm size"),
-            Update::Failure(why) => tracing::warn!(tracker = %url, %why, "tracker refused"),
-        }
+    fn spawn(&mut self, f: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.tasks.retain(|t| !t.is_finished());
+        self.tasks.push(tokio::spawn(f));
     }
 
-    /// Whether a remote peer may be connected to now: not ourselves, not banned,
-    /// not connected already, not with two attempts on the way, and room left.
-    fn welcome(&self, remote: Id20) -> bool {
-        let shared = self.shared();
-        remote != self.peer_id
-            && self.attempts.get(&remote).copied().unwrap_or(0) < 2
-            && !shared.banned.contains(&remote)
-            && !shared.links.values().any(|l| l.remote == remote)
-            && shared.links.len() + self.attempts.len() < MAX_PEERS
-    }
-
-    fn attempt_started(&mut self, remote: Id20) {
-        *self.attempts.entry(remote).or_default() += 1;
-    }
-
-    fn attempt_ended(&mut self, remote: Id20) {
-        if let Some(n) = self.attempts.get_mut(&remote) {
-            *n -= 1;
-            if *n == 0 {
-                self.attempts.remove(&remote);
-            }
-        }
-    }
-
-    fn on_offer(
-        &mut self,
-        url: String,
-        from: Id20,
-        offer_id: Id20,
-        offer: Value,
-        inner: &mpsc::Sender<Inner>,
-    ) {
-        if !self.welcome(from) {
+    fn on_report(&mut self, r: Report) {
+        let current = self.sockets[r.tracker]
+            .as_ref()
+            .is_some_and(|s| s.generation == r.generation);
+        if !current {
             return;
         }
-        let Some(tracker) = self.trackers.get(&url).cloned() else {
-            return;
-        };
-        self.attempt_started(from);
-        let rtc_cfg = self.cfg.rtc.clone();
-        let inner = inner.clone();
-        self.tasks.push(tokio::spawn(async move {
-            let result = async {
-                let (pending, answer) = rtc::answer(&rtc_cfg, offer).await?;
-                let _ = tracker.try_send(Command::Answer {
-                    to_peer: from,
-                    offer_id,
-                    answer,
-                });
-                pending.connect().await
+        let now = self.now();
+        match r.event {
+            SocketEvent::Opened => {
+                tracing::info!(tracker = %self.urls[r.tracker], "tracker connected");
+                self.m.tracker_opened(now, r.tracker);
             }
-            .await;
-            let _ = inner.send(connected(from, result, false)).await;
-        }));
-    }
-
-    fn on_answer(
-        &mut self,
-        from: Id20,
-        offer_id: Id20,
-        answer: Value,
-        inner: &mpsc::Sender<Inner>,
-    ) {
-        let Some((pending, _)) = self.sent.remove(&offer_id) else {
-            return;
-        };
-        if !self.welcome(from) {
-            self.tasks.push(tokio::spawn(pending.discard()));
-            return;
+            SocketEvent::Text(text) => self.m.tracker_text(now, r.tracker, &text),
+            SocketEvent::Closed(why) => {
+                tracing::info!(tracker = %self.urls[r.tracker], %why, "tracker unreachable, retrying");
+                if let Some(old) = self.sockets[r.tracker].take() {
+                    self.closing.retain(|t| !t.is_finished());
+                    self.closing.push(old.task);
+                }
+                self.m.tracker_closed(now, r.tracker);
+            }
         }
-        self.attempt_started(from);
-        let inner = inner.clone();
-        self.tasks.push(tokio::spawn(async move {
-            let result = pending.connect(answer).await;
-            let _ = inner.send(connected(from, result, true)).await;
-        }));
     }
 
     async fn on_inner(&mut self, i: Inner, inner: &mpsc::Sender<Inner>) {
-        self.tasks.retain(|t| !t.is_finished());
+        let now = self.now();
         match i {
-            Inner::OfferMade(Ok((pending, sdp))) => {
-                self.making -= 1;
-                self.ready.push_back((pending, sdp, Instant::now()));
-                self.serve_wants();
-                self.make_offers(inner);
+            Inner::OfferMade(conn, Ok((pending, sdp))) => {
+                self.offers.insert(conn, pending);
+                self.m.offer_made(now, conn, sdp);
             }
-            Inner::OfferMade(Err(e)) => {
-                self.making -= 1;
-                // Drop the request rather than retry at once: the next announce asks
-                // again.
+            Inner::OfferMade(conn, Err(e)) => {
                 tracing::warn!("cannot make a WebRTC offer: {e}");
-                self.wants.pop_front();
+                self.m.offer_failed(now, conn);
             }
-            Inner::ConnectFailed { remote, why } => {
+            Inner::AnswerMade(conn, sdp) => self.m.answer_made(now, conn, sdp),
+            Inner::Failed(conn, why) => {
                 tracing::info!(%why, "peer connection failed");
-                self.attempt_ended(remote);
-                let earliest = self
-                    .last_retry
-                    .map_or_else(Instant::now, |t| t + RETRY_ANNOUNCE)
-                    .max(Instant::now() + Duration::from_secs(1));
-                self.retry_at.get_or_insert(earliest);
+                self.m.connection_ended(now, conn);
             }
-            Inner::Connected {
-                remote,
-                channel,
-                ours,
-            } => self.attach(remote, channel, ours, inner).await,
-            Inner::Gone { peer } => {
-                self.shared().links.remove(&peer);
+            Inner::Connected(conn, channel) => match self.m.connection_opened(now, conn) {
+                Opened::Keep { .. } => self.attach(conn, channel, inner).await,
+                Opened::Close => self.spawn(async move { channel.close().await }),
+            },
+            Inner::Gone(peer) => {
+                lock(&self.links).remove(&peer);
                 let _ = self.events.send(Event::PeerGone { peer }).await;
+                self.m.connection_ended(now, ConnId(peer.0));
             }
         }
     }
 
-    /// A channel opened: it becomes a peer of the engine.
-    async fn attach(
-        &mut self,
-        remote: Id20,
-        channel: Channel,
-        ours: bool,
-        inner: &mpsc::Sender<Inner>,
-    ) {
-        self.attempt_ended(remote);
-        let keep_ours = keeps_own_offer(self.peer_id, remote);
-        let unwanted = {
-            let mut shared = self.shared();
-            let existing = shared
-                .links
-                .iter()
-                .find(|(_, l)| l.remote == remote)
-                .map(|(p, l)| (*p, l.ours));
-            match existing {
-                _ if shared.banned.contains(&remote) => true,
-                None => false,
-                // Two crossing attempts both opened: both sides keep the same one
-                // (see `keeps_own_offer`). Removing the other's link closes it, and
-                // its reader then reports it gone to the engine.
-                Some((old, old_ours)) if ours == keep_ours && old_ours != keep_ours => {
-                    shared.links.remove(&old);
-                    false
-                }
-                Some(_) => true,
-            }
-        };
-        if unwanted {
+    fn on_control(&mut self, c: Control) {
+        let now = self.now();
+        match c {
+            Control::Progress {
+                left,
+                uploaded,
+                downloaded,
+            } => self.m.set_progress(left, uploaded, downloaded),
+            Control::Completed => self.m.set_completed(now),
+            Control::Ban(remote) => self.m.ban(remote),
+        }
+    }
+
+    /// A channel membership keeps becomes a peer of the engine, named by its
+    /// connection.
+    async fn attach(&mut self, conn: ConnId, channel: Channel, inner: &mpsc::Sender<Inner>) {
+        let Some(remote) = self.m.remote(conn) else {
             channel.close().await;
             return;
-        }
-        let peer = PeerId(self.next_peer);
-        self.next_peer += 1;
+        };
+        let peer = PeerId(conn.0);
         let Channel {
             mut incoming,
             sender,
         } = channel;
         let (out, mut out_rx) = mpsc::unbounded_channel::<Bytes>();
-        self.shared().links.insert(peer, Link { remote, ours, out });
+        lock(&self.links).insert(peer, Link { remote, out });
         tracing::info!(peer = peer.0, "peer connected");
         if self
             .events
@@ -549,143 +504,14 @@ impl Coordinator {
                 }
             }
             sender.close().await;
-            let _ = inner.send(Inner::Gone { peer }).await;
+            let _ = inner.send(Inner::Gone(peer)).await;
         });
     }
-
-    fn on_control(&mut self, c: Control) {
-        let cmd = match c {
-            Control::Progress {
-                left,
-                uploaded,
-                downloaded,
-            } => Command::Progress {
-                left,
-                uploaded,
-                downloaded,
-            },
-            Control::Completed => Command::Completed,
-        };
-        for t in self.trackers.values() {
-            let _ = t.try_send(cmd.clone());
-        }
-    }
-
-    /// Starts making offers until the pool covers what trackers asked for.
-    fn make_offers(&mut self, inner: &mpsc::Sender<Inner>) {
-        let asked: usize = self.wants.iter().map(|(_, n)| n).sum();
-        let wanted = asked.max(tracker_client::OFFERS_PER_ANNOUNCE) + SPARE_OFFERS;
-        while self.ready.len() + self.making < wanted && self.making < MAX_MAKING {
-            self.making += 1;
-            let cfg = self.cfg.rtc.clone();
-            let inner = inner.clone();
-            self.tasks.push(tokio::spawn(async move {
-                let made = rtc::offer(&cfg).await;
-                let _ = inner.send(Inner::OfferMade(made)).await;
-            }));
-        }
-    }
-
-    /// Hands ready offers to the trackers that asked, oldest request first. A request
-    /// waits until the pool covers it, or until no more offers are on the way.
-    fn serve_wants(&mut self) {
-        while let Some((url, n)) = self.wants.front().cloned() {
-            let covered = self.ready.len() >= n || (self.making == 0 && !self.ready.is_empty());
-            if !covered {
-                return;
-            }
-            self.wants.pop_front();
-            let Some(tracker) = self.trackers.get(&url) else {
-                continue;
-            };
-            let k = n.min(self.ready.len());
-            let mut offers = Vec::with_capacity(k);
-            for (pending, sdp, _) in self.ready.drain(..k) {
-                let offer_id = new_peer_id();
-                offers.push((offer_id, sdp));
-                self.sent.insert(offer_id, (pending, Instant::now()));
-            }
-            if tracker.try_send(Command::Offers(offers)).is_err() {
-                tracing::debug!(tracker = %url, "tracker busy, offers dropped");
-            }
-        }
-    }
-
-    /// Announces again on every tracker, with fresh offers, once a failed connection
-    /// attempt asked for it.
-    fn retry_announce(&mut self, inner: &mpsc::Sender<Inner>) {
-        if self.retry_at.is_none_or(|t| Instant::now() < t) {
-            return;
-        }
-        self.retry_at = None;
-        self.last_retry = Some(Instant::now());
-        tracing::info!("announcing again after a failed connection");
-        for url in self.trackers.keys() {
-            self.wants
-                .push_back((url.clone(), tracker_client::OFFERS_PER_ANNOUNCE));
-        }
-        self.make_offers(inner);
-        self.serve_wants();
-    }
-
-    /// Withdraws offers nobody answered in time.
-    async fn expire(&mut self) {
-        let now = Instant::now();
-        let old: Vec<Id20> = self
-            .sent
-            .iter()
-            .filter(|(_, (_, at))| now.duration_since(*at) > OFFER_TTL)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in old {
-            if let Some((p, _)) = self.sent.remove(&id) {
-                p.discard().await;
-            }
-        }
-        while self
-            .ready
-            .front()
-            .is_some_and(|(_, _, at)| now.duration_since(*at) > OFFER_TTL)
-        {
-            if let Some((p, _, _)) = self.ready.pop_front() {
-                p.discard().await;
-            }
-        }
-    }
 }
 
-/// Which of two channels to the same peer both sides keep, when each answered the
-/// other's offer at the same moment: the one offered by the lower peer id. Each side
-/// deciding by which opened first could close both.
-fn keeps_own_offer(me: Id20, remote: Id20) -> bool {
-    me < remote
-}
-
-fn connected(remote: Id20, result: Result<Channel, rtc::RtcError>, ours: bool) -> Inner {
+fn connected(conn: ConnId, result: Result<Channel, rtc::RtcError>) -> Inner {
     match result {
-        Ok(channel) => Inner::Connected {
-            remote,
-            channel,
-            ours,
-        },
-        Err(e) => Inner::ConnectFailed {
-            remote,
-            why: e.to_string(),
-        },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn crossing_attempts_keep_the_same_channel_on_both_sides() {
-        let a = Id20([1; 20]);
-        let b = Id20([2; 20]);
-        // A keeps the channel of its own offer exactly when B keeps the channel it
-        // answered: the same one.
-        assert_ne!(keeps_own_offer(a, b), keeps_own_offer(b, a));
-        assert!(keeps_own_offer(a, b));
+        Ok(channel) => Inner::Connected(conn, channel),
+        Err(e) => Inner::Failed(conn, e.to_string()),
     }
 }

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+pub mod member;
 pub mod swarm;
 
 use serde_json::Value;

@@ -36,6 +36,7 @@ use swarmload_core::content::Hash32;
 use swarmload_core::engine::{
     Action, ContentMeta, Engine, EngineConfig, Event, OriginError, PeerId,
 };
+use swarmload_core::membership::ConnId;
 use swarmload_core::policy::Policy;
 
 #[wasm_bindgen]
@@ -142,7 +143,6 @@ pub(crate) struct Shared {
     error: Option<String>,
     timer: Option<i32>,
     timer_cb: Option<Closure<dyn FnMut()>>,
-    tick: Option<(i32, Closure<dyn FnMut()>)>,
     /// Settles the promise `done()` returned: with the outcome.
     waiters: Vec<(js_sys::Function, js_sys::Function)>,
     /// Milliseconds spent handling events and acting on them: how busy the page's
@@ -206,12 +206,16 @@ fn carry_out(h: &Handle, action: Action) {
         }
         Action::Disconnect { peer, reason } => {
             let mut s = h.borrow_mut();
-            if let Some(p) = s.peers.remove(&peer.0) {
-                if matches!(reason, swarmload_core::engine::DisconnectReason::Banned(_)) {
-                    s.swarm.ban(p.remote);
-                }
-                p.close();
+            let Some(p) = s.peers.remove(&peer.0) else {
+                return;
+            };
+            let banned = matches!(reason, swarmload_core::engine::DisconnectReason::Banned(_));
+            if banned {
+                s.swarm.ban(p.remote);
             }
+            p.close();
+            drop(s);
+            swarm::ended(h, ConnId(peer.0));
         }
         Action::FetchOrigin { request, range } => {
             let Ok(abort) = AbortController::new() else {
@@ -292,11 +296,12 @@ fn carry_out(h: &Handle, action: Action) {
             let upload = {
                 let mut s = h.borrow_mut();
                 s.phase = Phase::Seeding;
-                s.swarm.completed();
                 s.engine.config().upload_enabled
             };
             settle(h, Ok(()));
-            if !upload {
+            if upload {
+                swarm::completed(h);
+            } else {
                 stop(h);
             }
         }
@@ -502,21 +507,20 @@ fn stop(h: &Handle) {
 
 /// Leaves the swarm and lets go of every connection, fetch and timer.
 fn shutdown(h: &Handle) {
-    let window = web_sys::window();
-    let mut s = h.borrow_mut();
-    for (_, a) in s.fetches.drain() {
-        a.abort();
+    {
+        let window = web_sys::window();
+        let mut s = h.borrow_mut();
+        for (_, a) in s.fetches.drain() {
+            a.abort();
+        }
+        for (_, p) in s.peers.drain() {
+            p.close();
+        }
+        if let (Some(w), Some(t)) = (&window, s.timer.take()) {
+            w.clear_timeout_with_handle(t);
+        }
     }
-    for (_, p) in s.peers.drain() {
-        p.close();
-    }
-    s.swarm.leave();
-    if let (Some(w), Some(t)) = (&window, s.timer.take()) {
-        w.clear_timeout_with_handle(t);
-    }
-    if let (Some(w), Some((t, _))) = (&window, s.tick.take()) {
-        w.clear_interval_with_handle(t);
-    }
+    swarm::leave(h);
 }
 
 /// One download in the browser, then its seeding while the page lives.
@@ -566,31 +570,16 @@ impl BrowserTransfer {
                 error: None,
                 timer: None,
                 timer_cb: None,
-                tick: None,
                 waiters: Vec::new(),
                 busy_ms: 0.0,
             })),
         })
     }
 
-    /// Starts: the origin at once (as the engine decides), the trackers alongside.
+    /// Starts: the origin at once (as the engine decides), the trackers and the
+    /// first offers alongside.
     pub fn start(&self) -> Result<(), JsError> {
-        let window = web_sys::window().ok_or_else(|| JsError::new("no window"))?;
-        let weak = Rc::downgrade(&self.h);
-        let tick = Closure::<dyn FnMut()>::new(move || {
-            if let Some(h) = weak.upgrade() {
-                swarm::tick(&h);
-            }
-        });
-        let id = window
-            .set_interval_with_callback_and_timeout_and_arguments_0(
-                tick.as_ref().unchecked_ref(),
-                swarm::TICK_MS,
-            )
-            .map_err(|e| JsError::new(&js_err(e)))?;
-        self.h.borrow_mut().tick = Some((id, tick));
-        spawn_local(swarm::fill_pool(Rc::downgrade(&self.h)));
-        swarm::tick(&self.h);
+        swarm::act(&self.h);
         // The engine starts the origin at once and asks peers as they come.
         let t = now();
         self.h.borrow_mut().engine.handle_timeout(t);
@@ -650,48 +639,18 @@ impl BrowserTransfer {
     }
 }
 
-impl Shared {
-    pub(crate) fn peer_connected(&self, remote: swarmload_core::tracker_protocol::Id20) -> bool {
-        self.peers.values().any(|p| p.remote == remote)
-    }
-}
-
-/// A new open channel to `remote` becomes an engine peer.
-pub(crate) fn add_peer(h: &Handle, mut peer: Peer) {
-    let mut replaced = None;
-    let id = {
+/// A channel membership kept becomes an engine peer, named by its connection.
+pub(crate) fn add_peer(h: &Handle, conn: ConnId, mut peer: Peer) {
+    {
         let mut s = h.borrow_mut();
-        if matches!(s.phase, Phase::Failed | Phase::Stopped) || s.swarm.is_banned(peer.remote) {
+        if matches!(s.phase, Phase::Failed | Phase::Stopped) {
             peer.close();
             return;
         }
-        let existing = s
-            .peers
-            .iter()
-            .find(|(_, p)| p.remote == peer.remote)
-            .map(|(id, p)| (*id, p.ours));
-        if let Some((old, old_ours)) = existing {
-            // Two crossing attempts both opened: both sides keep the channel offered
-            // by the lower peer id (as the native host does); deciding by which
-            // opened first could close both.
-            let keep_ours = s.swarm.peer_id() < peer.remote;
-            if peer.ours == keep_ours && old_ours != keep_ours {
-                replaced = s.peers.remove(&old).map(|p| (old, p));
-            } else {
-                peer.close();
-                return;
-            }
-        }
-        let id = s.swarm.next_peer_id();
-        peer.attach(Rc::downgrade(h), id);
-        s.peers.insert(id, peer);
-        id
-    };
-    if let Some((old, p)) = replaced {
-        p.close();
-        feed(h, Event::PeerGone { peer: PeerId(old) });
+        peer.attach(Rc::downgrade(h), conn.0);
+        s.peers.insert(conn.0, peer);
     }
-    feed(h, Event::PeerConnected { peer: PeerId(id) });
+    feed(h, Event::PeerConnected { peer: PeerId(conn.0) });
 }
 
 /// A peer's channel closed on its own.
@@ -700,5 +659,6 @@ pub(crate) fn peer_gone(h: &Handle, id: u64) {
     if let Some(p) = gone {
         p.close();
         feed(h, Event::PeerGone { peer: PeerId(id) });
+        swarm::ended(h, ConnId(id));
     }
 }

@@ -19,8 +19,6 @@ const LOW_WATERMARK: u32 = 1024 * 1024;
 
 pub struct Peer {
     pub remote: Id20,
-    /// Whether the channel came from our offer (else we answered theirs).
-    pub ours: bool,
     pc: RtcPeerConnection,
     dc: RtcDataChannel,
     queue: VecDeque<Bytes>,
@@ -28,10 +26,9 @@ pub struct Peer {
 }
 
 impl Peer {
-    pub fn new(remote: Id20, ours: bool, pc: RtcPeerConnection, dc: RtcDataChannel) -> Peer {
+    pub fn new(remote: Id20, pc: RtcPeerConnection, dc: RtcDataChannel) -> Peer {
         Peer {
             remote,
-            ours,
             pc,
             dc,
             queue: VecDeque::new(),

@@ -15,6 +15,7 @@ mod origin;
 mod peer;
 pub mod rtc;
 mod swarm;
+mod timer;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -141,8 +142,7 @@ pub(crate) struct Shared {
     swarm: swarm::Swarm,
     phase: Phase,
     error: Option<String>,
-    timer: Option<i32>,
-    timer_cb: Option<Closure<dyn FnMut()>>,
+    timer: timer::Timer,
     /// Settles the promise `done()` returned: with the outcome.
     waiters: Vec<(js_sys::Function, js_sys::Function)>,
     /// Milliseconds spent handling events and acting on them: how busy the page's
@@ -429,45 +429,26 @@ async fn fetch_range(
 
 /// Keeps one timeout armed for the engine's next deadline.
 fn arm_timer(h: &Handle) {
-    let Some(window) = web_sys::window() else {
-        return;
-    };
     let mut s = h.borrow_mut();
-    if let Some(t) = s.timer.take() {
-        window.clear_timeout_with_handle(t);
-    }
-    let Some(due) = s.engine.poll_timeout() else {
-        return;
-    };
-    let wait = (crate::dto::time_to_ms(due) - now_ms()).clamp(0.0, 60_000.0);
-    if s.timer_cb.is_none() {
-        let weak = Rc::downgrade(h);
-        s.timer_cb = Some(Closure::new(move || {
-            if let Some(h) = weak.upgrade() {
-                let alive = {
-                    let mut s = h.borrow_mut();
-                    s.timer = None;
-                    if matches!(s.phase, Phase::Failed | Phase::Stopped) {
-                        false
-                    } else {
-                        s.engine.handle_timeout(now());
-                        true
-                    }
-                };
+    let due = s.engine.poll_timeout();
+    let weak = Rc::downgrade(h);
+    s.timer.arm(due, now_ms(), move || {
+        Closure::new(move || {
+            let Some(h) = weak.upgrade() else { return };
+            let alive = {
+                let mut s = h.borrow_mut();
+                s.timer.fired();
+                let alive = !matches!(s.phase, Phase::Failed | Phase::Stopped);
                 if alive {
-                    act(&h);
+                    s.engine.handle_timeout(now());
                 }
+                alive
+            };
+            if alive {
+                act(&h);
             }
-        }));
-    }
-    if let Some(cb) = &s.timer_cb {
-        s.timer = window
-            .set_timeout_with_callback_and_timeout_and_arguments_0(
-                cb.as_ref().unchecked_ref(),
-                wait.ceil() as i32,
-            )
-            .ok();
-    }
+        })
+    });
 }
 
 fn settle(h: &Handle, outcome: Result<(), String>) {
@@ -508,7 +489,6 @@ fn stop(h: &Handle) {
 /// Leaves the swarm and lets go of every connection, fetch and timer.
 fn shutdown(h: &Handle) {
     {
-        let window = web_sys::window();
         let mut s = h.borrow_mut();
         for (_, a) in s.fetches.drain() {
             a.abort();
@@ -516,9 +496,7 @@ fn shutdown(h: &Handle) {
         for (_, p) in s.peers.drain() {
             p.close();
         }
-        if let (Some(w), Some(t)) = (&window, s.timer.take()) {
-            w.clear_timeout_with_handle(t);
-        }
+        s.timer.clear();
     }
     swarm::leave(h);
 }
@@ -568,8 +546,7 @@ impl BrowserTransfer {
                 swarm,
                 phase: Phase::Downloading,
                 error: None,
-                timer: None,
-                timer_cb: None,
+                timer: timer::Timer::default(),
                 waiters: Vec::new(),
                 busy_ms: 0.0,
             })),
@@ -650,7 +627,12 @@ pub(crate) fn add_peer(h: &Handle, conn: ConnId, mut peer: Peer) {
         peer.attach(Rc::downgrade(h), conn.0);
         s.peers.insert(conn.0, peer);
     }
-    feed(h, Event::PeerConnected { peer: PeerId(conn.0) });
+    feed(
+        h,
+        Event::PeerConnected {
+            peer: PeerId(conn.0),
+        },
+    );
 }
 
 /// A peer's channel closed on its own.

@@ -18,6 +18,7 @@ use web_sys::{
 };
 
 use super::peer::Peer;
+use super::timer::Timer;
 use super::{Handle, WeakHandle, now, now_ms, rtc};
 use swarmload_core::content::Hash32;
 use swarmload_core::membership::{Action, ConnId, Membership, MembershipConfig, Opened};
@@ -72,8 +73,7 @@ pub struct Swarm {
     /// Connections on their way to an open channel, with the handler that reports
     /// their failure.
     attempts: HashMap<ConnId, Attempt>,
-    timer: Option<i32>,
-    timer_cb: Option<Closure<dyn FnMut()>>,
+    timer: Timer,
 }
 
 fn random<const N: usize>() -> Result<[u8; N], String> {
@@ -106,8 +106,7 @@ impl Swarm {
             generation: 0,
             offers: HashMap::new(),
             attempts: HashMap::new(),
-            timer: None,
-            timer_cb: None,
+            timer: Timer::default(),
         })
     }
 
@@ -162,9 +161,7 @@ pub fn leave(h: &Handle) {
     for socket in sw.sockets.iter_mut().filter_map(Option::take) {
         socket.close();
     }
-    if let (Some(w), Some(t)) = (web_sys::window(), sw.timer.take()) {
-        w.clear_timeout_with_handle(t);
-    }
+    sw.timer.clear();
 }
 
 /// A peer's connection ended on its own (membership is told; no engine event).
@@ -204,10 +201,7 @@ fn carry_out(h: &Handle, action: Action) {
         Action::Close { conn } => {
             let (peer, attempt) = {
                 let mut s = h.borrow_mut();
-                (
-                    s.peers.remove(&conn.0),
-                    s.swarm.attempts.remove(&conn),
-                )
+                (s.peers.remove(&conn.0), s.swarm.attempts.remove(&conn))
             };
             if let Some(attempt) = attempt {
                 attempt.let_go(true);
@@ -228,39 +222,20 @@ fn carry_out(h: &Handle, action: Action) {
 
 /// Keeps one timeout armed for membership's next deadline.
 fn arm_timer(h: &Handle) {
-    let Some(window) = web_sys::window() else {
-        return;
-    };
     let mut s = h.borrow_mut();
-    let sw = &mut s.swarm;
-    if let Some(t) = sw.timer.take() {
-        window.clear_timeout_with_handle(t);
-    }
-    let Some(due) = sw.m.poll_timeout() else {
-        return;
-    };
-    let wait = (crate::dto::time_to_ms(due) - now_ms()).clamp(0.0, 60_000.0);
-    if sw.timer_cb.is_none() {
-        let weak = Rc::downgrade(h);
-        sw.timer_cb = Some(Closure::new(move || {
-            if let Some(h) = weak.upgrade() {
-                {
-                    let mut s = h.borrow_mut();
-                    s.swarm.timer = None;
-                    s.swarm.m.handle_timeout(now());
-                }
-                act(&h);
+    let due = s.swarm.m.poll_timeout();
+    let weak = Rc::downgrade(h);
+    s.swarm.timer.arm(due, now_ms(), move || {
+        Closure::new(move || {
+            let Some(h) = weak.upgrade() else { return };
+            {
+                let mut s = h.borrow_mut();
+                s.swarm.timer.fired();
+                s.swarm.m.handle_timeout(now());
             }
-        }));
-    }
-    if let Some(cb) = &sw.timer_cb {
-        sw.timer = window
-            .set_timeout_with_callback_and_timeout_and_arguments_0(
-                cb.as_ref().unchecked_ref(),
-                wait.ceil() as i32,
-            )
-            .ok();
-    }
+            act(&h);
+        })
+    });
 }
 
 fn connect_tracker(h: &Handle, tracker: usize, url: &str) {

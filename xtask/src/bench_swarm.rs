@@ -59,6 +59,15 @@ pub fn swarm() -> Result {
     let dir = root().join("target/bench-swarm");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
 
+    // `BENCH_CROWDS=2,2,2,2` runs just those flash crowds (a figure's spread).
+    if let Ok(list) = std::env::var("BENCH_CROWDS") {
+        for n in list.split(',') {
+            let n = n.trim().parse().map_err(|_| format!("BENCH_CROWDS: {n}?"))?;
+            let c = flash_crowd(&dir, n)?;
+            println!("N={n}: {:.2} of the bound", c.last / c.bound);
+        }
+        return Ok(());
+    }
     println!("\n--- one connection: seeder→downloader vs raw data channel");
     let (raw, raw_one, ours) = one_connection(&dir)?;
     println!("\n--- flash crowds vs the fluid-model bound");

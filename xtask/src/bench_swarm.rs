@@ -62,7 +62,10 @@ pub fn swarm() -> Result {
     // `BENCH_CROWDS=2,2,2,2` runs just those flash crowds (a figure's spread).
     if let Ok(list) = std::env::var("BENCH_CROWDS") {
         for n in list.split(',') {
-            let n = n.trim().parse().map_err(|_| format!("BENCH_CROWDS: {n}?"))?;
+            let n = n
+                .trim()
+                .parse()
+                .map_err(|_| format!("BENCH_CROWDS: {n}?"))?;
             let c = flash_crowd(&dir, n)?;
             println!("N={n}: {:.2} of the bound", c.last / c.bound);
         }

@@ -1,10 +1,13 @@
-//! The messages between the extension and the host (docs/native-messaging.md).
+//! The messages the extension sends the host (docs/native-messaging.md); what the
+//! host sends back is typed in `outgoing`.
 //! Requests are parsed in two steps, so that each way of being wrong gets its own
 //! error code: not JSON, not an object with a `type`, an unknown `type`, or fields
 //! that do not fit the type.
 
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
+
+use super::outgoing::Outgoing;
 
 /// Version of this message set; bumped on incompatible change.
 pub const PROTOCOL: u32 = 1;
@@ -99,17 +102,9 @@ impl BadRequest {
         }
     }
 
-    pub fn reply(&self) -> Value {
-        error_reply(self.id.as_ref(), self.code, &self.message)
+    pub fn reply(&self) -> Outgoing {
+        Outgoing::error(self.id.clone(), self.code, &self.message)
     }
-}
-
-pub fn error_reply(id: Option<&Value>, code: &str, message: &str) -> Value {
-    let mut v = json!({"type": "error", "code": code, "message": message});
-    if let Some(id) = id {
-        v["id"] = id.clone();
-    }
-    v
 }
 
 /// Parses one message body into its `id` and request.
@@ -212,11 +207,12 @@ mod tests {
         assert_eq!(code(br#"{"type":"cancel"}"#), "bad_request");
         assert_eq!(code(br#"{"type":"hello","id":"x"}"#), "ok");
         let many: Vec<Value> = (0..300)
-            .map(|i| json!({"name": format!("h{i}"), "value": "v"}))
+            .map(|i| serde_json::json!({"name": format!("h{i}"), "value": "v"}))
             .collect();
-        let body = json!({"type": "resolve", "url": "http://a/", "headers": many}).to_string();
+        let body =
+            serde_json::json!({"type": "resolve", "url": "http://a/", "headers": many}).to_string();
         assert_eq!(code(body.as_bytes()), "bad_request");
         let e = parse(br#"{"type":"fly","id":3}"#).unwrap_err();
-        assert_eq!(e.reply()["id"], 3);
+        assert_eq!(e.reply().id, Some(serde_json::json!(3)));
     }
 }

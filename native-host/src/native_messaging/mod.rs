@@ -4,6 +4,7 @@
 
 mod frame;
 pub mod messages;
+pub mod outgoing;
 mod session;
 
 pub use frame::{FrameError, MAX_INCOMING, MAX_OUTGOING, read_frame, write_frame};
@@ -12,8 +13,9 @@ pub use messages::PROTOCOL;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use serde_json::Value;
 use tokio::sync::mpsc;
+
+use outgoing::Outgoing;
 
 use crate::config::StateDir;
 
@@ -50,7 +52,7 @@ pub fn run(args: &[String]) -> ExitCode {
 }
 
 async fn serve(caller: String) -> ExitCode {
-    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Value>();
+    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Outgoing>();
     let writer = tokio::spawn(async move {
         let mut stdout = tokio::io::stdout();
         while let Some(msg) = out_rx.recv().await {
@@ -59,8 +61,8 @@ async fn serve(caller: String) -> ExitCode {
                 Ok(()) => {}
                 Err(FrameError::OutgoingTooLarge(n)) => {
                     tracing::error!(bytes = n, "reply too large for native messaging");
-                    let err = messages::error_reply(
-                        msg.get("id"),
+                    let err = Outgoing::error(
+                        msg.id.clone(),
                         "reply_too_large",
                         "the reply would exceed the browser's 1 MiB limit",
                     );
@@ -77,7 +79,7 @@ async fn serve(caller: String) -> ExitCode {
     let state = match StateDir::open(None) {
         Ok(s) => s,
         Err(e) => {
-            let _ = out_tx.send(messages::error_reply(None, "no_state_dir", &e.to_string()));
+            let _ = out_tx.send(Outgoing::error(None, "no_state_dir", &e.to_string()));
             drop(out_tx);
             let _ = writer.await;
             return ExitCode::FAILURE;
@@ -88,7 +90,7 @@ async fn serve(caller: String) -> ExitCode {
     let session = match session::Session::new(state, out_tx.clone()).await {
         Ok(s) => Arc::new(s),
         Err(e) => {
-            let _ = out_tx.send(messages::error_reply(None, "cannot_start", &e));
+            let _ = out_tx.send(Outgoing::error(None, "cannot_start", &e));
             drop(out_tx);
             let _ = writer.await;
             return ExitCode::FAILURE;
@@ -111,11 +113,7 @@ async fn serve(caller: String) -> ExitCode {
             Err(e @ FrameError::TooLarge(_)) => {
                 // The stream cannot be resynchronised past a frame we will not read.
                 tracing::error!("{e}");
-                let _ = out_tx.send(messages::error_reply(
-                    None,
-                    "frame_too_large",
-                    &e.to_string(),
-                ));
+                let _ = out_tx.send(Outgoing::error(None, "frame_too_large", &e.to_string()));
                 break ExitCode::FAILURE;
             }
             Err(e) => {

@@ -7,14 +7,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use serde_json::{Value, json};
+use serde_json::Value;
 use swarmload_core::content::Hash32;
 use swarmload_core::engine::EngineConfig;
 use swarmload_core::policy::{Policy, PolicyLayer};
 use swarmload_core::trusted_digest::DigestSource;
 use tokio::sync::{mpsc, watch};
 
-use super::messages::{HeaderEntry, PROTOCOL, Request, Resolve, Start, Target, error_reply};
+use super::messages::{HeaderEntry, PROTOCOL, Request, Resolve, Start, Target};
+use super::outgoing::{
+    self, Body, CachedItem, Failed, Finished, Outgoing, Probed, Resolved, Started, Status,
+};
 use crate::config::StateDir;
 use crate::delivery::{self, Delivery};
 use crate::digest_lookup::DigestLookup;
@@ -69,7 +72,7 @@ pub struct Session {
     client: reqwest::Client,
     delivery: Delivery,
     downloads: Mutex<HashMap<String, Active>>,
-    out: mpsc::UnboundedSender<Value>,
+    out: mpsc::UnboundedSender<Outgoing>,
     /// What this host serves to swarms while it runs.
     seeds: Seeds,
     /// Held while the cache's seeders are (re)started for a new policy.
@@ -159,7 +162,7 @@ fn forwarded_headers(headers: &[HeaderEntry]) -> HeaderMap {
 impl Session {
     pub async fn new(
         state: StateDir,
-        out: mpsc::UnboundedSender<Value>,
+        out: mpsc::UnboundedSender<Outgoing>,
     ) -> Result<Session, String> {
         let (config, config_error) = match state.config_layer() {
             Ok(c) => (c, None),
@@ -209,19 +212,17 @@ impl Session {
         Policy::resolve(&layers)
     }
 
-    fn send(&self, v: Value) {
-        let _ = self.out.send(v);
+    /// An event.
+    fn send(&self, body: Body) {
+        let _ = self.out.send(Outgoing::event(body));
     }
 
-    fn reply(&self, id: &Option<Value>, mut v: Value) {
-        if let Some(id) = id {
-            v["id"] = id.clone();
-        }
-        self.send(v);
+    fn reply(&self, id: &Option<Value>, body: Body) {
+        let _ = self.out.send(Outgoing::reply(id.clone(), body));
     }
 
     fn error(&self, id: &Option<Value>, code: &str, message: &str) {
-        self.send(error_reply(id.as_ref(), code, message));
+        let _ = self.out.send(Outgoing::error(id.clone(), code, message));
     }
 
     /// Cancels every download and leaves every swarm (the browser is gone).
@@ -304,13 +305,12 @@ impl Session {
         match request {
             Request::Hello => self.reply(
                 &id,
-                json!({
-                    "type": "hello",
-                    "version": env!("CARGO_PKG_VERSION"),
-                    "protocol": PROTOCOL,
-                    "delivery": format!("http://{}", self.delivery.addr()),
-                    "config_error": self.config_error,
-                }),
+                Body::Hello {
+                    version: env!("CARGO_PKG_VERSION"),
+                    protocol: PROTOCOL,
+                    delivery: format!("http://{}", self.delivery.addr()),
+                    config_error: self.config_error.clone(),
+                },
             ),
             Request::Policy(p) => match PolicyLayer::from_value(p.policy).and_then(|managed| {
                 let settings = p.settings.map(PolicyLayer::from_value).transpose()?;
@@ -326,7 +326,10 @@ impl Session {
                         serde_json::from_str(&self.policy().to_json()).unwrap_or(Value::Null);
                     self.reply(
                         &id,
-                        json!({"type": "policy", "ok": true, "effective": effective}),
+                        Body::Policy {
+                            ok: true,
+                            effective,
+                        },
                     );
                 }
                 Err(e) => self.error(&id, "bad_policy", &e.to_string()),
@@ -342,7 +345,12 @@ impl Session {
                 match found {
                     Some(d) => {
                         let _ = d.cancel.send(true);
-                        self.reply(&id, json!({"type": "cancelled", "download": c.download}));
+                        self.reply(
+                            &id,
+                            Body::Cancelled {
+                                download: c.download,
+                            },
+                        );
                     }
                     None => self.error(&id, "unknown_download", "no such active download"),
                 }
@@ -453,7 +461,10 @@ impl Session {
             // Nothing is fetched for a download the host will not take.
             return self.reply(
                 &id,
-                json!({"type": "resolved", "eligible": false, "reason": reason, "p2p": false}),
+                Body::Resolved(Resolved {
+                    reason: Some(reason),
+                    ..Resolved::default()
+                }),
             );
         }
         let mut info = match self.probe(&url, &r.target.headers, false).await {
@@ -481,19 +492,20 @@ impl Session {
             && GroupMappings::subject(&info).is_ok();
         self.reply(
             &id,
-            json!({
-                "type": "resolved",
-                "eligible": !too_small,
-                "reason": too_small.then_some("too_small"),
-                "p2p": !too_small && info.digest.is_some(),
-                "digest_source": info.digest_source,
-                "why_not_p2p": why_not_p2p,
-                "group_publish": group_publish,
-                "url": info.url.as_str(),
-                "size": info.size,
-                "sha256": info.digest.map(|d| d.to_hex()),
-                "filename": info.filename,
-                "ranges": info.ranges,
+            Body::Resolved(Resolved {
+                eligible: !too_small,
+                reason: too_small.then_some("too_small"),
+                p2p: !too_small && info.digest.is_some(),
+                probed: Some(Probed {
+                    digest_source: info.digest_source,
+                    why_not_p2p,
+                    group_publish,
+                    url: info.url.to_string(),
+                    size: info.size,
+                    sha256: info.digest.map(|d| d.to_hex()),
+                    filename: info.filename.clone(),
+                    ranges: info.ranges,
+                }),
             }),
         );
     }
@@ -628,15 +640,14 @@ impl Session {
         };
         self.reply(
             &id,
-            json!({
-                "type": "started",
-                "download": key,
-                "delivery_url": delivery_url,
-                "size": info.size,
-                "filename": filename,
-                "sha256": expected.map(|d| d.to_hex()),
-                "p2p": expected.is_some(),
-                "digest_source": digest_source,
+            Body::Started(Started {
+                download: key.clone(),
+                delivery_url: delivery_url.to_string(),
+                size: info.size,
+                filename: filename.clone(),
+                sha256: expected.map(|d| d.to_hex()),
+                p2p: expected.is_some(),
+                digest_source,
             }),
         );
         tokio::spawn(self.clone().report_progress(key.clone(), progress_rx));
@@ -708,14 +719,13 @@ impl Session {
                         }
                     });
                 }
-                self.send(json!({
-                    "type": "finished",
-                    "download": key,
-                    "sha256": done.sha256.to_hex(),
-                    "size": size,
-                    "from_peers": done.stats.bytes_from_peers,
-                    "from_origin": done.stats.bytes_from_origin,
-                    "group_publish": publish.is_some(),
+                self.send(Body::Finished(Finished {
+                    download: key.to_string(),
+                    sha256: done.sha256.to_hex(),
+                    size,
+                    from_peers: done.stats.bytes_from_peers,
+                    from_origin: done.stats.bytes_from_origin,
+                    group_publish: publish.is_some(),
                 }));
             }
             Err(e) => {
@@ -725,11 +735,10 @@ impl Session {
                     partial::forget(&self.state, key);
                 }
                 tracing::warn!(key, "download failed: {e}");
-                self.send(json!({
-                    "type": "failed",
-                    "download": key,
-                    "error": e.to_string(),
-                    "cancelled": cancelled,
+                self.send(Body::Failed(Failed {
+                    download: key.to_string(),
+                    error: e.to_string(),
+                    cancelled,
                 }));
             }
         }
@@ -741,18 +750,17 @@ impl Session {
             if matches!(p.phase, Phase::Complete | Phase::Failed) {
                 return;
             }
-            self.send(json!({
-                "type": "progress",
-                "download": key,
-                "size": p.size,
-                "have": p.have_bytes,
-                "deliverable": p.deliverable,
-                "from_peers": p.from_peers,
-                "from_origin": p.from_origin,
-                "bytes_per_sec": p.bytes_per_sec.round(),
-                "peers": p.peers,
-                "phase": p.phase,
-                "digest_source": p.digest_learned.map(|l| l.source),
+            self.send(Body::Progress(outgoing::Progress {
+                download: key.clone(),
+                size: p.size,
+                have: p.have_bytes,
+                deliverable: p.deliverable,
+                from_peers: p.from_peers,
+                from_origin: p.from_origin,
+                bytes_per_sec: p.bytes_per_sec.round(),
+                peers: p.peers,
+                phase: p.phase,
+                digest_source: p.digest_learned.map(|l| l.source),
             }));
             tokio::time::sleep(PROGRESS_INTERVAL).await;
             if rx.changed().await.is_err() {
@@ -762,15 +770,21 @@ impl Session {
     }
 
     fn status(&self, id: Option<Value>) {
-        let active: Vec<Value> = self
+        let active: Vec<outgoing::Active> = self
             .downloads
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
             .map(|(k, d)| {
                 let p = d.progress.borrow();
-                json!({"download": k, "url": d.url, "filename": d.filename, "size": p.size,
-                       "have": p.have_bytes, "phase": p.phase})
+                outgoing::Active {
+                    download: k.clone(),
+                    url: d.url.clone(),
+                    filename: d.filename.clone(),
+                    size: p.size,
+                    have: p.have_bytes,
+                    phase: p.phase,
+                }
             })
             .collect();
         let policy = self.policy();
@@ -781,19 +795,26 @@ impl Session {
         );
         let cached = cache.list();
         let partial = partial::list(&self.state);
-        let mut v = json!({
-            "type": "status",
-            "active": active,
-            "partial": partial.len(),
-            "cached": cached.len(),
-            "seeding": self.seeds.count(),
-            "cache_bytes": cached.iter().map(|e| e.size).sum::<u64>(),
-            "cache_max_bytes": policy.cache_max_bytes,
-            "items": cached.iter().rev().take(200).map(|e| json!({"sha256": e.sha256, "size": e.size, "name": e.name})).collect::<Vec<_>>(),
-        });
-        if let Some(id) = id {
-            v["id"] = id;
-        }
-        self.send(v);
+        self.reply(
+            &id,
+            Body::Status(Status {
+                active,
+                partial: partial.len(),
+                cached: cached.len(),
+                seeding: self.seeds.count(),
+                cache_bytes: cached.iter().map(|e| e.size).sum::<u64>(),
+                cache_max_bytes: policy.cache_max_bytes,
+                items: cached
+                    .iter()
+                    .rev()
+                    .take(200)
+                    .map(|e| CachedItem {
+                        sha256: e.sha256.clone(),
+                        size: e.size,
+                        name: e.name.clone(),
+                    })
+                    .collect(),
+            }),
+        );
     }
 }

@@ -17,6 +17,7 @@ pub const FUZZ_TARGETS: &[&str] = &[
     "tracker_message",
     "checksum_list",
     "metalink",
+    "membership",
 ];
 /// Seconds each target runs in `cargo xtask test`.
 pub const TEST_FUZZ_SECONDS: u32 = 20;

@@ -196,6 +196,11 @@ impl Membership {
         self.conns.remote(conn)
     }
 
+    /// Connections open or on the way (never more than [`MAX_PEERS`]).
+    pub fn connection_count(&self) -> usize {
+        MAX_PEERS - self.conns.room()
+    }
+
     pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
     }

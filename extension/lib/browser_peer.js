@@ -14,6 +14,10 @@ export class BrowserPeer {
     this.listeners.add(listener);
   }
 
+  offEvent(listener) {
+    this.listeners.delete(listener);
+  }
+
   // An event from the offscreen document (Chromium), or from the service itself.
   dispatch(ev) {
     for (const l of this.listeners) l(ev);

@@ -321,24 +321,51 @@ export class Interceptor {
 
   // Null once the browser-only transfer `download` reaches a peer, else why it did
   // not (see SWARM_WAIT_MS). `swarm_size`: the others a tracker counts, once one
-  // answered.
-  async swarmNotFound(download) {
+  // answered. Judged on the transfer's `swarm` events as they come, and once more as
+  // each deadline passes.
+  swarmNotFound(download) {
     const start = Date.now();
-    for (;;) {
-      const { transfers } = await this.peer.request({ type: 'status' });
-      const t = transfers.find((x) => x.download === download);
-      if (!t || t.phase === 'failed') return `the browser-only transfer failed: ${t?.error ?? 'gone'}`;
-      if (t.peers > 0 || t.from_peers > 0 || t.phase === 'seeding') return null;
-      const waited = Date.now() - start;
-      if (t.swarm_size === 0) return 'no peer: the trackers count no one else in the swarm';
-      if (t.swarm_size > 0 && waited >= SWARM_MEET_MS) {
-        return `no peer within ${SWARM_MEET_MS / 1000} s (the trackers count ${t.swarm_size})`;
-      }
-      if (!(t.swarm_size > 0) && waited >= SWARM_WAIT_MS) {
-        return `no peer within ${SWARM_WAIT_MS / 1000} s (no tracker answered)`;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    return new Promise((resolve) => {
+      let settled = false;
+      const timers = [];
+      const finish = (why) => {
+        if (settled) return;
+        settled = true;
+        this.peer.offEvent(listener);
+        for (const t of timers) clearTimeout(t);
+        resolve(why);
+      };
+      const judge = (t) => {
+        if (!t || t.phase === 'failed') return finish(`the browser-only transfer failed: ${t?.error ?? 'gone'}`);
+        if (t.peers > 0 || t.from_peers > 0 || t.phase === 'seeding') return finish(null);
+        const waited = Date.now() - start;
+        if (t.swarm_size === 0) return finish('no peer: the trackers count no one else in the swarm');
+        if (t.swarm_size > 0 && waited >= SWARM_MEET_MS) {
+          return finish(`no peer within ${SWARM_MEET_MS / 1000} s (the trackers count ${t.swarm_size})`);
+        }
+        if (!(t.swarm_size > 0) && waited >= SWARM_WAIT_MS) {
+          return finish(`no peer within ${SWARM_WAIT_MS / 1000} s (no tracker answered)`);
+        }
+      };
+      const listener = (ev) => {
+        if (ev.download !== download) return;
+        if (ev.type === 'swarm') judge(ev);
+        else if (ev.type === 'failed') judge({ phase: 'failed', error: ev.error });
+        else if (ev.type === 'finished') finish(null);
+      };
+      this.peer.onEvent(listener);
+      const look = async () => {
+        try {
+          const { transfers } = await this.peer.request({ type: 'status' });
+          judge(transfers.find((x) => x.download === download));
+        } catch (e) {
+          finish(`the browser peer did not answer: ${e?.message ?? e}`);
+        }
+      };
+      // The state before the first event, and again just after each deadline.
+      look();
+      timers.push(setTimeout(look, SWARM_WAIT_MS + 50), setTimeout(look, SWARM_MEET_MS + 50));
+    });
   }
 
   startRequest(url, info, filename) {

@@ -127,6 +127,13 @@ export class PeerService {
     }
     const t = { download, name, url, filename, contentType, size, sha256, transfer, storage, started: Date.now(), finishedAt: null, blobUrl: null, policy };
     this.transfers.set(download, t);
+    // Whoever waits on this transfer's swarm (the paused item) hears each change of
+    // its phase, peers or swarm size as it happens, instead of asking again and again.
+    transfer.set_on_change(() => {
+      if (this.transfers.get(download) !== t) return;
+      const s = transfer.stats();
+      this.emit({ type: 'swarm', download, phase: s.phase, peers: s.peers, from_peers: s.from_peers, swarm_size: s.swarm_size ?? null, error: s.error ?? null });
+    });
     this.watch(t);
     this.tickProgress();
     return { download, info_hash: transfer.stats().info_hash };

@@ -143,6 +143,10 @@ pub(crate) struct Shared {
     phase: Phase,
     error: Option<String>,
     timer: timer::Timer,
+    /// Told (in a later task) whenever what a waiting caller judges by changes: the
+    /// phase, the open peers, the swarm's size as the trackers count it.
+    on_change: Option<js_sys::Function>,
+    last_signal: Option<(Phase, usize, Option<u64>)>,
     /// Settles the promise `done()` returned: with the outcome.
     waiters: Vec<(js_sys::Function, js_sys::Function)>,
     /// Milliseconds spent handling events and acting on them: how busy the page's
@@ -194,6 +198,26 @@ fn act(h: &Handle) {
         carry_out(h, action);
     }
     arm_timer(h);
+    signal_change(h);
+}
+
+/// Calls `on_change` when the phase, the open peers or the swarm's size changed. The
+/// call comes in a task of its own, so the listener may call back in at once.
+pub(crate) fn signal_change(h: &Handle) {
+    let listener = {
+        let mut s = h.borrow_mut();
+        let now = (s.phase, s.peers.len(), s.swarm.others());
+        if s.last_signal == Some(now) {
+            return;
+        }
+        s.last_signal = Some(now);
+        s.on_change.clone()
+    };
+    if let Some(f) = listener {
+        spawn_local(async move {
+            let _ = f.call0(&JsValue::NULL);
+        });
+    }
 }
 
 fn carry_out(h: &Handle, action: Action) {
@@ -452,6 +476,7 @@ fn arm_timer(h: &Handle) {
 }
 
 fn settle(h: &Handle, outcome: Result<(), String>) {
+    signal_change(h);
     let waiters = std::mem::take(&mut h.borrow_mut().waiters);
     for (resolve, reject) in waiters {
         let _ = match &outcome {
@@ -547,6 +572,8 @@ impl BrowserTransfer {
                 phase: Phase::Downloading,
                 error: None,
                 timer: timer::Timer::default(),
+                on_change: None,
+                last_signal: None,
                 waiters: Vec::new(),
                 busy_ms: 0.0,
             })),
@@ -603,6 +630,13 @@ impl BrowserTransfer {
             busy_ms: s.busy_ms,
         };
         serde_wasm_bindgen::to_value(&p).map_err(|e| JsError::new(&e.to_string()))
+    }
+
+    /// `listener()` is called whenever the phase, the number of open peers or the
+    /// swarm's size as the trackers count it changes (read them with `stats()`).
+    pub fn set_on_change(&self, listener: js_sys::Function) {
+        self.h.borrow_mut().on_change = Some(listener);
+        signal_change(&self.h);
     }
 
     /// Stops downloading or seeding and leaves the swarm (trackers hear `stopped`).

@@ -137,6 +137,7 @@ pub fn act(h: &Handle) {
         carry_out(h, action);
     }
     arm_timer(h);
+    super::signal_change(h);
 }
 
 /// The download completed: trackers hear `completed`.

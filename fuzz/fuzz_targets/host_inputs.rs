@@ -45,16 +45,13 @@ fuzz_target!(|data: &[u8]| {
         }
         5 => {
             let base = url::Url::parse("https://origin.example/dir/file.iso").unwrap();
-            let mut headers = reqwest::header::HeaderMap::new();
-            if let Ok(v) = reqwest::header::HeaderValue::from_bytes(rest) {
-                headers.insert("link", v);
-            }
-            let _ = origin::metalink::describedby(&headers, &base);
+            let _ = swarmload_core::metalink::describedby([text.as_ref()], &base);
+            let _ = swarmload_core::metalink::duplicates([text.as_ref()], &base);
         }
         _ => {
             // A size from the fuzzer too: the leaf count must fit it.
             let size = u64::from(rest.first().copied().unwrap_or(0)) << 14;
-            if let Ok(m) = origin::metalink::parse(&text, "file.iso", size) {
+            if let Ok(m) = swarmload_core::metalink::parse(&text, "file.iso", size) {
                 if let Some(leaves) = m.leaves {
                     assert_eq!(leaves.len() as u64, size.div_ceil(16384));
                 }

@@ -1,16 +1,19 @@
 //! Where a download that its origin sent no digest for may still get a trusted one,
-//! while it runs: the origin's checksum lists beside the file, and, in
-//! `trusted_group` mode, the group's mapping on its trackers. Both are asked at once;
-//! the first answer wins. The download never waits for them.
+//! while it runs: the core's resolver (`swarmload_core::resolve`) asks the origin's
+//! checksum lists beside the file and, in `trusted_group` mode, the group's
+//! mapping on its trackers, and decides between them. The download never waits for
+//! it; the directories it found without lists are remembered across downloads.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use reqwest::header::HeaderMap;
 use swarmload_core::content::Hash32;
+use swarmload_core::resolve::{Budgets, DirectoryMemory, Reason, Resolver, Setup};
 use swarmload_core::trusted_digest::DigestSource;
 use tokio::sync::oneshot;
 
 use crate::origin::OriginInfo;
-use crate::origin::checksum_lists::ChecksumLists;
+use crate::origin::resolving::{Hands, drive, now};
 use crate::swarm::group_mappings::GroupMappings;
 
 /// A trusted SHA-256 found after the probe.
@@ -22,22 +25,25 @@ pub struct LateDigest {
     pub checksum_list: Option<url::Url>,
 }
 
+/// Directories without lists, shared by every look-up of one host process.
+pub type SharedMemory = Arc<Mutex<DirectoryMemory>>;
+
 #[derive(Clone)]
 pub struct DigestLookup {
     client: reqwest::Client,
-    lists: ChecksumLists,
+    memory: SharedMemory,
     group: Option<Arc<GroupMappings>>,
 }
 
 impl DigestLookup {
     pub fn new(
         client: reqwest::Client,
-        lists: ChecksumLists,
+        memory: SharedMemory,
         group: Option<GroupMappings>,
     ) -> DigestLookup {
         DigestLookup {
             client,
-            lists,
+            memory,
             group: group.map(Arc::new),
         }
     }
@@ -46,58 +52,48 @@ impl DigestLookup {
         self.group.as_deref()
     }
 
-    /// Whether anything may still name `info`'s digest: never for a download that
-    /// needed credentials; lists unless its directory had none lately; the group
-    /// when the origin gave a validator to file a mapping under.
-    pub fn may_find(&self, info: &OriginInfo) -> bool {
-        !info.has_credentials()
-            && (self.lists.may_have(&info.requested)
-                || (self.group.is_some() && GroupMappings::subject(info).is_ok()))
+    /// The resolver for `info`, after its probe (whose Metalink was read).
+    fn resolver(&self, info: &OriginInfo) -> Resolver {
+        let setup = Setup {
+            group: self.group.is_some(),
+            metalink: false,
+            ..Setup::whole(Budgets::BESIDE_DOWNLOAD)
+        };
+        let memory = self.memory.lock().unwrap_or_else(|e| e.into_inner());
+        Resolver::new(info.clone(), setup, &memory, now())
     }
 
-    pub async fn find(&self, info: &OriginInfo) -> Option<LateDigest> {
-        let lists = async {
-            self.lists
-                .lookup(&self.client, info)
-                .await
-                .map(|f| LateDigest {
+    /// Whether anything may still name `info`'s digest (the resolver's word).
+    pub fn may_find(&self, info: &OriginInfo) -> bool {
+        self.resolver(info).looking()
+    }
+
+    /// The digest the lists or the group give, or why there is none.
+    pub async fn find(&self, info: &OriginInfo) -> Result<LateDigest, Reason> {
+        let hands = Hands {
+            client: &self.client,
+            headers: &HeaderMap::new(),
+            group: self.group.as_deref(),
+            memory: Some(&self.memory),
+        };
+        let resolution = drive(self.resolver(info), hands)
+            .await
+            .ok()
+            .and_then(|d| d.resolution);
+        let Some(resolution) = resolution else {
+            return Err(Reason::NoDigest);
+        };
+        match resolution.found {
+            Some(f) => {
+                tracing::info!(sha256 = %f.sha256, source = ?f.source, list = ?f.list.as_ref().map(url::Url::as_str), "digest found after the probe");
+                Ok(LateDigest {
                     sha256: f.sha256,
-                    source: DigestSource::ChecksumFile,
-                    checksum_list: Some(f.list),
+                    source: f.source,
+                    checksum_list: f.list,
                 })
-        };
-        let group = async {
-            let group = self.group.as_ref()?;
-            let subject = GroupMappings::subject(info).ok()?;
-            group
-                .lookup(&subject)
-                .await
-                .sha256
-                .map(|sha256| LateDigest {
-                    sha256,
-                    source: DigestSource::Group,
-                    checksum_list: None,
-                })
-        };
-        tokio::pin!(lists, group);
-        let (mut lists_done, mut group_done) = (false, false);
-        while !(lists_done && group_done) {
-            tokio::select! {
-                found = &mut lists, if !lists_done => {
-                    lists_done = true;
-                    if found.is_some() {
-                        return found;
-                    }
-                }
-                found = &mut group, if !group_done => {
-                    group_done = true;
-                    if found.is_some() {
-                        return found;
-                    }
-                }
             }
+            None => Err(resolution.reason.unwrap_or(Reason::NoDigest)),
         }
-        None
     }
 
     /// Runs [`DigestLookup::find`] in the background, for a download's `late_digest`.
@@ -105,8 +101,11 @@ impl DigestLookup {
         let (tx, rx) = oneshot::channel();
         let (me, info) = (self.clone(), info.clone());
         tokio::spawn(async move {
-            if let Some(found) = me.find(&info).await {
-                let _ = tx.send(found);
+            match me.find(&info).await {
+                Ok(found) => {
+                    let _ = tx.send(found);
+                }
+                Err(reason) => tracing::info!("no digest after the probe: {reason}"),
             }
         });
         rx

@@ -14,10 +14,10 @@ use tokio::sync::watch;
 
 use crate::config::StateDir;
 use crate::digest_lookup::DigestLookup;
+use crate::digest_lookup::SharedMemory;
 use crate::download::{
     self, Connections, DownloadError, Job, NoPeers, PeerSource, Phase, Progress,
 };
-use crate::origin::checksum_lists::ChecksumLists;
 use crate::origin::{self, OriginInfo};
 use crate::seeding::Seeder;
 use crate::store::cache::Cache;
@@ -148,7 +148,7 @@ async fn get(
         .group_key()
         .zip(swarm.as_ref())
         .and_then(|(key, s)| GroupMappings::new(s.trackers.clone(), key));
-    let lookup = DigestLookup::new(client.clone(), ChecksumLists::new(), group);
+    let lookup = DigestLookup::new(client.clone(), SharedMemory::default(), group);
     loop {
         let info = origin::probe(&client, &url, &HeaderMap::new()).await?;
         let expected = match (given, info.digest) {

@@ -7,7 +7,7 @@ pub mod digest_lookup;
 pub mod doctor_command;
 pub mod download;
 pub mod file_digest;
-pub mod filename;
+pub use swarmload_core::filename;
 pub mod get_command;
 pub mod hash_command;
 pub mod install_command;

@@ -22,7 +22,7 @@ use serde_json::Value;
 use sha2::Digest;
 use swarmload_core::content::Hash32;
 use swarmload_core::group_mapping::GroupKey;
-use swarmload_host::origin::checksum_lists::ChecksumLists;
+use swarmload_host::digest_lookup::{DigestLookup, SharedMemory};
 use swarmload_host::origin::{client, probe};
 use swarmload_host::swarm::group_mappings::GroupMappings;
 use swarmload_tests::origin::{ExtraFile, OriginConfig, TestOrigin};
@@ -84,7 +84,8 @@ async fn every_publisher_shape_gets_the_digest_it_publishes_and_nothing_from_els
     let fixtures = doc["fixtures"].as_array().unwrap();
     assert!(fixtures.len() >= 40, "at least 40 shapes");
     let http = client().unwrap();
-    let lists = ChecksumLists::new();
+    // The lists alone: the group is asked below, through the real tracker.
+    let lists = DigestLookup::new(http.clone(), SharedMemory::default(), None);
     let tracker = TrackerProcess::start().await;
     let group = GroupMappings::new(
         vec![tracker.url.clone()],
@@ -146,9 +147,9 @@ async fn every_publisher_shape_gets_the_digest_it_publishes_and_nothing_from_els
                     .to_string(),
                 Some(d),
             ),
-            _ => match lists.lookup(&http, &info).await {
-                Some(f) => ("checksum_file".to_string(), Some(f.sha256)),
-                None => ("none".to_string(), None),
+            _ => match lists.find(&info).await {
+                Ok(f) => ("checksum_file".to_string(), Some(f.sha256)),
+                Err(_) => ("none".to_string(), None),
             },
         };
         if let Some(d) = digest {

@@ -22,10 +22,13 @@ pub mod content;
 pub mod content_range;
 pub mod eligibility;
 pub mod engine;
+pub mod filename;
 pub mod group_mapping;
+pub mod local_network;
 pub mod membership;
 pub mod metalink;
 pub mod policy;
+pub mod resolve;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod tracker_protocol;

@@ -10,6 +10,7 @@
 use url::Url;
 
 use crate::content::{BLOCK_SIZE, Hash32};
+use crate::local_network::is_local;
 
 /// The media type RFC 5854 registers for Metalink 4.
 pub const MEDIA_TYPE: &str = "application/metalink4+xml";
@@ -264,6 +265,46 @@ fn hash_of(text: &str) -> Result<Hash32, MetalinkError> {
     Hash32::from_hex(text.trim()).map_err(|_| MetalinkError::BadHash(text.trim().to_string()))
 }
 
+/// Mirrors used at once, besides the origin.
+pub const MAX_MIRRORS: usize = 4;
+
+/// The mirrors a download may use, best first: http(s) only, HTTPS only when the
+/// download is HTTPS (a mirror must not reveal what an HTTPS download fetches),
+/// never the download's own URL, without credentials, not on this machine or a
+/// private network unless the download is too, at most [`MAX_MIRRORS`].
+/// The bytes need no trust in the mirror: mirrors are used only when a trusted
+/// digest is known, and the whole is checked against it.
+pub fn usable_mirrors(mut listed: Vec<(Url, u32)>, download: &Url) -> Vec<Url> {
+    listed.sort_by_key(|(_, pri)| *pri);
+    let mut out: Vec<Url> = Vec::new();
+    for (mut url, _) in listed {
+        url.set_fragment(None);
+        let scheme_ok = match download.scheme() {
+            "https" => url.scheme() == "https",
+            _ => matches!(url.scheme(), "http" | "https"),
+        };
+        // A public origin must not point the host at its own machine or network
+        // (by name and redirect too: the driver's part).
+        if is_local(&url) && !is_local(download) {
+            continue;
+        }
+        if !scheme_ok
+            || !url.username().is_empty()
+            || url.password().is_some()
+            || url.host_str().is_none()
+            || &url == download
+            || out.contains(&url)
+        {
+            continue;
+        }
+        out.push(url);
+        if out.len() == MAX_MIRRORS {
+            break;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,5 +424,84 @@ mod tests {
         assert_eq!(max_bytes(0), BASE_BYTES);
         assert!(max_bytes(1 << 30) > 65536 * 100);
         assert_eq!(max_bytes(u64::MAX), MAX_BYTES);
+    }
+
+    #[test]
+    fn duplicate_links_and_metalink_urls_name_mirrors_best_first() {
+        let base = Url::parse("https://dl.example/files/x.iso").unwrap();
+        let h: Vec<&str> = vec![
+            r#"<https://m2.example/x.iso>; rel=duplicate; pri=2, <http://plain.example/x.iso>; rel=duplicate; pri=1"#,
+            r#"</mirror/x.iso>; rel="duplicate""#,
+            r#"<https://m1.example/x.iso>; rel=duplicate; pri=1"#,
+            r#"<x.iso.meta4>; rel=describedby; type="application/metalink4+xml""#,
+            r#"<https://user:pw@m3.example/x.iso>; rel=duplicate"#,
+            r#"<https://dl.example/files/x.iso>; rel=duplicate"#,
+        ];
+        let listed = duplicates(h.iter().copied(), &base);
+        assert_eq!(listed.len(), 6);
+        let usable: Vec<String> = usable_mirrors(listed, &base)
+            .iter()
+            .map(Url::to_string)
+            .collect();
+        // The HTTP mirror is dropped for an HTTPS download, as are credentials and
+        // the download itself; the rest come by priority.
+        assert_eq!(
+            usable,
+            [
+                "https://m1.example/x.iso",
+                "https://m2.example/x.iso",
+                "https://dl.example/mirror/x.iso"
+            ]
+        );
+        // A public origin cannot send the host to a private address; a local one can.
+        let local: Vec<(Url, u32)> = [
+            "http://127.0.0.1:8080/x",
+            "http://192.168.1.5/x",
+            "http://[::1]/x",
+            "http://localhost/x",
+        ]
+        .iter()
+        .map(|u| (Url::parse(u).unwrap(), 1))
+        .collect();
+        let public = Url::parse("http://dl.example/x.iso").unwrap();
+        assert!(usable_mirrors(local.clone(), &public).is_empty());
+        let lan = Url::parse("http://10.0.0.2/x.iso").unwrap();
+        assert_eq!(usable_mirrors(local, &lan).len(), 4);
+        let http = Url::parse("http://dl.example/x.iso").unwrap();
+        let many: Vec<(Url, u32)> = (0..10)
+            .map(|i| (Url::parse(&format!("http://m{i}.example/x")).unwrap(), i))
+            .collect();
+        assert_eq!(usable_mirrors(many, &http).len(), MAX_MIRRORS);
+
+        let doc = doc(&format!(
+            r#"<file name="x.iso"><hash type="sha-256">{A}</hash>
+               <url priority="2">https://b.example/x.iso</url>
+               <url priority="1">https://a.example/x.iso</url>
+               <url>not a url</url></file>"#
+        ));
+        let ml = parse(&doc, "x.iso", 0).unwrap();
+        assert_eq!(
+            usable_mirrors(ml.mirrors, &base)
+                .iter()
+                .map(Url::as_str)
+                .collect::<Vec<_>>(),
+            ["https://a.example/x.iso", "https://b.example/x.iso"]
+        );
+    }
+
+    #[test]
+    fn link_headers_name_the_metalink() {
+        let base = Url::parse("https://dl.example/files/x.iso").unwrap();
+        let h: Vec<&str> = vec![
+            r#"<https://mirror.example/x.iso>; rel=duplicate; pri=1"#,
+            r#"<x.iso.meta4>; rel="describedby"; type="application/metalink4+xml""#,
+        ];
+        assert_eq!(
+            describedby(h.iter().copied(), &base).unwrap().as_str(),
+            "https://dl.example/files/x.iso.meta4"
+        );
+        let other: Vec<&str> =
+            vec![r#"<x.torrent>; rel=describedby; type="application/x-bittorrent""#];
+        assert_eq!(describedby(other.iter().copied(), &base), None);
     }
 }

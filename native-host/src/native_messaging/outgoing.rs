@@ -84,7 +84,7 @@ pub struct Resolved {
 #[derive(Debug, Serialize)]
 pub struct Probed {
     pub digest_source: Option<DigestSource>,
-    pub why_not_p2p: Option<&'static str>,
+    pub why_not_p2p: Option<String>,
     pub group_publish: bool,
     pub url: String,
     pub size: u64,

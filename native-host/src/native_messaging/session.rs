@@ -11,6 +11,7 @@ use serde_json::Value;
 use swarmload_core::content::Hash32;
 use swarmload_core::engine::EngineConfig;
 use swarmload_core::policy::{Policy, PolicyLayer};
+use swarmload_core::resolve::{HOLD, Reason};
 use swarmload_core::trusted_digest::DigestSource;
 use tokio::sync::{mpsc, watch};
 
@@ -20,9 +21,8 @@ use super::outgoing::{
 };
 use crate::config::StateDir;
 use crate::delivery::{self, Delivery};
-use crate::digest_lookup::DigestLookup;
+use crate::digest_lookup::{DigestLookup, SharedMemory};
 use crate::download::{self, Connections, Job, NoPeers, PeerSource, Phase, Progress};
-use crate::origin::checksum_lists::ChecksumLists;
 use crate::origin::{self, OriginInfo};
 use crate::seeding::{Seeder, Seeds};
 use crate::store::cache::Cache;
@@ -77,14 +77,9 @@ pub struct Session {
     seeds: Seeds,
     /// Held while the cache's seeders are (re)started for a new policy.
     reseeding: tokio::sync::Mutex<()>,
-    /// Same-origin checksum lists, and the directories known to have none.
-    checksum_lists: ChecksumLists,
+    /// Directories without checksum lists, across this session's downloads.
+    checksum_lists: SharedMemory,
 }
-
-/// How long `resolve` waits for the origin's checksum lists.
-const RESOLVE_LOOKUP_BUDGET: Duration = Duration::from_millis(1500);
-const NO_DIGEST: &str = "the origin publishes no SHA-256: no digest header, no Metalink, no checksum list beside the file";
-const NO_DIGEST_IN_GROUP: &str = "the origin publishes no SHA-256 (no digest header, no Metalink, no checksum list beside the file) and the group has no mapping for it yet";
 
 /// The swarm downloads and seeds join under `policy`, if it names any tracker.
 fn swarm_config(policy: &Policy) -> Option<SwarmConfig> {
@@ -188,7 +183,7 @@ impl Session {
             out,
             seeds: Seeds::default(),
             reseeding: tokio::sync::Mutex::new(()),
-            checksum_lists: ChecksumLists::new(),
+            checksum_lists: SharedMemory::default(),
         })
     }
 
@@ -413,29 +408,29 @@ impl Session {
 
     /// While the browser's item waits on `resolve`: the SHA-256 a checksum list
     /// beside the file or the group's mapping gives, put into `info` (and the probe
-    /// `start` reuses). Bounded by [`RESOLVE_LOOKUP_BUDGET`], so a site without
-    /// lists, or a slow one, holds the download back at most that long, once per
-    /// directory (the look-up finishes in the background and remembers a directory
-    /// without lists). Returns why there is no digest, if there is none.
+    /// `start` reuses). The look-up runs within the resolver's budget in the
+    /// background, and the item waits for it at most [`HOLD`], so a site without
+    /// lists, or a slow one, holds the download back that long once per directory
+    /// (the directory memory learns from the finished look-up). Returns why there
+    /// is no digest, if there is none.
     async fn digest_before_start(
         &self,
         url: &url::Url,
         headers: &[HeaderEntry],
         info: &mut OriginInfo,
         lookup: &DigestLookup,
-    ) -> Option<&'static str> {
-        if info.has_credentials() {
-            return Some("the URL carries credentials");
-        }
-        if !lookup.may_find(info) {
-            return Some(NO_DIGEST);
-        }
+    ) -> Option<String> {
         let found = {
             let (lookup, info) = (lookup.clone(), info.clone());
             tokio::spawn(async move { lookup.find(&info).await })
         };
-        match tokio::time::timeout(RESOLVE_LOOKUP_BUDGET, found).await {
-            Ok(Ok(Some(found))) => {
+        let found = match tokio::time::timeout(HOLD, found).await {
+            Ok(Ok(found)) => found,
+            Ok(Err(_)) => Err(Reason::NoDigest),
+            Err(_) => Err(Reason::TooSlow),
+        };
+        match found {
+            Ok(found) => {
                 info.digest = Some(found.sha256);
                 info.digest_source = Some(found.source);
                 let key = (url.to_string(), headers.to_vec());
@@ -445,9 +440,7 @@ impl Session {
                 }
                 None
             }
-            Ok(_) if lookup.group().is_some() => Some(NO_DIGEST_IN_GROUP),
-            Ok(_) => Some(NO_DIGEST),
-            Err(_) => Some("the origin's checksum lists did not answer in time"),
+            Err(reason) => Some(reason.to_string()),
         }
     }
 

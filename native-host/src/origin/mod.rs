@@ -1,12 +1,11 @@
 //! The origin server as a source: what a probe learns about the content, and ranged
 //! fetches with retries that never mix two versions of a file.
 
-pub mod checksum_lists;
 mod fetch;
 pub mod local_network;
-pub mod metalink;
 pub mod mirrors;
 mod probe;
+pub mod resolving;
 mod response;
 
 pub use fetch::{Fetcher, Pacer};

@@ -5,11 +5,6 @@
 use reqwest::header::{self, HeaderMap};
 use swarmload_core::content_range::ContentRange;
 
-/// A header's value, when it is text.
-pub fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    h.get(name).and_then(|v| v.to_str().ok())
-}
-
 /// `bytes S-E/TOTAL` → (S, E + 1, TOTAL); the total must be known.
 pub fn parse_content_range(v: &str) -> Option<(u64, u64, u64)> {
     ContentRange::parse(v).and_then(ContentRange::with_total)

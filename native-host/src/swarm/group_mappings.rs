@@ -52,21 +52,7 @@ impl GroupMappings {
 
     /// The subject a download's mapping is filed under, or why it can have none.
     pub fn subject(info: &OriginInfo) -> Result<Subject, String> {
-        if info.has_credentials() {
-            return Err("the URL carries credentials".into());
-        }
-        // An HTTPS link that ended on plain HTTP could have been altered on the way
-        // to this one member; the whole group would inherit it.
-        if info.requested.scheme() == "https" && info.url.scheme() != "https" {
-            return Err("the HTTPS link was redirected to plain HTTP".into());
-        }
-        Subject::new(
-            &info.requested,
-            info.etag.as_deref(),
-            info.last_modified.as_deref(),
-            info.size,
-        )
-        .map_err(|e| e.to_string())
+        swarmload_core::resolve::group_subject(info)
     }
 
     pub fn map_id(&self, subject: &Subject) -> MapId {
@@ -178,6 +164,7 @@ mod tests {
             ranges: true,
             etag: Some("\"v1\"".into()),
             last_modified: None,
+            content_type: None,
             digest: None,
             digest_source: None,
             filename: "a.bin".into(),

@@ -9,10 +9,9 @@
 //! carries out the actions it produced. No JavaScript call made while acting calls
 //! back synchronously, so the shared state is never borrowed twice.
 
-mod checksum_lists;
-mod metalink;
 mod origin;
 mod peer;
+mod resolving;
 pub mod rtc;
 mod swarm;
 mod timer;
@@ -56,32 +55,20 @@ extern "C" {
 /// Bytes read at a time for the whole-file check.
 const VERIFY_CHUNK: u32 = 1 << 20;
 
-/// Probes `url` (a ranged GET of its first byte, without credentials): size,
-/// validators, and a trusted digest from its headers or URL, or else from the
-/// Metalink its `Link` header names on the same origin, or else from a checksum list
-/// on the same origin beside `link`, the link the user clicked before redirects,
-/// when given (as the native host does), or else beside `url` (each look-up at most
-/// 1.5 s).
+/// Probes `url` (a ranged GET of its first byte, without credentials) and looks
+/// for its trusted digest in the core's order: its headers and URL, the Metalink
+/// its `Link` header names, checksum lists on the same origin beside `link` (the
+/// link the user clicked, before redirects, as the native host does) or else
+/// beside `url`; all within `Budgets::HOLDING_DOWNLOAD`.
 #[wasm_bindgen]
 pub async fn probe_origin(url: String, link: Option<String>) -> Result<JsValue, JsError> {
-    let mut p = origin::probe(&url).await.map_err(|e| JsError::new(&e))?;
     let beside = link
         .filter(|l| l.starts_with("https://") || l.starts_with("http://"))
-        .unwrap_or_else(|| url.clone());
-    let looking = p.sha256.is_none() && p.digest_error.is_none() && matches!(p.status, 200 | 206);
-    if looking && let Some((sha256, _)) = metalink::lookup(&p).await {
-        p.sha256 = Some(sha256.to_hex());
-        p.digest_source = Some("metalink");
-    }
-    if looking
-        && p.sha256.is_none()
-        && let Some((sha256, list)) = checksum_lists::lookup(&beside).await
-    {
-        p.sha256 = Some(sha256.to_hex());
-        p.digest_source = Some("checksum_file");
-        p.checksum_list = Some(list);
-    }
-    serde_wasm_bindgen::to_value(&p).map_err(|e| JsError::new(&e.to_string()))
+        .and_then(|l| url::Url::parse(&l).ok());
+    let report = resolving::probe_and_resolve(&url, beside)
+        .await
+        .map_err(|e| JsError::new(&e))?;
+    serde_wasm_bindgen::to_value(&report).map_err(|e| JsError::new(&e.to_string()))
 }
 
 /// What `new BrowserTransfer(options, policy, storage)` takes.

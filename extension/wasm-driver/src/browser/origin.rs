@@ -2,48 +2,19 @@
 //! digest, and the ranged GETs the engine asks for. Requests never carry cookies or
 //! other credentials (`credentials: "omit"`): what is shared must be public.
 
-use serde::Serialize;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    AbortController, AbortSignal, Headers, ReadableStreamDefaultReader, RequestCache,
-    RequestCredentials, RequestInit, Response,
+    AbortController, AbortSignal, ReadableStreamDefaultReader, RequestCache, RequestCredentials,
+    RequestInit, Response,
 };
 
 use super::rtc::js_err;
 use swarmload_core::content_range::ContentRange;
-use swarmload_core::trusted_digest;
+use swarmload_core::resolve::Headers;
 
-/// What the probe learnt of a URL.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Probe {
-    pub status: u16,
-    pub size: Option<u64>,
-    /// The trusted SHA-256 (hex), when a header or the URL names one.
-    pub sha256: Option<String>,
-    /// Where the digest came from, named as the host names it
-    /// (`DigestSource`): `header`, `explicit` (the URL's `#sha256=`), `metalink` or
-    /// `checksum_file`.
-    pub digest_source: Option<&'static str>,
-    /// The checksum list that gave the digest.
-    pub checksum_list: Option<String>,
-    /// A malformed digest header, said plainly.
-    pub digest_error: Option<String>,
-    pub ranges: bool,
-    pub etag: Option<String>,
-    pub last_modified: Option<String>,
-    /// The origin's `Content-Type`, which the delivered file keeps.
-    pub content_type: Option<String>,
-    /// The response's `Link` header values (a Metalink, mirrors).
-    #[serde(skip)]
-    pub link: Option<String>,
-    /// Where the probe ended up, after redirects.
-    #[serde(skip)]
-    pub final_url: String,
-}
-
-fn init(headers: &Headers, signal: &web_sys::AbortSignal) -> RequestInit {
+fn init(headers: &web_sys::Headers, signal: &web_sys::AbortSignal) -> RequestInit {
     let init = RequestInit::new();
     init.set_method("GET");
     init.set_credentials(RequestCredentials::Omit);
@@ -59,7 +30,7 @@ async fn fetch(
     want_digest: bool,
 ) -> Result<(Response, AbortController), String> {
     let window = web_sys::window().ok_or("no window")?;
-    let headers = Headers::new().map_err(js_err)?;
+    let headers = web_sys::Headers::new().map_err(js_err)?;
     headers.set("Range", range).map_err(js_err)?;
     if want_digest {
         // RFC 9530: servers that can compute the digest are asked to send it.
@@ -75,53 +46,39 @@ async fn fetch(
     Ok((response.unchecked_into(), abort))
 }
 
-/// One ranged GET of the first byte, with `Want-Repr-Digest`.
-pub async fn probe(url: &str) -> Result<Probe, String> {
+/// The probe: one ranged GET of the first byte, with `Want-Repr-Digest`; its
+/// status, where it ended and its headers, for the core to read
+/// (`resolve::read_response`).
+pub async fn probe_response(url: &str) -> Result<(u16, url::Url, Headers), String> {
     let (r, abort) = fetch(url, "bytes=0-0", true).await?;
     abort.abort();
+    let at = url::Url::parse(&r.url()).map_err(|e| e.to_string())?;
+    let mut headers = Headers::new();
     let h = r.headers();
-    let get = |n: &str| h.get(n).ok().flatten();
-    let status = r.status();
-    let mut p = Probe {
-        status,
-        etag: get("etag"),
-        last_modified: get("last-modified"),
-        content_type: get("content-type"),
-        link: get("link"),
-        final_url: r.url(),
-        ..Probe::default()
-    };
-    match status {
-        206 => {
-            p.ranges = true;
-            p.size = get("content-range")
-                .and_then(|v| ContentRange::parse(&v))
-                .and_then(|r| r.total);
+    for name in PROBE_HEADERS {
+        if let Ok(Some(v)) = h.get(name) {
+            headers.push(name, &v);
         }
-        200 => p.size = get("content-length").and_then(|v| v.trim().parse().ok()),
-        _ => return Ok(p),
     }
-    let digest = match (get("repr-digest"), get("digest")) {
-        (Some(v), _) => trusted_digest::parse_repr_digest(&v),
-        (None, Some(v)) => trusted_digest::parse_legacy_digest(&v),
-        (None, None) => Ok(None),
-    };
-    match digest {
-        Ok(Some(h)) => {
-            p.sha256 = Some(h.to_hex());
-            p.digest_source = Some("header");
-        }
-        Ok(None) => {}
-        Err(e) => p.digest_error = Some(e.to_string()),
-    }
-    if p.sha256.is_none()
-        && let Ok(Some(h)) = trusted_digest::parse_url_fragment(url)
-    {
-        p.sha256 = Some(h.to_hex());
-        p.digest_source = Some("explicit");
-    }
-    Ok(p)
+    Ok((r.status(), at, headers))
 }
+
+/// What the core reads of a probe's response (`fetch()` joins repeated headers
+/// with `, `, as HTTP allows for these).
+const PROBE_HEADERS: [&str; 12] = [
+    "accept-ranges",
+    "content-digest",
+    "content-disposition",
+    "content-length",
+    "content-range",
+    "content-type",
+    "digest",
+    "etag",
+    "last-modified",
+    "link",
+    "repr-digest",
+    "want-repr-digest",
+];
 
 /// Why an origin range failed.
 pub enum RangeError {
@@ -147,7 +104,7 @@ pub async fn range(
     abort: &AbortController,
 ) -> Result<RangeBody, RangeError> {
     let window = web_sys::window().ok_or(RangeError::Fatal("no window".into()))?;
-    let headers = Headers::new().map_err(|e| RangeError::Fatal(js_err(e)))?;
+    let headers = web_sys::Headers::new().map_err(|e| RangeError::Fatal(js_err(e)))?;
     let _ = headers.set("Range", &format!("bytes={start}-{}", end.saturating_sub(1)));
     let promise = window.fetch_with_str_and_init(url, &init(&headers, &abort.signal()));
     let r: Response = JsFuture::from(promise)
@@ -220,14 +177,9 @@ pub struct Fetched {
 }
 
 /// A side document's body (a checksum list, an index page, a Metalink), at most
-/// `max` bytes, and its media type: `None` for anything but a 200 within the bound,
-/// or (with `https_only`) one that ended up off HTTPS. No credentials are sent.
-pub async fn fetch_bounded(
-    url: &str,
-    signal: &AbortSignal,
-    https_only: bool,
-    max: usize,
-) -> Option<Fetched> {
+/// `max` bytes, and its media type: `None` for anything but a 200 within the bound.
+/// No credentials are sent.
+pub async fn fetch_bounded(url: &str, signal: &AbortSignal, max: usize) -> Option<Fetched> {
     let init = RequestInit::new();
     init.set_method("GET");
     init.set_credentials(RequestCredentials::Omit);
@@ -238,7 +190,7 @@ pub async fn fetch_bounded(
         .await
         .ok()?
         .unchecked_into();
-    if r.status() != 200 || (https_only && !r.url().starts_with("https:")) {
+    if r.status() != 200 {
         return None;
     }
     let kind = r
@@ -280,15 +232,4 @@ pub async fn fetch_bounded(
         }
         body.extend(bytes.to_vec());
     }
-}
-
-/// An AbortController that aborts itself after `ms`: the bound on a look-up that
-/// holds a paused download.
-pub fn abort_after(ms: i32) -> Option<AbortController> {
-    let window = web_sys::window()?;
-    let abort = AbortController::new().ok()?;
-    let stop = abort.clone();
-    let timer = Closure::once_into_js(move || stop.abort());
-    let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(timer.unchecked_ref(), ms);
-    Some(abort)
 }

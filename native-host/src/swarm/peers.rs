@@ -125,13 +125,13 @@ impl PeerSource for Swarm {
         self.control = Some(ctl_tx);
         let epoch = Instant::now();
         let membership = Membership::new(
-            MembershipConfig {
-                trackers: self.cfg.trackers.clone(),
-                info_hash: Id20(sha256.swarm_key(self.cfg.group_id.as_deref()).0),
-                peer_id: new_peer_id(),
-                upload_enabled: self.cfg.upload_enabled,
-                seed: random_seed(),
-            },
+            MembershipConfig::new(
+                &sha256,
+                self.cfg.group_id.as_deref(),
+                self.cfg.trackers.clone(),
+                self.cfg.upload_enabled,
+                random(),
+            ),
             Time::ZERO,
             true,
         );
@@ -193,25 +193,19 @@ impl PeerSource for Swarm {
 }
 
 /// A random peer id with a client prefix, as BitTorrent clients name themselves.
-fn new_peer_id() -> Id20 {
-    let mut id = [0u8; 20];
-    id[..8].copy_from_slice(b"-SL0100-");
-    let seed = random_seed();
-    id[8..].copy_from_slice(&seed[..12]);
-    Id20(id)
-}
-
 /// Randomness for ids; without the system's, a time-based value still differs per
 /// process.
-fn random_seed() -> [u8; 32] {
-    let mut seed = [0u8; 32];
+fn random<const N: usize>() -> [u8; N] {
+    let mut seed = [0u8; N];
     if getrandom::fill(&mut seed).is_err() {
         let t = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or(0)
             ^ std::process::id() as u128;
-        seed[..16].copy_from_slice(&t.to_le_bytes());
+        for (b, t) in seed.iter_mut().zip(t.to_le_bytes().iter().cycle()) {
+            *b = *t;
+        }
     }
     seed
 }

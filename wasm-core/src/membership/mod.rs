@@ -30,6 +30,7 @@ use std::time::Duration;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::content::Hash32;
 use crate::engine::Time;
 use crate::tracker_protocol::{
     self as protocol, AnnounceParams, Answer, Event, Id20, Offer, ServerMessage,
@@ -122,6 +123,35 @@ pub struct MembershipConfig {
     pub upload_enabled: bool,
     /// Randomness for offer ids, from the driver (the machine has no source of its own).
     pub seed: [u8; 32],
+}
+
+/// The client prefix of every Swarmload peer id (BEP 20 style), host or browser.
+pub const PEER_ID_PREFIX: &[u8; 8] = b"-SL0100-";
+
+impl MembershipConfig {
+    /// The membership of the swarm of `content` for `group` (none: the public
+    /// swarm), with `random` bytes from the driver: the peer id's 12 random bytes
+    /// and the offer-id seed come from it.
+    pub fn new(
+        content: &Hash32,
+        group: Option<&str>,
+        trackers: Vec<String>,
+        upload_enabled: bool,
+        random: [u8; 44],
+    ) -> MembershipConfig {
+        let mut peer_id = [0u8; 20];
+        peer_id[..8].copy_from_slice(PEER_ID_PREFIX);
+        peer_id[8..].copy_from_slice(&random[..12]);
+        let mut seed = [0u8; 32];
+        seed.copy_from_slice(&random[12..]);
+        MembershipConfig {
+            trackers,
+            info_hash: Id20(content.swarm_key(group).0),
+            peer_id: Id20(peer_id),
+            upload_enabled,
+            seed,
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy)]

@@ -641,3 +641,18 @@ fn no_deadline_is_left_in_the_past() {
         now = next.max(now);
     }
 }
+
+#[test]
+fn every_peer_id_carries_the_client_prefix_and_a_group_has_its_own_swarm() {
+    let content = Hash32([9; 32]);
+    let mut random = [0u8; 44];
+    random[..12].copy_from_slice(b"twelve bytes");
+    random[12] = 77;
+    let public = MembershipConfig::new(&content, None, vec![], true, random);
+    assert_eq!(&public.peer_id.0[..8], PEER_ID_PREFIX);
+    assert_eq!(&public.peer_id.0[8..], b"twelve bytes");
+    assert_eq!(public.seed[0], 77);
+    assert_eq!(public.info_hash.0, content.swarm_key(None).0);
+    let group = MembershipConfig::new(&content, Some("corp"), vec![], true, random);
+    assert_ne!(group.info_hash, public.info_hash);
+}

@@ -84,18 +84,14 @@ fn random<const N: usize>() -> Result<[u8; N], String> {
 
 impl Swarm {
     pub fn new(policy: &Policy, sha256: &Hash32) -> Result<Swarm, String> {
-        let mut peer_id = [0u8; 20];
-        // The same client prefix as the native host: one implementation.
-        peer_id[..8].copy_from_slice(b"-SL0100-");
-        peer_id[8..].copy_from_slice(&random::<12>()?);
         let m = Membership::new(
-            MembershipConfig {
-                trackers: policy.trackers.clone(),
-                info_hash: Id20(sha256.swarm_key(policy.group_id.as_deref()).0),
-                peer_id: Id20(peer_id),
-                upload_enabled: policy.upload_enabled,
-                seed: random::<32>()?,
-            },
+            MembershipConfig::new(
+                sha256,
+                policy.group_id.as_deref(),
+                policy.trackers.clone(),
+                policy.upload_enabled,
+                random::<44>()?,
+            ),
             now(),
             true,
         );

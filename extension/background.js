@@ -10,6 +10,16 @@ import { effectivePolicy, loadWasm, localSettings, managedPolicy } from './lib/p
 import { RequestLog } from './lib/request_log.js';
 import { Transfers } from './lib/transfers.js';
 
+/**
+ * @import { Failed, PeerEvent } from './lib/backend.js'
+ * @import { Decision } from './lib/intercept.js'
+ * @import { Transfer } from './lib/transfers.js'
+ * @typedef {{
+ *   enabled: boolean, managed_keys: string[], policy_error: string | null, host: { version: string } | null,
+ *   decisions: Decision[], transfers: Transfer[], saved_bytes: number,
+ * }} State what the popup is told (`{type: 'state'}`)
+ */
+
 const api = globalThis.browser ?? globalThis.chrome;
 
 const host = new HostLink(api);
@@ -43,6 +53,13 @@ async function pushPolicy() {
   }
 }
 
+// A download either backend gave up on (lib/backend.d.ts: both report alike).
+/** @param {Failed} ev */
+async function onFailed(ev) {
+  const t = transfers.failed(ev.download, ev.error);
+  if (t && !ev.cancelled) await interceptor.recover(t);
+}
+
 host.onEvent(async (ev) => {
   switch (ev.type) {
     case 'host_up':
@@ -55,13 +72,12 @@ host.onEvent(async (ev) => {
       transfers.progress(ev);
       break;
     case 'finished':
+      // Already delivered as it came (the host's loopback URL).
       await transfers.finished(ev);
       break;
-    case 'failed': {
-      const t = transfers.failed(ev.download, ev.error);
-      if (t && !ev.cancelled) await interceptor.recover(t);
+    case 'failed':
+      await onFailed(ev);
       break;
-    }
     case 'host_gone':
       interceptor.setHostPolicy(null);
       for (const t of transfers.active().filter((t) => t.mode !== 'browser')) {
@@ -78,16 +94,15 @@ host.onEvent(async (ev) => {
 peer.onEvent(async (ev) => {
   switch (ev.type) {
     case 'progress':
-      for (const s of ev.transfers) transfers.progress(s);
+      transfers.progress(ev);
       break;
     case 'finished':
+      // Verified, now to be delivered (an OPFS-backed blob: URL).
       await interceptor.deliverFromBrowser(ev);
       break;
-    case 'failed': {
-      const t = transfers.failed(ev.download, ev.error);
-      if (t) await interceptor.recover(t);
+    case 'failed':
+      await onFailed(ev);
       break;
-    }
     default:
       break;
   }
@@ -103,21 +118,23 @@ api.storage.onChanged.addListener((changes, area) => {
 // The popup and the options page ask for the current state.
 api.runtime.onMessage.addListener((message, _sender, reply) => {
   if (message?.target === 'background') {
-    peer.dispatch(message);
+    peer.dispatch(/** @type {PeerEvent} */ (message));
     return false;
   }
   if (message?.type !== 'state') return false;
   (async () => {
     const { policy, managed, error } = await effectivePolicy(api);
     const effective = interceptor.hostPolicy ?? policy;
-    reply({
+    /** @type {State} */
+    const state = {
       enabled: effective.enabled,
       managed_keys: Object.keys(managed),
       policy_error: error,
       host: host.hello ? { version: host.hello.version } : null,
       decisions: interceptor.decisions,
       ...transfers.snapshot(),
-    });
+    };
+    reply(state);
   })();
   return true;
 });

@@ -2,6 +2,10 @@
 
 const UNITS = ['B', 'KB', 'MB', 'GB', 'TB'];
 
+/**
+ * @param {number | null | undefined} n
+ * @returns {string}
+ */
 export function bytes(n) {
   let v = Number(n) || 0;
   let u = 0;
@@ -12,6 +16,7 @@ export function bytes(n) {
   return `${v >= 100 || u === 0 ? Math.round(v) : v.toFixed(1)} ${UNITS[u]}`;
 }
 
+/** @param {number} n bytes per second */
 export function rate(n) {
   return `${bytes(n)}/s`;
 }

@@ -4,6 +4,8 @@
 
 import { PeerService } from './peer/service.js';
 
+/** @import { PeerRequest } from './peer/service.js' */
+
 const api = globalThis.chrome;
 const service = new PeerService((ev) => {
   api.runtime.sendMessage({ target: 'background', ...ev }).catch(() => {});
@@ -11,7 +13,7 @@ const service = new PeerService((ev) => {
 
 api.runtime.onMessage.addListener((message, _sender, reply) => {
   if (message?.target !== 'offscreen') return false;
-  service.handle(message).then(
+  service.handle(/** @type {PeerRequest} */ (message)).then(
     (value) => reply({ ok: true, value }),
     (e) => reply({ ok: false, error: String(e?.message ?? e) }),
   );

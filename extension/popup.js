@@ -1,7 +1,18 @@
 import { bytes, rate } from './format.js';
 
+/**
+ * @import { State } from './background.js'
+ * @import { Decision } from './lib/intercept.js'
+ * @import { Transfer } from './lib/transfers.js'
+ */
+
 const api = globalThis.browser ?? globalThis.chrome;
 
+// An element popup.html has.
+/** @param {string} id */
+const element = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+
+/** @param {Transfer} t */
 function item(t) {
   const li = document.createElement('li');
   const name = document.createElement('div');
@@ -20,7 +31,7 @@ function item(t) {
   const split = document.createElement('div');
   split.className = 'split';
   split.setAttribute('aria-hidden', 'true');
-  for (const [cls, n] of [['peers', t.from_peers], ['origin', t.from_origin]]) {
+  for (const [cls, n] of /** @type {[string, number][]} */ ([['peers', t.from_peers], ['origin', t.from_origin]])) {
     const s = document.createElement('span');
     s.className = cls;
     s.style.width = got ? `${(100 * (n || 0)) / got}%` : '0';
@@ -55,6 +66,7 @@ function item(t) {
 }
 
 // Where a download's trusted SHA-256 came from (the host's `digest_source`).
+/** @type {Record<string, string>} */
 const SOURCES = {
   header: "the origin's digest header",
   metalink: "the origin's Metalink",
@@ -64,6 +76,7 @@ const SOURCES = {
 };
 
 // A download the extension left to the browser, and why.
+/** @param {Decision} d */
 function decision(d) {
   const li = document.createElement('li');
   const name = document.createElement('div');
@@ -78,13 +91,14 @@ function decision(d) {
 }
 
 async function refresh() {
+  /** @type {State} */
   let state;
   try {
     state = await api.runtime.sendMessage({ type: 'state' });
   } catch {
     return;
   }
-  const status = document.getElementById('status');
+  const status = element('status');
   if (!state.enabled) {
     status.textContent = 'Turned off: every download is left to the browser.';
   } else if (state.host) {
@@ -92,13 +106,13 @@ async function refresh() {
   } else {
     status.textContent = 'No native host: install swarmload-host for full speed.';
   }
-  document.getElementById('saved').textContent = bytes(state.saved_bytes);
-  const list = document.getElementById('transfers');
+  element('saved').textContent = bytes(state.saved_bytes);
+  const list = element('transfers');
   list.replaceChildren(...state.transfers.map(item));
   const left = state.decisions.filter((d) => d.decision === 'left to the browser').slice(0, 5);
-  document.getElementById('left-section').hidden = left.length === 0;
-  document.getElementById('left').replaceChildren(...left.map(decision));
-  document.getElementById('idle').hidden = state.transfers.some((t) => t.state === 'active');
+  element('left-section').hidden = left.length === 0;
+  element('left').replaceChildren(...left.map(decision));
+  element('idle').hidden = state.transfers.some((t) => t.state === 'active');
 }
 
 refresh();

@@ -1,28 +1,45 @@
 // The background's link to the browser-only peer (peer/service.js): in Chromium an
 // offscreen document made on first use (reason WEB_RTC), reached by runtime
-// messages; in Firefox the service runs right here in the background page.
+// messages; in Firefox the service runs right here in the background page. What it
+// answers and reports is typed in backend.d.ts (`PeerCalls`, `PeerEvent`).
 
+/**
+ * @import { Backend, PeerCalls, PeerEvent, ReplyOf, RequestOf } from './backend.js'
+ * @import { PeerService } from '../peer/service.js'
+ * @typedef {(event: PeerEvent) => void} PeerListener
+ * @typedef {{ ok: true, value: unknown } | { ok: false, error: string }} OffscreenReply
+ */
+
+/** @implements {Backend<PeerCalls, PeerEvent>} */
 export class BrowserPeer {
+  /** @param {typeof chrome} api */
   constructor(api) {
     this.api = api;
+    /** @type {PeerService | null} */
     this.service = null;
+    /** @type {Promise<void> | null} */
     this.making = null;
+    /** @type {Set<PeerListener>} */
     this.listeners = new Set();
   }
 
+  /** @param {PeerListener} listener */
   onEvent(listener) {
     this.listeners.add(listener);
   }
 
+  /** @param {PeerListener} listener */
   offEvent(listener) {
     this.listeners.delete(listener);
   }
 
   // An event from the offscreen document (Chromium), or from the service itself.
+  /** @param {PeerEvent} ev */
   dispatch(ev) {
     for (const l of this.listeners) l(ev);
   }
 
+  /** @returns {Promise<void>} */
   async #ensure() {
     if (!this.api.offscreen) {
       // Firefox: the background page has RTCPeerConnection and OPFS itself.
@@ -48,12 +65,19 @@ export class BrowserPeer {
     return this.making;
   }
 
+  /**
+   * @template {keyof PeerCalls} T
+   * @param {RequestOf<PeerCalls[T]> & { type: T }} msg
+   * @returns {Promise<ReplyOf<PeerCalls[T]>>}
+   */
   async request(msg) {
     await this.#ensure();
-    if (this.service) return this.service.handle(msg);
+    // The service answers each request type with its reply (PeerCalls).
+    if (this.service) return /** @type {ReplyOf<PeerCalls[T]>} */ (await this.service.handle(msg));
+    /** @type {OffscreenReply | undefined} */
     const reply = await this.api.runtime.sendMessage({ target: 'offscreen', ...msg });
     if (!reply) throw new Error('the browser peer did not answer');
     if (!reply.ok) throw new Error(reply.error);
-    return reply.value;
+    return /** @type {ReplyOf<PeerCalls[T]>} */ (reply.value);
   }
 }

@@ -13,16 +13,37 @@
 
 import { headerDigestNow, ineligibleReasonNow } from './policy.js';
 
+/**
+ * @import { Interceptor } from './intercept.js'
+ * @import { RequestLog, SeenRequest } from './request_log.js'
+ * @typedef {chrome.webRequest.OnHeadersReceivedDetails & { originUrl?: string, incognito?: boolean }} ResponseDetails
+ *   as Chromium reports a response, and what Firefox adds (`originUrl`, `incognito`)
+ * @typedef {{
+ *   url: string, seen: SeenRequest, sha256: string, size: number, etag: string | null, ranges: boolean,
+ *   content_type: string | null, filename: string,
+ * }} Take what the interceptor starts for a request taken before its body
+ */
+
 // Content types a tab displays or a page fetches: never taken from the page.
 const SHOWN = /^(text\/|image\/|audio\/|video\/|multipart\/|application\/(json|javascript|xml|xhtml\+xml|pdf|wasm|manifest\+json|ld\+json)|application\/[\w.+-]*\+json)/i;
 // How long a cancelled request's interrupted download item is recognised as ours.
 const TAKEN_MS = 30000;
 
+/**
+ * @param {ResponseDetails} details
+ * @param {string} name in lower case
+ * @returns {string | null}
+ */
 function header(details, name) {
   const h = details.responseHeaders?.find((x) => x.name.toLowerCase() === name);
   return h ? (h.value ?? '') : null;
 }
 
+/**
+ * @param {string | null} disposition
+ * @param {string} url
+ * @returns {string}
+ */
 export function filenameFrom(disposition, url) {
   if (disposition) {
     const star = /filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)/.exec(disposition);
@@ -45,6 +66,11 @@ export function filenameFrom(disposition, url) {
 }
 
 export class EarlyTakeover {
+  /**
+   * @param {typeof chrome} api
+   * @param {Interceptor} interceptor
+   * @param {RequestLog} requests
+   */
   constructor(api, interceptor, requests) {
     this.api = api;
     this.interceptor = interceptor;
@@ -52,6 +78,7 @@ export class EarlyTakeover {
     this.active = false;
     // URLs whose request was cancelled here, with when: their interrupted download
     // items are erased quietly.
+    /** @type {Map<string, number>} */
     this.taken = new Map();
   }
 
@@ -71,6 +98,7 @@ export class EarlyTakeover {
   }
 
   // Whether `url`'s download item is the remains of a request cancelled here.
+  /** @param {string} url */
   wasTaken(url) {
     const at = this.taken.get(url);
     if (at === undefined) return false;
@@ -82,6 +110,10 @@ export class EarlyTakeover {
   }
 
   // What to take over, or null. Synchronous.
+  /**
+   * @param {ResponseDetails} d
+   * @returns {Take | null}
+   */
   judge(d) {
     const policy = this.interceptor.policy;
     if (!policy?.enabled || d.method !== 'GET' || d.statusCode !== 200 || d.incognito) return null;
@@ -113,12 +145,17 @@ export class EarlyTakeover {
       size,
       etag: header(d, 'etag'),
       ranges: /bytes/i.test(header(d, 'accept-ranges') ?? ''),
-      contentType: type || null,
+      content_type: type || null,
       filename: filenameFrom(disposition, d.url),
     };
   }
 
+  /**
+   * @param {ResponseDetails} d
+   * @returns {chrome.webRequest.BlockingResponse}
+   */
   onHeadersReceived(d) {
+    /** @type {Take | null} */
     let take = null;
     try {
       take = this.judge(d);

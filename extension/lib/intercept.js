@@ -18,6 +18,20 @@
 
 import { effectivePolicy, ineligibleReason, provisionalPolicy, rememberManagedPolicy } from './policy.js';
 
+/**
+ * @import { HostStarted, PeerEvent, PeerFinished, PeerStart, PeerStarted, PeerTransfer, Policy, Swarm } from './backend.js'
+ * @import { BrowserPeer } from './browser_peer.js'
+ * @import { EarlyTakeover, Take } from './early.js'
+ * @import { HostLink } from './host.js'
+ * @import { RequestLog, SeenRequest } from './request_log.js'
+ * @import { NewTransfer, Transfer, Transfers } from './transfers.js'
+ * @typedef {chrome.downloads.DownloadItem & { seenAt: number, policyAt: number }} Item a download item, and when it was heard of and judged
+ * @typedef {Pick<Item, 'url' | 'seenAt' | 'policyAt' | 'startTime'> & { id: number | null }} Judged
+ * @typedef {{ id: number | null, url: string, decision: string, reason: string | null, lag: number, waited: number, at: number }} Decision
+ * @typedef {Pick<PeerStart, 'sha256' | 'size' | 'etag' | 'ranges' | 'content_type'> & { digest_source?: Transfer['digest_source'] }} Source
+ *   what the browser-only peer starts from: a probe, or a response taken before its body
+ */
+
 // How long a paused download waits for the browser-only peer to reach the swarm
 // before it resumes in the browser instead: SWARM_WAIT_MS while no tracker has
 // counted the swarm, no longer once one counts nobody else in it, and up to
@@ -29,12 +43,23 @@ const SWARM_MEET_MS = 10000;
 // has fetched nothing.
 const ORIGIN_WAIT_MARGIN_MS = 2000;
 
+/**
+ * @param {string | null | undefined} path
+ * @returns {string}
+ */
 export function basename(path) {
   const parts = String(path ?? '').split(/[\\/]/);
   return parts[parts.length - 1] ?? '';
 }
 
 export class Interceptor {
+  /**
+   * @param {typeof chrome} api
+   * @param {HostLink} host
+   * @param {RequestLog} requests
+   * @param {Transfers} transfers
+   * @param {BrowserPeer} peer
+   */
   constructor(api, host, requests, transfers, peer) {
     this.api = api;
     this.host = host;
@@ -42,17 +67,23 @@ export class Interceptor {
     this.requests = requests;
     this.transfers = transfers;
     // URLs the browser downloads again itself (a fallback): not taken over twice.
+    /** @type {Set<string>} */
     this.fallbackUrls = new Set();
     // The policy as the host resolved it while it is connected (it also counts its
     // config.toml), else as the extension resolves it; kept current so that a new
     // download is judged, and paused, without waiting for anything.
+    /** @type {Policy | null} */
     this.hostPolicy = null;
+    /** @type {Policy | null} */
     this.localPolicy = null;
     // What was decided about recent downloads, and why (the popup shows it).
+    /** @type {Decision[]} */
     this.decisions = [];
     // The blocking take-over (early.js), where the browser has one.
+    /** @type {EarlyTakeover | null} */
     this.early = null;
     // The pending push of the policy to a newly connected host (background.js).
+    /** @type {Promise<void> | null} */
     this.policyPush = null;
     this.refreshLocalPolicy();
   }
@@ -83,16 +114,22 @@ export class Interceptor {
     return this.hostPolicy ?? this.localPolicy;
   }
 
+  /** @param {Policy | null} policy */
   setHostPolicy(policy) {
     this.hostPolicy = policy;
   }
 
+  /** @param {string} url */
   isDelivery(url) {
     const origin = this.host.hello?.delivery;
     return Boolean(origin) && url.startsWith(`${origin}/`);
   }
 
   // Why a download is left to the browser before anything is asked, or null.
+  /**
+   * @param {chrome.downloads.DownloadItem} item
+   * @param {Policy} policy
+   */
   skipReason(item, policy) {
     const url = item.finalUrl || item.url;
     if (this.isDelivery(url) || this.isDelivery(item.url)) return 'ours';
@@ -106,6 +143,11 @@ export class Interceptor {
     return null;
   }
 
+  /**
+   * @param {Judged} item
+   * @param {string} decision
+   * @param {string | null} [reason]
+   */
   decide(item, decision, reason = null) {
     // `lag`: from the download's start to this script hearing of it.
     const lag = item.seenAt - Date.parse(item.startTime);
@@ -115,8 +157,9 @@ export class Interceptor {
     console.info(`swarmload: download ${item.id}: ${decision}${reason ? ` (${reason})` : ''}`);
   }
 
-  async onCreated(item) {
-    item.seenAt = Date.now();
+  /** @param {chrome.downloads.DownloadItem} download */
+  async onCreated(download) {
+    const item = Object.assign(download, { seenAt: Date.now(), policyAt: 0 });
     if (this.early?.wasTaken(item.url) || this.early?.wasTaken(item.finalUrl)) {
       // The remains of a request cancelled before its body: already taken over.
       await this.api.downloads.erase({ id: item.id }).catch(() => {});
@@ -159,6 +202,7 @@ export class Interceptor {
         return;
       }
     }
+    /** @type {string | null} */
     let why = null;
     try {
       why = await this.takeOver(item, seen);
@@ -175,6 +219,11 @@ export class Interceptor {
 
   // Hands the download to the host; null once taken over, else why not (the
   // browser's item is then untouched).
+  /**
+   * @param {Item} item
+   * @param {SeenRequest} seen
+   * @returns {Promise<string | null>}
+   */
   async takeOver(item, seen) {
     if (!(await this.hostReady())) return this.takeOverInBrowser(item, seen);
     const url = item.finalUrl || item.url;
@@ -215,7 +264,12 @@ export class Interceptor {
   }
 
   // The host's transfer is delivered through the browser's downloads.
+  /**
+   * @param {HostStarted} started
+   * @param {string} originalUrl
+   */
   async deliverFromHost(started, originalUrl) {
+    /** @type {NewTransfer} */
     const transfer = {
       download: started.download,
       url: originalUrl,
@@ -234,7 +288,8 @@ export class Interceptor {
         conflictAction: 'uniquify',
         saveAs: false,
       });
-      this.transfers.get(started.download).browserId = id;
+      const t = this.transfers.get(started.download);
+      if (t) t.browserId = id;
     } catch (e) {
       console.warn('swarmload: the delivery could not start; the browser downloads the original', e);
       this.transfers.failed(started.download, String(e));
@@ -246,9 +301,11 @@ export class Interceptor {
   // The blocking listener cancelled this request before its body (early.js): the
   // host, or else the browser-only peer, takes it; if neither can, the browser
   // downloads the original after all.
+  /** @param {Take} take */
   async takeOverEarly(take) {
-    const decision = { id: null, url: take.url, seenAt: Date.now(), startTime: new Date().toISOString() };
-    decision.policyAt = decision.seenAt;
+    const seenAt = Date.now();
+    /** @type {Judged} */
+    const decision = { id: null, url: take.url, seenAt, policyAt: seenAt, startTime: new Date().toISOString() };
     try {
       if (await this.hostReady()) {
         const started = await this.host.request(
@@ -268,6 +325,7 @@ export class Interceptor {
 
   // Whether the native host is there, and once it is, that it has heard the
   // policy it judges downloads by (the extension's first push).
+  /** @returns {Promise<boolean>} */
   async hostReady() {
     if (!this.host.hello) {
       try {
@@ -282,9 +340,15 @@ export class Interceptor {
 
   // Browser-only: the same rules and the same trust as the host's, then the
   // browser-only peer downloads it. Null once taken over, else why not.
+  /**
+   * @param {Item} item
+   * @param {SeenRequest} seen
+   * @returns {Promise<string | null>}
+   */
   async takeOverInBrowser(item, seen) {
     const url = item.finalUrl || item.url;
     const policy = this.policy;
+    if (!policy) return 'no policy';
     const names = seen.headers.map((h) => h.name);
     const why = await ineligibleReason(policy, url, names, item.incognito, seen.method);
     if (why) return why;
@@ -298,19 +362,20 @@ export class Interceptor {
     }
     if (probe.size === null || probe.size === undefined) return 'size unknown';
     const filename = basename(item.filename) || basename(new URL(url).pathname) || 'download';
-    const info = { ...probe, contentType: probe.content_type };
+    /** @type {Source} */
+    const info = { ...probe, sha256: probe.sha256, size: probe.size };
     // The browser's item stays paused while the peer looks for the swarm, and the
     // peer's origin waits longer still (it fills in at once once a peer came): with
     // no peer by then, the transfer stops, the item simply resumes, and nothing was
     // fetched twice.
     const wait = SWARM_MEET_MS + ORIGIN_WAIT_MARGIN_MS;
     const started = await this.peer.request({
-      ...this.startRequest(url, info, filename),
+      ...this.startRequest(url, info, filename, policy),
       policy: { ...policy, origin_fallback_delay_ms: Math.max(policy.origin_fallback_delay_ms, wait) },
     });
     const notFound = await this.swarmNotFound(started.download);
     if (notFound) {
-      await this.peer.request({ type: 'stop', download: started.download }).catch(() => {});
+      await this.peer.request({ type: 'cancel', download: started.download }).catch(() => {});
       return notFound;
     }
     await this.api.downloads.cancel(item.id).catch(() => {});
@@ -323,11 +388,17 @@ export class Interceptor {
   // not (see SWARM_WAIT_MS). `swarm_size`: the others a tracker counts, once one
   // answered. Judged on the transfer's `swarm` events as they come, and once more as
   // each deadline passes.
+  /**
+   * @param {string} download
+   * @returns {Promise<string | null>}
+   */
   swarmNotFound(download) {
     const start = Date.now();
     return new Promise((resolve) => {
       let settled = false;
+      /** @type {ReturnType<typeof setTimeout>[]} */
       const timers = [];
+      /** @param {string | null} why */
       const finish = (why) => {
         if (settled) return;
         settled = true;
@@ -335,18 +406,20 @@ export class Interceptor {
         for (const t of timers) clearTimeout(t);
         resolve(why);
       };
+      /** @param {Swarm | PeerTransfer | { phase: 'failed', error: string } | undefined} t */
       const judge = (t) => {
         if (!t || t.phase === 'failed') return finish(`the browser-only transfer failed: ${t?.error ?? 'gone'}`);
         if (t.peers > 0 || t.from_peers > 0 || t.phase === 'seeding') return finish(null);
         const waited = Date.now() - start;
         if (t.swarm_size === 0) return finish('no peer: the trackers count no one else in the swarm');
-        if (t.swarm_size > 0 && waited >= SWARM_MEET_MS) {
+        if ((t.swarm_size ?? 0) > 0 && waited >= SWARM_MEET_MS) {
           return finish(`no peer within ${SWARM_MEET_MS / 1000} s (the trackers count ${t.swarm_size})`);
         }
-        if (!(t.swarm_size > 0) && waited >= SWARM_WAIT_MS) {
+        if (!((t.swarm_size ?? 0) > 0) && waited >= SWARM_WAIT_MS) {
           return finish(`no peer within ${SWARM_WAIT_MS / 1000} s (no tracker answered)`);
         }
       };
+      /** @param {PeerEvent} ev */
       const listener = (ev) => {
         if (ev.download !== download) return;
         if (ev.type === 'swarm') judge(ev);
@@ -356,8 +429,8 @@ export class Interceptor {
       this.peer.onEvent(listener);
       const look = async () => {
         try {
-          const { transfers } = await this.peer.request({ type: 'status' });
-          judge(transfers.find((x) => x.download === download));
+          const { active } = await this.peer.request({ type: 'status' });
+          judge(active.find((x) => x.download === download));
         } catch (e) {
           finish(`the browser peer did not answer: ${e?.message ?? e}`);
         }
@@ -368,7 +441,14 @@ export class Interceptor {
     });
   }
 
-  startRequest(url, info, filename) {
+  /**
+   * @param {string} url
+   * @param {Source} info
+   * @param {string} filename
+   * @param {Policy} policy
+   * @returns {PeerStart}
+   */
+  startRequest(url, info, filename, policy) {
     return {
       type: 'start',
       url,
@@ -377,11 +457,17 @@ export class Interceptor {
       etag: info.etag,
       ranges: info.ranges,
       filename,
-      contentType: info.contentType,
-      policy: this.policy,
+      content_type: info.content_type,
+      policy,
     };
   }
 
+  /**
+   * @param {PeerStarted} started
+   * @param {string} originalUrl
+   * @param {Source} info
+   * @param {string} filename
+   */
   addBrowserTransfer(started, originalUrl, info, filename) {
     this.transfers.add({
       download: started.download,
@@ -397,15 +483,24 @@ export class Interceptor {
   }
 
   // Starts the browser-only peer on `url` (`info`: sha256, size, etag, ranges,
-  // contentType) for a request already cancelled (the blocking take-over).
+  // content_type) for a request already cancelled (the blocking take-over).
+  /**
+   * @param {string} url
+   * @param {string} originalUrl
+   * @param {Source} info
+   * @param {string} filename
+   */
   async startInBrowser(url, originalUrl, info, filename) {
-    const started = await this.peer.request(this.startRequest(url, info, filename));
+    const policy = this.policy;
+    if (!policy) throw new Error('no policy');
+    const started = await this.peer.request(this.startRequest(url, info, filename, policy));
     this.addBrowserTransfer(started, originalUrl, info, filename);
   }
 
   // The browser-only peer finished and verified a file: the browser downloads it
   // from its OPFS-backed blob: URL. The transfer counts as done once that download
   // completes (onChanged).
+  /** @param {PeerFinished} ev */
   async deliverFromBrowser(ev) {
     const t = this.transfers.get(ev.download);
     if (!t || t.state !== 'active') return;
@@ -425,6 +520,7 @@ export class Interceptor {
   }
 
   // The browser downloads `url` itself, untouched by Swarmload.
+  /** @param {string} url */
   async restartOriginal(url) {
     this.fallbackUrls.add(url);
     try {
@@ -437,6 +533,7 @@ export class Interceptor {
 
   // A transfer failed after the original was cancelled: clear the broken delivery
   // and let the browser fetch the original.
+  /** @param {Transfer} transfer */
   async recover(transfer) {
     if (transfer.browserId !== null) {
       await this.api.downloads.cancel(transfer.browserId).catch(() => {});
@@ -447,6 +544,7 @@ export class Interceptor {
 
   // The user's side of a delivery: cancelling it in the browser cancels the host's
   // download; any other interruption falls back to the original.
+  /** @param {chrome.downloads.DownloadDelta} delta */
   async onChanged(delta) {
     const t = this.transfers.byBrowserId(delta.id);
     if (!t || t.state !== 'active') return;
@@ -458,7 +556,7 @@ export class Interceptor {
     const userCancelled = delta.error?.current === 'USER_CANCELED';
     this.transfers.failed(t.download, userCancelled ? 'cancelled' : delta.error?.current ?? 'interrupted');
     if (t.mode === 'browser') {
-      if (userCancelled) await this.peer.request({ type: 'stop', download: t.download }).catch(() => {});
+      if (userCancelled) await this.peer.request({ type: 'cancel', download: t.download }).catch(() => {});
     } else {
       await this.host.request({ type: 'cancel', download: t.download }).catch(() => {});
     }

@@ -5,9 +5,16 @@
 
 import init, { ineligible_reason, resolve_policy_layers, trusted_digest } from '../wasm/swarmload_browser.js';
 
+/**
+ * @import { Policy } from './backend.js'
+ * @typedef {Record<string, unknown>} PolicyLayer enterprise policy or the options page's settings: some of `Policy`'s keys
+ */
+
+/** @type {Promise<void> | null} */
 let wasmReady = null;
 let wasmLoaded = false;
 
+/** @returns {Promise<void>} */
 export function loadWasm() {
   wasmReady ??= init().then(() => {
     wasmLoaded = true;
@@ -17,6 +24,14 @@ export function loadWasm() {
 
 // Synchronous forms, for blocking webRequest listeners (which cannot wait): null
 // until the core is loaded, which happens at start-up.
+/**
+ * @param {Policy} policy
+ * @param {string} url
+ * @param {string[]} headerNames
+ * @param {boolean} incognito
+ * @param {string} [method]
+ * @returns {string | null}
+ */
 export function ineligibleReasonNow(policy, url, headerNames, incognito, method) {
   if (!wasmLoaded) return 'starting';
   return ineligible_reason(JSON.stringify(policy), url, headerNames, incognito, method ?? undefined) ?? null;
@@ -24,11 +39,21 @@ export function ineligibleReasonNow(policy, url, headerNames, incognito, method)
 
 // The trusted SHA-256 a response names (Repr-Digest, Digest, or the URL's
 // #sha256=), or null; throws on a malformed header.
+/**
+ * @param {string | null} reprDigest
+ * @param {string | null} digest
+ * @param {string} url
+ * @returns {string | null}
+ */
 export function headerDigestNow(reprDigest, digest, url) {
   if (!wasmLoaded) return null;
   return trusted_digest(reprDigest ?? undefined, digest ?? undefined, url) ?? null;
 }
 
+/**
+ * @param {typeof chrome} api
+ * @returns {Promise<PolicyLayer>}
+ */
 export async function managedPolicy(api) {
   try {
     return (await api.storage.managed.get(null)) ?? {};
@@ -38,12 +63,20 @@ export async function managedPolicy(api) {
   }
 }
 
+/**
+ * @param {typeof chrome} api
+ * @returns {Promise<PolicyLayer>}
+ */
 export async function localSettings(api) {
-  const { settings } = await api.storage.local.get('settings');
+  const { settings } = /** @type {{ settings?: PolicyLayer }} */ (await api.storage.local.get('settings'));
   return settings ?? {};
 }
 
 // Resolves layers (highest first); throws an Error naming the first bad key.
+/**
+ * @param {PolicyLayer[]} layers
+ * @returns {Promise<Policy>}
+ */
 export async function resolveLayers(layers) {
   await loadWasm();
   return resolve_policy_layers(JSON.stringify(layers));
@@ -52,11 +85,19 @@ export async function resolveLayers(layers) {
 // The enterprise policy as last read, kept in local storage: `storage.managed` can
 // take seconds to answer while the browser starts, and a download must be judged
 // (and paused) at once.
+/**
+ * @param {typeof chrome} api
+ * @returns {Promise<PolicyLayer>}
+ */
 export async function lastManagedPolicy(api) {
-  const { managed_cache: cached } = await api.storage.local.get('managed_cache');
+  const { managed_cache: cached } = /** @type {{ managed_cache?: PolicyLayer }} */ (await api.storage.local.get('managed_cache'));
   return cached ?? {};
 }
 
+/**
+ * @param {typeof chrome} api
+ * @param {PolicyLayer} managed
+ */
 export async function rememberManagedPolicy(api, managed) {
   // The group's secret stays in managed storage only: local storage is a file in
   // the profile that any backup copies.
@@ -66,6 +107,10 @@ export async function rememberManagedPolicy(api, managed) {
 
 // Like `effectivePolicy`, from the remembered enterprise policy: quick, but only
 // provisional until the real one has been read.
+/**
+ * @param {typeof chrome} api
+ * @returns {Promise<Policy>}
+ */
 export async function provisionalPolicy(api) {
   const [managed, settings] = await Promise.all([lastManagedPolicy(api), localSettings(api)]);
   try {
@@ -75,6 +120,10 @@ export async function provisionalPolicy(api) {
   }
 }
 
+/**
+ * @param {typeof chrome} api
+ * @returns {Promise<{ policy: Policy, managed: PolicyLayer, settings: PolicyLayer, error: string | null }>}
+ */
 export async function effectivePolicy(api) {
   const [managed, settings] = await Promise.all([managedPolicy(api), localSettings(api)]);
   try {
@@ -87,6 +136,14 @@ export async function effectivePolicy(api) {
 
 // Why a download may not be shared, or null: the host's own rules (the core's
 // `eligibility`), for the browser-only peer.
+/**
+ * @param {Policy} policy
+ * @param {string} url
+ * @param {string[]} headerNames
+ * @param {boolean} incognito
+ * @param {string} [method]
+ * @returns {Promise<string | null>}
+ */
 export async function ineligibleReason(policy, url, headerNames, incognito, method) {
   await loadWasm();
   return ineligible_reason(JSON.stringify(policy), url, headerNames, incognito, method ?? undefined) ?? null;

@@ -7,15 +7,36 @@
 // Writes (thousands a second) get no reply when they succeed: a failed one is
 // reported as {id: 0, name, ok: false, error}.
 
+// The extension is type-checked against the page's lib (lib.dom): what only a
+// dedicated worker has is named here.
+/**
+ * @typedef {{
+ *   read(buffer: Uint8Array, options: { at: number }): number,
+ *   write(buffer: Uint8Array, options: { at: number }): number,
+ *   truncate(size: number): void, flush(): void, close(): void,
+ * }} SyncAccessHandle
+ * @typedef {FileSystemFileHandle & { createSyncAccessHandle(): Promise<SyncAccessHandle> }} WorkerFileHandle
+ * @typedef {{ op: string, id: number, name: string }} StorageRequest the fields its `op` reads besides
+ * @typedef {{
+ *   onmessage: ((ev: MessageEvent<StorageRequest>) => void) | null,
+ *   postMessage(message: unknown, transfer?: Transferable[]): void,
+ * }} WorkerScope
+ */
+const scope = /** @type {WorkerScope} */ (/** @type {unknown} */ (self));
+
 const DIR = 'swarmload';
+/** @type {Map<string, SyncAccessHandle>} */
 const handles = new Map();
+/** @type {Promise<FileSystemDirectoryHandle> | null} */
 let dirPromise = null;
 
+/** @returns {Promise<FileSystemDirectoryHandle>} */
 function dir() {
   dirPromise ??= navigator.storage.getDirectory().then((root) => root.getDirectoryHandle(DIR, { create: true }));
   return dirPromise;
 }
 
+/** @param {string} name */
 async function handle(name) {
   const h = handles.get(name);
   if (!h) throw new Error(`${name} is not open`);
@@ -23,17 +44,20 @@ async function handle(name) {
 }
 
 const ops = {
+  /** @param {{ name: string, size: number }} req */
   async open({ name, size }) {
-    const file = await (await dir()).getFileHandle(name, { create: true });
+    const file = /** @type {WorkerFileHandle} */ (await (await dir()).getFileHandle(name, { create: true }));
     const h = await file.createSyncAccessHandle();
     h.truncate(size);
     handles.set(name, h);
   },
+  /** @param {{ name: string, offset: number, data: Uint8Array }} req */
   async write({ name, offset, data }) {
     const h = await handle(name);
     const n = h.write(data, { at: offset });
     if (n !== data.byteLength) throw new Error(`wrote ${n} of ${data.byteLength} bytes (disk full?)`);
   },
+  /** @param {{ name: string, offset: number, len: number }} req */
   async read({ name, offset, len }) {
     const h = await handle(name);
     const buf = new Uint8Array(len);
@@ -41,6 +65,7 @@ const ops = {
     return n === len ? buf : buf.subarray(0, n);
   },
   // Flushes and lets go of the file, so the page can read it as a File.
+  /** @param {{ name: string }} req */
   async close({ name }) {
     const h = handles.get(name);
     if (!h) return;
@@ -48,6 +73,7 @@ const ops = {
     h.close();
     handles.delete(name);
   },
+  /** @param {{ name: string }} req */
   async remove({ name }) {
     await ops.close({ name });
     await (await dir()).removeEntry(name).catch(() => {});
@@ -56,6 +82,7 @@ const ops = {
   async clear() {
     for (const name of [...handles.keys()]) await ops.close({ name });
     const d = await dir();
+    /** @type {string[]} */
     const names = [];
     for await (const name of d.keys()) names.push(name);
     for (const name of names) await d.removeEntry(name).catch(() => {});
@@ -63,18 +90,19 @@ const ops = {
 };
 
 let queue = Promise.resolve();
-self.onmessage = (ev) => {
+scope.onmessage = (ev) => {
   const req = ev.data;
   queue = queue.then(async () => {
     try {
-      const op = ops[req.op];
+      // Each op reads the fields it needs from the request.
+      const op = /** @type {Record<string, ((req: any) => Promise<unknown>) | undefined>} */ (ops)[req.op];
       if (!op) throw new Error(`unknown storage operation ${req.op}`);
       const value = await op(req);
       if (req.op === 'write') return;
-      self.postMessage({ id: req.id, ok: true, value }, value instanceof Uint8Array ? [value.buffer] : []);
+      scope.postMessage({ id: req.id, ok: true, value }, value instanceof Uint8Array ? [value.buffer] : []);
     } catch (e) {
       const id = req.op === 'write' ? 0 : req.id;
-      self.postMessage({ id, name: req.name, ok: false, error: String(e?.message ?? e) });
+      scope.postMessage({ id, name: req.name, ok: false, error: String(e?.message ?? e) });
     }
   });
 };

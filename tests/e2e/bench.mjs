@@ -131,7 +131,7 @@ async function browserOnlyRound(i, b, t) {
   const page = await b.context.newPage();
   await page.goto(o.page);
   const before = await b.worker.evaluate(() => chrome.runtime.sendMessage({ target: 'offscreen', type: 'status' }).catch(() => null));
-  const known = new Set((before?.value?.transfers ?? []).map((x) => x.download));
+  const known = new Set((before?.value?.active ?? []).map((x) => x.download));
   const udp = () => fs.readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'))[1];
   const udp0 = udp();
   await page.click('#file');
@@ -140,7 +140,7 @@ async function browserOnlyRound(i, b, t) {
   const end = Date.now() + 180000;
   while (Date.now() < end) {
     const reply = await b.worker.evaluate(() => chrome.runtime.sendMessage({ target: 'offscreen', type: 'status' }).catch(() => null));
-    s = reply?.ok ? reply.value.transfers.find((x) => !known.has(x.download)) : null;
+    s = reply?.ok ? reply.value.active.find((x) => !known.has(x.download)) : null;
     if (s && first === null && s.from_peers > 0) first = { at: Date.now(), bytes: s.from_peers };
     if (s && (s.phase === 'seeding' || s.phase === 'failed')) break;
     await new Promise((r) => setTimeout(r, 50));

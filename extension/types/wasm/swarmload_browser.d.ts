@@ -1,0 +1,43 @@
+// The wasm core's browser package as the extension imports it (`wasm/`, built by
+// wasm-bindgen from extension/wasm-driver at build time; its generated .d.ts types
+// results as `any`): the exports the extension uses, with what they return.
+// tsconfig.json's `rootDirs` maps `wasm/swarmload_browser.js` here.
+
+import type { Policy, Probe, TransferStats } from '../../lib/backend.js';
+
+/** Loads the wasm module; every other export needs it done. */
+export default function init(): Promise<unknown>;
+
+/** What `BrowserTransfer`'s storage is given: blocks written and read back at their offset. */
+export interface TransferStorage {
+  write(offset: number, data: Uint8Array): void;
+  read(offset: number, len: number): Promise<Uint8Array>;
+}
+
+/** One download in the browser, then its seeding while the page lives. */
+export class BrowserTransfer {
+  constructor(
+    options: { url: string; sha256: string; size: number; etag?: string; ranges: boolean },
+    policy_json: string,
+    storage: TransferStorage,
+  );
+  start(): void;
+  /** Resolves once complete and verified; rejects when it failed or was stopped. */
+  done(): Promise<unknown>;
+  stats(): TransferStats;
+  set_on_change(listener: () => void): void;
+  stop(): void;
+  fail(reason: string): void;
+  free(): void;
+}
+
+export function probe_origin(url: string, link?: string | null): Promise<Probe>;
+export function resolve_policy_layers(layers_json: string): Policy;
+export function ineligible_reason(
+  policy_json: string,
+  url: string,
+  header_names: string[],
+  incognito: boolean,
+  method?: string | null,
+): string | undefined;
+export function trusted_digest(repr_digest: string | null | undefined, digest: string | null | undefined, url: string): string | undefined;

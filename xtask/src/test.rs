@@ -18,9 +18,12 @@ pub const FUZZ_TARGETS: &[&str] = &[
     "checksum_list",
     "metalink",
     "membership",
+    "resolve",
 ];
 /// Seconds each target runs in `cargo xtask test`.
 pub const TEST_FUZZ_SECONDS: u32 = 20;
+/// TypeScript's compiler, as `tests/e2e/package-lock.json` pins it.
+const TSC: &str = "tests/e2e/node_modules/typescript/bin/tsc";
 
 fn step(name: &str, f: impl FnOnce() -> Result) -> Result {
     println!("\n==> {name}");
@@ -35,6 +38,7 @@ pub fn all() -> Result {
     let start = Instant::now();
     step("install missing tools", tools::ensure_all)?;
     step("rustfmt", fmt_check)?;
+    step("extension types", extension_types)?;
     step("clippy", || {
         clippy_native()?;
         // The core's wasm-only code (SIMD hashing), then the browser package.
@@ -90,6 +94,11 @@ pub fn all() -> Result {
 pub fn quick() -> Result {
     let start = Instant::now();
     step("rustfmt", fmt_check)?;
+    if root().join(TSC).exists() {
+        step("extension types", extension_types)?;
+    } else {
+        println!("\n==> extension types: skipped, no {TSC} (`cargo xtask test` installs it)");
+    }
     step("clippy", clippy_native)?;
     step("unit tests", || {
         run(cargo().args(["test", "--workspace", "--lib", "--bins"]))
@@ -104,6 +113,15 @@ pub fn quick() -> Result {
 fn fmt_check() -> Result {
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args(["fmt", "--manifest-path", "fuzz/Cargo.toml", "--", "--check"]))
+}
+
+/// The extension's JavaScript against its JSDoc types and the browsers' extension
+/// API (`extension/tsconfig.json`).
+fn extension_types() -> Result {
+    run(Command::new("node")
+        .arg(root().join(TSC))
+        .arg("-p")
+        .arg(root().join("extension/tsconfig.json")))
 }
 
 fn clippy_native() -> Result {

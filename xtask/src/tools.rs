@@ -23,18 +23,21 @@ pub fn ensure_all() -> Result {
 
 /// What the browser tests drive: npm `playwright-core` and `web-ext` as
 /// `tests/e2e/package-lock.json` pins them (never a downloaded browser: Debian's
-/// Chromium is used), and `ip` for the test's private network namespace.
+/// Chromium is used), and `ip` for the test's private network namespace. The same
+/// lockfile pins `typescript` and `@types/chrome`, for the extension's type check.
 pub fn ensure_e2e() -> Result {
     if output(Command::new("ip").arg("-V")).is_none() {
         apt_install(&["iproute2"])?;
     }
     let dir = crate::root().join("tests/e2e");
-    let installed = ["playwright-core", "web-ext"].iter().all(|p| {
-        dir.join("node_modules")
-            .join(p)
-            .join("package.json")
-            .exists()
-    });
+    let installed = ["playwright-core", "web-ext", "typescript", "@types/chrome"]
+        .iter()
+        .all(|p| {
+            dir.join("node_modules")
+                .join(p)
+                .join("package.json")
+                .exists()
+        });
     if installed {
         return Ok(());
     }

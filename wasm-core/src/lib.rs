@@ -2,6 +2,11 @@
 //!
 //! - [`content`]: whole-file SHA-256, the BEP 52 Merkle tree, info hashes, geometry.
 //! - [`trusted_digest`]: expected digests from `Repr-Digest`, `Digest` and URLs.
+//! - [`resolve`]: a probe's response read, and the resolver that finds a download's
+//!   trusted SHA-256 (Metalink, checksum lists, the group), sans-IO.
+//! - [`checksum_file`], [`metalink`], [`group_mapping`]: the documents it reads.
+//! - [`filename`]: the name a download is saved under; [`local_network`]: private
+//!   addresses, for the mirror rules.
 //! - [`content_range`]: the one `Content-Range` parser, for both drivers.
 //! - [`wire`]: the peer wire protocol codec.
 //! - [`engine`]: the sans-IO transfer engine, one value per download or seed.

@@ -77,11 +77,15 @@ pub fn assemble(wasm_pkg: &Path) -> Result<Vec<PathBuf>> {
         let _ = std::fs::remove_dir_all(&dir);
         // The per-browser manifests are merged below; `wasm-driver/` is the Rust
         // source of the wasm, which arrives built in `wasm/`.
+        // The wasm sources, the per-browser manifests (merged below) and the type
+        // declarations `tsc` checks the scripts against stay out of the package.
         let not_shipped = |p: &Path| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
             p == src.join(WASM_SOURCE)
-                || p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("manifest.") && n.ends_with(".json"))
+                || p == src.join("types")
+                || name == "tsconfig.json"
+                || name.ends_with(".d.ts")
+                || (name.starts_with("manifest.") && name.ends_with(".json"))
         };
         copy_tree(&src, &dir, &not_shipped)?;
         let mut manifest = base.clone();

@@ -5,7 +5,7 @@
 //! - `cargo xtask install`: the host registered with every browser found, and how to
 //!   load the extension.
 //! - `cargo xtask dist`: the Chromium zip, the Firefox .xpi and the host's .deb.
-//! - `cargo xtask test`: installs what is missing, then fmt, clippy, tests (native
+//! - `cargo xtask test`: installs what is missing, then fmt, the type check of the extension's scripts, clippy, tests (native
 //!   and wasm in headless Chromium) and a short fuzz run.
 //! - `cargo xtask test quick`: fmt, clippy and the unit tests, for the edit loop.
 //! - `cargo xtask bench core`: the core's performance table.

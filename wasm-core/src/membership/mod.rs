@@ -39,7 +39,7 @@ use crate::tracker_protocol::{
 use connections::Connections;
 pub use connections::{Opened, keeps_own_offer};
 use offers::Offers;
-use tracker::{Link, Tracker};
+use tracker::{Link, Need, Tracker};
 
 /// Offers announced at once (WebTorrent clients send as many).
 pub const OFFERS_PER_ANNOUNCE: usize = 5;
@@ -66,6 +66,14 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(120);
 pub const MIN_INTERVAL: Duration = Duration::from_secs(5);
 /// While downloading with no peer, announce (with fresh offers) this often.
 pub const LONELY_INTERVAL: Duration = Duration::from_secs(5);
+/// While downloading with fewer connections than [`WANTED_PEERS`] in a swarm the
+/// tracker counts larger, announce (with fresh offers) this soon, at most
+/// [`HUNGRY_ANNOUNCES`] times in a row: each announce's offers reach only a few peers,
+/// and in a flash crowd the peers that joined last would otherwise stay with the few
+/// their own offers reached until the tracker's interval.
+pub const HUNGRY_INTERVAL: Duration = Duration::from_millis(500);
+pub const HUNGRY_ANNOUNCES: u32 = 8;
+pub const WANTED_PEERS: usize = 8;
 /// After a connection failed to open, announce again with fresh offers this soon
 /// rather than at the tracker's interval (the peer is there; ICE or DTLS did not
 /// make it), at most once per this period.
@@ -289,6 +297,7 @@ impl Membership {
                 if let (Some(c), Some(n)) = (complete, incomplete) {
                     t.others = Some(c.saturating_add(n).saturating_sub(1));
                 }
+                self.hunger();
             }
             ServerMessage::Offer {
                 from,
@@ -405,6 +414,7 @@ impl Membership {
         {
             self.actions.push_back(Action::Close { conn: old });
         }
+        self.hunger();
         self.drive(now);
         opened
     }
@@ -577,6 +587,31 @@ impl Membership {
         }
     }
 
+    /// Brings the next announces closer when this peer has few connections in a
+    /// larger swarm.
+    fn hunger(&mut self) {
+        if self.need() == Need::Hungry {
+            for t in &mut self.trackers {
+                t.hungry();
+            }
+        }
+    }
+
+    /// What times the next announce: the tracker's interval, unless downloading with
+    /// no peer, or with few in a larger swarm.
+    fn need(&self) -> Need {
+        let open = self.conns.open_count();
+        if !self.downloading {
+            Need::Interval
+        } else if open == 0 {
+            Need::Lonely
+        } else if open < WANTED_PEERS && self.others().is_some_and(|n| n > open as u64) {
+            Need::Hungry
+        } else {
+            Need::Interval
+        }
+    }
+
     /// Announces on tracker `i`, with as many ready offers as it may carry.
     fn announce(&mut self, i: TrackerIx, now: Time, scheduled: bool) {
         let wanted = if scheduled {
@@ -603,13 +638,13 @@ impl Membership {
             None
         };
         let text = self.announce_text(event, offers);
-        let lonely = self.downloading && self.conns.open_count() == 0;
+        let need = self.need();
         let t = &mut self.trackers[i];
         if !self.downloading {
             t.said_completed = true;
         }
         if scheduled || event.is_some() {
-            t.announced(now, lonely, wanted - carried);
+            t.announced(now, need, wanted - carried);
         } else {
             t.wants = (t.wants).saturating_sub(carried);
             t.started = true;

@@ -656,3 +656,78 @@ fn every_peer_id_carries_the_client_prefix_and_a_group_has_its_own_swarm() {
     let group = MembershipConfig::new(&content, Some("corp"), vec![], true, random);
     assert_ne!(group.info_hash, public.info_hash);
 }
+
+/// Connects `m` (downloading) to `n` peers through offers they forward.
+fn connect_peers(m: &mut Membership, n: u8) {
+    for p in 0..n {
+        let offer = Offer {
+            offer_id: id(100 + p),
+            offer: sdp("x"),
+        };
+        m.tracker_text(
+            at(1),
+            0,
+            &protocol::forwarded_offer(SWARM, id(60 + p), &offer),
+        );
+        let answer = drain(m).into_iter().find_map(|a| match a {
+            Action::Answer { conn, .. } => Some(conn),
+            _ => None,
+        });
+        let conn = answer.expect("an answer");
+        assert!(matches!(
+            m.connection_opened(at(2), conn),
+            Opened::Keep { .. }
+        ));
+        drain(m);
+    }
+}
+
+/// When the next announce goes out after `from`, and how many went out by `until`.
+fn announces_between(m: &mut Membership, from: Time, until: Time) -> Vec<Time> {
+    let mut out = Vec::new();
+    let mut now = from;
+    while let Some(next) = m.poll_timeout().filter(|t| *t <= until) {
+        now = next.max(now);
+        m.handle_timeout(now);
+        let acts = drain(m);
+        if !announces(&make_offers(m, now, acts)).is_empty() {
+            out.push(now);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_downloader_with_few_peers_in_a_larger_swarm_announces_again_soon_a_few_times() {
+    // Two peers of the twenty the tracker counts: hungry.
+    let mut m = joined(1, 1);
+    connect_peers(&mut m, 2);
+    m.tracker_text(at(3), 0, &protocol::announce_response(SWARM, 600, 5, 16));
+    drain(&mut m);
+    let sent = announces_between(&mut m, at(3), at(120_000));
+    assert_eq!(sent.len() as u32, HUNGRY_ANNOUNCES, "{sent:?}");
+    assert!(sent[0] <= at(0) + HUNGRY_INTERVAL, "{sent:?}");
+    for w in sent.windows(2) {
+        assert_eq!(w[1].since(w[0]), HUNGRY_INTERVAL, "{sent:?}");
+    }
+    // The controls: with as many peers as it wants, or with few but no more in the
+    // swarm, only the announce the lonely start had set (at most one, not sooner).
+    let mut m = joined(2, 1);
+    connect_peers(&mut m, WANTED_PEERS as u8);
+    m.tracker_text(at(3), 0, &protocol::announce_response(SWARM, 600, 5, 16));
+    drain(&mut m);
+    let sent = announces_between(&mut m, at(3), at(120_000));
+    assert!(
+        sent.len() <= 1 && sent.iter().all(|t| *t >= at(0) + LONELY_INTERVAL),
+        "{sent:?}"
+    );
+    let mut m = joined(3, 1);
+    connect_peers(&mut m, 2);
+    m.tracker_text(at(3), 0, &protocol::announce_response(SWARM, 600, 0, 3));
+    drain(&mut m);
+    let sent = announces_between(&mut m, at(3), at(120_000));
+    assert!(
+        sent.len() <= 1 && sent.iter().all(|t| *t >= at(0) + LONELY_INTERVAL),
+        "{sent:?}"
+    );
+}

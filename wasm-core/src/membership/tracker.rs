@@ -7,9 +7,22 @@ use std::time::Duration;
 use crate::engine::Time;
 
 use super::{
-    CONNECT_TIMEOUT, DEFAULT_INTERVAL, FIRST_BACKOFF, MAX_BACKOFF, MIN_INTERVAL,
-    OFFERS_PER_ANNOUNCE,
+    CONNECT_TIMEOUT, DEFAULT_INTERVAL, FIRST_BACKOFF, HUNGRY_ANNOUNCES, HUNGRY_INTERVAL,
+    LONELY_INTERVAL, MAX_BACKOFF, MIN_INTERVAL, OFFERS_PER_ANNOUNCE,
 };
+
+/// What times the next announce after one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Need {
+    /// The tracker's interval.
+    Interval,
+    /// Downloading with no peer: [`LONELY_INTERVAL`].
+    Lonely,
+    /// Downloading with few peers in a larger swarm: [`HUNGRY_INTERVAL`], for at
+    /// most [`HUNGRY_ANNOUNCES`] in a row (so a swarm whose offers go unanswered
+    /// costs the tracker little).
+    Hungry,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Link {
@@ -32,9 +45,11 @@ pub(super) struct Tracker {
     interval: Duration,
     /// When to announce next, while open.
     pub announce_at: Time,
-    /// The last scheduled announce, and whether it was made alone (downloading
-    /// with no peer), from which the next one is timed.
-    last_announce: Option<(Time, bool)>,
+    /// The last scheduled announce, and what it was made for, from which the next
+    /// one is timed.
+    last_announce: Option<(Time, Need)>,
+    /// Hungry announces in a row.
+    hungry_streak: u32,
     /// `started` was said on this connection.
     pub started: bool,
     /// `completed` was said (or `started` with nothing left).
@@ -54,6 +69,7 @@ impl Tracker {
             interval: DEFAULT_INTERVAL,
             announce_at: now,
             last_announce: None,
+            hungry_streak: 0,
             started: false,
             said_completed: false,
             wants: 0,
@@ -87,24 +103,43 @@ impl Tracker {
     /// announce is timed from the last one.
     pub fn set_interval(&mut self, secs: u64) {
         self.interval = Duration::from_secs(secs).max(MIN_INTERVAL);
-        if let Some((at, lonely)) = self.last_announce {
-            self.announce_at = at + self.wait(lonely);
+        if let Some((at, need)) = self.last_announce {
+            self.announce_at = at + self.wait(need);
         }
     }
 
-    /// An announce went out; `lonely`: downloading with no peer, so look again soon.
-    pub fn announced(&mut self, now: Time, lonely: bool, lacking: usize) {
+    /// An announce went out; `need` times the next.
+    pub fn announced(&mut self, now: Time, need: Need, lacking: usize) {
         self.started = true;
-        self.last_announce = Some((now, lonely));
-        self.announce_at = now + self.wait(lonely);
+        self.hungry_streak = match need {
+            Need::Hungry => self.hungry_streak.saturating_add(1),
+            _ => 0,
+        };
+        self.last_announce = Some((now, need));
+        self.announce_at = now + self.wait(need);
         self.wants = lacking.min(OFFERS_PER_ANNOUNCE);
     }
 
-    fn wait(&self, lonely: bool) -> Duration {
-        if lonely {
-            super::LONELY_INTERVAL.min(self.interval)
-        } else {
-            self.interval
+    /// The swarm turned out larger than this peer's connections: the next announce
+    /// comes as a hungry one would, unless one is due sooner.
+    pub fn hungry(&mut self) {
+        if let Some((at, Need::Interval | Need::Lonely)) = self.last_announce
+            && self.hungry_streak == 0
+        {
+            self.last_announce = Some((at, Need::Hungry));
+            self.hungry_streak = 1;
+            self.announce_by(at + self.wait(Need::Hungry));
+        }
+    }
+
+    fn wait(&self, need: Need) -> Duration {
+        match need {
+            Need::Interval => self.interval,
+            Need::Lonely => LONELY_INTERVAL.min(self.interval),
+            Need::Hungry if self.hungry_streak <= HUNGRY_ANNOUNCES => {
+                HUNGRY_INTERVAL.min(self.interval)
+            }
+            Need::Hungry => self.interval,
         }
     }
 

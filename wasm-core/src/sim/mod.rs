@@ -1,6 +1,8 @@
 //! A deterministic swarm simulator: real engines, virtual time, a modelled network.
 //!
-//! Every node runs a real [`Engine`]; bytes are real and every hash is computed. The
+//! Every node runs a real [`Engine`] and a real [`Membership`] machine, which finds its
+//! peers through a relaying tracker as a deployed peer does; bytes are real and every
+//! hash is computed. The
 //! network is modelled: each node has an uplink and a downlink of fixed rate, served
 //! first-in first-out, plus a fixed one-way latency; small control messages (under
 //! 1 KiB) skip the queues, as they would ride beside bulk data. The origin is one more
@@ -8,10 +10,14 @@
 //! honest engines whose traffic the simulator tampers with, or seeds of forged content.
 //!
 //! Same scenario, same seed: same result, to the microsecond.
+//!
+//! [`Engine`]: crate::engine::Engine
+//! [`Membership`]: crate::membership::Membership
 
 mod network;
 mod random;
 mod scenario;
+mod swarm;
 
 pub use random::{must_finish, random_scenario};
 pub use scenario::{

@@ -6,22 +6,25 @@ use std::collections::BinaryHeap;
 use bytes::Bytes;
 
 use crate::engine::Time;
+use crate::membership::ConnId;
 
 /// Messages smaller than this skip the bandwidth queues (control traffic).
 pub const CONTROL_SIZE: usize = 1024;
 
 #[derive(Debug)]
 pub enum SimEvent {
-    /// A message reaches the receiver's downlink.
+    /// A message reaches the receiver's downlink; `conn` is the receiver's end.
     ArriveDownlink {
         from: usize,
         to: usize,
+        conn: ConnId,
         data: Bytes,
     },
     /// A message is handed to the receiving engine.
     Deliver {
         from: usize,
         to: usize,
+        conn: ConnId,
         data: Bytes,
     },
     /// Origin bytes reach a node's downlink / its engine.
@@ -46,13 +49,28 @@ pub enum SimEvent {
         start: u64,
         end: u64,
     },
-    Connect {
-        a: usize,
-        b: usize,
-    },
-    Gone {
+    /// A connection's data channel opens at `node`'s end `conn`.
+    Open {
         node: usize,
-        peer: usize,
+        conn: ConnId,
+    },
+    /// The far end closed the connection (or gave up the attempt).
+    Ended {
+        node: usize,
+        conn: ConnId,
+    },
+    /// A node's WebSocket to the tracker opened.
+    TrackerOpen {
+        node: usize,
+    },
+    /// A text reaches the tracker / a node from the tracker.
+    ToTracker {
+        from: usize,
+        text: String,
+    },
+    FromTracker {
+        node: usize,
+        text: String,
     },
     Join {
         node: usize,

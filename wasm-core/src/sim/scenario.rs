@@ -1,16 +1,27 @@
 //! Scenarios: who is in the swarm, how fast, how they behave; and the run loop.
 
 use std::collections::{BTreeSet, VecDeque};
+
+use sha2::Digest as _;
 use std::time::Duration;
 
 use bytes::Bytes;
 
 use super::network::{Link, Queue, SimEvent};
+use super::swarm::{Links, Tracker, end_point, sdp};
 use crate::content::{BLOCK_SIZE, ContentHasher, Hash32, hash_block};
 use crate::engine::{
     Action, ContentMeta, DisconnectReason, Engine, EngineConfig, Event, FailReason, PeerId, Stats,
     Time,
 };
+use crate::membership::{self, ConnId, Membership, MembershipConfig, Opened};
+
+/// The one tracker every node knows.
+const TRACKER: &str = "wss://tracker.sim/announce";
+
+fn peer(conn: ConnId) -> PeerId {
+    PeerId(conn.0)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -205,7 +216,9 @@ struct Node {
     up: Link,
     down: Link,
     timer: Option<Time>,
-    peers: BTreeSet<usize>,
+    /// The node's membership of the swarm, while it is in it.
+    m: Option<Membership>,
+    links: Links,
     out: NodeOutcome,
     gone: bool,
 }
@@ -234,6 +247,7 @@ struct Sim<'a> {
     origin_busy: bool,
     origin_sent: u64,
     events: u64,
+    tracker: Tracker,
 }
 
 fn t(d: Duration) -> Time {
@@ -284,7 +298,8 @@ pub fn run(sc: &Scenario) -> Outcome {
             up: Link::new(spec.upload),
             down: Link::new(spec.download),
             timer: None,
-            peers: BTreeSet::new(),
+            m: None,
+            links: Links::default(),
             out: NodeOutcome::default(),
             gone: false,
         })
@@ -305,6 +320,7 @@ pub fn run(sc: &Scenario) -> Outcome {
         origin_busy: false,
         origin_sent: 0,
         events: 0,
+        tracker: Tracker::default(),
     };
     for (i, spec) in sc.nodes.iter().enumerate() {
         sim.queue.push(t(spec.join_at), SimEvent::Join { node: i });
@@ -355,65 +371,59 @@ impl Sim<'_> {
         let latency = self.sc.latency;
         match ev {
             SimEvent::Join { node } => self.join(node),
-            SimEvent::Leave { node } => {
-                self.nodes[node].engine = None;
-                self.nodes[node].gone = true;
-                let peers: Vec<usize> = std::mem::take(&mut self.nodes[node].peers)
-                    .into_iter()
-                    .collect();
-                for p in peers {
-                    self.queue.push(
-                        self.now + latency,
-                        SimEvent::Gone {
-                            node: p,
-                            peer: node,
-                        },
-                    );
+            SimEvent::Leave { node } => self.leave(node),
+            SimEvent::Open { node, conn } => self.opened(node, conn),
+            SimEvent::Ended { node, conn } => self.ended(node, conn),
+            SimEvent::TrackerOpen { node } => {
+                if let Some(m) = self.nodes[node].m.as_mut() {
+                    m.tracker_opened(self.now, 0);
                 }
-                self.streams.retain(|s| s.node != node);
+                self.after(node);
             }
-            SimEvent::Connect { a, b } => {
-                if self.live(a) && self.live(b) && !self.nodes[a].peers.contains(&b) {
-                    self.nodes[a].peers.insert(b);
-                    self.nodes[b].peers.insert(a);
-                    self.feed(
-                        a,
-                        Event::PeerConnected {
-                            peer: PeerId(b as u64),
-                        },
-                    );
-                    self.feed(
-                        b,
-                        Event::PeerConnected {
-                            peer: PeerId(a as u64),
-                        },
-                    );
+            SimEvent::ToTracker { from, text } => {
+                for (to, text) in self.tracker.receive(from, &text) {
+                    self.queue
+                        .push(self.now + latency, SimEvent::FromTracker { node: to, text });
                 }
             }
-            SimEvent::Gone { node, peer } => {
-                if self.nodes[node].peers.remove(&peer) {
-                    self.feed(
-                        node,
-                        Event::PeerGone {
-                            peer: PeerId(peer as u64),
-                        },
-                    );
+            SimEvent::FromTracker { node, text } => {
+                if let Some(m) = self.nodes[node].m.as_mut() {
+                    m.tracker_text(self.now, 0, &text);
                 }
+                self.after(node);
             }
-            SimEvent::ArriveDownlink { from, to, data } => {
+            SimEvent::ArriveDownlink {
+                from,
+                to,
+                conn,
+                data,
+            } => {
                 // A data channel is ordered: nothing overtakes an earlier message.
                 let at = self.nodes[to].down.transmit(self.now, data.len());
                 let last = self.channel_clock.entry((from, to)).or_insert(Time::ZERO);
                 let at = at.max(*last);
                 *last = at;
-                self.queue.push(at, SimEvent::Deliver { from, to, data });
+                self.queue.push(
+                    at,
+                    SimEvent::Deliver {
+                        from,
+                        to,
+                        conn,
+                        data,
+                    },
+                );
             }
-            SimEvent::Deliver { from, to, data } => {
-                if self.nodes[to].peers.contains(&from) {
+            SimEvent::Deliver {
+                from,
+                to,
+                conn,
+                data,
+            } => {
+                if self.nodes[to].links.open.get(&conn).map(|(n, _)| *n) == Some(from) {
                     self.feed(
                         to,
                         Event::PeerMessage {
-                            peer: PeerId(from as u64),
+                            peer: peer(conn),
                             data,
                         },
                     );
@@ -478,6 +488,9 @@ impl Sim<'_> {
                     if let Some(e) = self.nodes[node].engine.as_mut() {
                         e.handle_timeout(self.now);
                     }
+                    if let Some(m) = self.nodes[node].m.as_mut() {
+                        m.handle_timeout(self.now);
+                    }
                     self.after(node);
                 }
             }
@@ -520,15 +533,143 @@ impl Sim<'_> {
         };
         self.nodes[node].engine = Some(engine);
         self.nodes[node].store = store;
-        for other in 0..self.nodes.len() {
-            if other != node && self.live(other) {
-                self.queue.push(
-                    self.now + self.sc.latency,
-                    SimEvent::Connect { a: node, b: other },
-                );
-            }
+        // Each node's randomness (its peer id, its offer ids) from the scenario's seed.
+        let mut random = [0u8; 44];
+        let h = sha2::Sha256::digest(format!("{}:{node}", self.sc.seed));
+        random[..32].copy_from_slice(&h);
+        random[32..].copy_from_slice(&sha2::Sha256::digest(h)[..12]);
+        let cfg = MembershipConfig::new(
+            &self.meta.sha256,
+            None,
+            vec![TRACKER.to_string()],
+            true,
+            random,
+        );
+        let downloading = spec.role == Role::Downloader;
+        self.nodes[node].m = Some(Membership::new(cfg, self.now, downloading));
+        self.after(node);
+    }
+
+    /// The node leaves: the tracker hears `stopped`, its connections close.
+    fn leave(&mut self, node: usize) {
+        if let Some(m) = self.nodes[node].m.as_mut() {
+            m.leave(self.now);
         }
         self.after(node);
+        let links = std::mem::take(&mut self.nodes[node].links);
+        for (_, far) in links.open.into_iter().chain(links.pending) {
+            self.queue.push(
+                self.now + self.sc.latency,
+                SimEvent::Ended {
+                    node: far.0,
+                    conn: far.1,
+                },
+            );
+        }
+        self.nodes[node].engine = None;
+        self.nodes[node].m = None;
+        self.nodes[node].gone = true;
+        self.streams.retain(|s| s.node != node);
+    }
+
+    /// A connection's channel opened at `node`: a peer, if membership keeps it.
+    fn opened(&mut self, node: usize, conn: ConnId) {
+        let now = self.now;
+        let n = &mut self.nodes[node];
+        let (Some(m), Some(far)) = (n.m.as_mut(), n.links.pending.get(&conn).copied()) else {
+            return;
+        };
+        match m.connection_opened(now, conn) {
+            Opened::Keep { .. } => {
+                n.links.pending.remove(&conn);
+                n.links.open.insert(conn, far);
+                self.feed(node, Event::PeerConnected { peer: peer(conn) });
+            }
+            Opened::Close => self.close(node, conn),
+        }
+        self.after(node);
+    }
+
+    /// The far end of `conn` closed it.
+    fn ended(&mut self, node: usize, conn: ConnId) {
+        let was_open = self.nodes[node].links.open.contains_key(&conn);
+        if self.nodes[node].links.remove(conn).is_none() {
+            return;
+        }
+        if let Some(m) = self.nodes[node].m.as_mut() {
+            m.connection_ended(self.now, conn);
+        }
+        if was_open {
+            self.feed(node, Event::PeerGone { peer: peer(conn) });
+        }
+        self.after(node);
+    }
+
+    /// `node` closes `conn`; the far end hears of it one latency later.
+    fn close(&mut self, node: usize, conn: ConnId) {
+        let was_open = self.nodes[node].links.open.contains_key(&conn);
+        let Some(far) = self.nodes[node].links.remove(conn) else {
+            return;
+        };
+        if was_open {
+            self.feed(node, Event::PeerGone { peer: peer(conn) });
+        }
+        self.queue.push(
+            self.now + self.sc.latency,
+            SimEvent::Ended {
+                node: far.0,
+                conn: far.1,
+            },
+        );
+    }
+
+    /// Carries out what `node`'s membership decided.
+    fn act_membership(&mut self, node: usize, action: membership::Action) {
+        let now = self.now;
+        let latency = self.sc.latency;
+        match action {
+            membership::Action::ConnectTracker { .. } => {
+                self.queue
+                    .push(now + latency, SimEvent::TrackerOpen { node });
+            }
+            membership::Action::SendTracker { text, .. } => {
+                self.queue
+                    .push(now + latency, SimEvent::ToTracker { from: node, text });
+            }
+            membership::Action::CloseTracker { .. } | membership::Action::TrackerRefused { .. } => {
+            }
+            membership::Action::MakeOffer { conn } => {
+                if let Some(m) = self.nodes[node].m.as_mut() {
+                    m.offer_made(now, conn, sdp("offer", node, conn));
+                }
+            }
+            membership::Action::DiscardOffer { .. } => {}
+            membership::Action::Answer { conn, offer, .. } => {
+                let Some(far) = end_point(&offer) else { return };
+                self.nodes[node].links.pending.insert(conn, far);
+                if let Some(m) = self.nodes[node].m.as_mut() {
+                    m.answer_made(now, conn, sdp("answer", node, conn));
+                }
+            }
+            membership::Action::AcceptAnswer { conn, answer, .. } => {
+                let Some(far) = end_point(&answer) else {
+                    return;
+                };
+                self.nodes[node].links.pending.insert(conn, far);
+                // Both ends' channels open once the answer is applied (ICE and DTLS
+                // take one more trip).
+                self.queue
+                    .push(now + latency, SimEvent::Open { node, conn });
+                self.queue.push(
+                    now + latency,
+                    SimEvent::Open {
+                        node: far.0,
+                        conn: far.1,
+                    },
+                );
+            }
+            membership::Action::Close { conn } => self.close(node, conn),
+        }
     }
 
     fn origin_tick(&mut self) {
@@ -588,8 +729,12 @@ impl Sim<'_> {
             };
             self.act(node, action);
         }
+        while let Some(action) = self.nodes[node].m.as_mut().and_then(|m| m.poll_action()) {
+            self.act_membership(node, action);
+        }
         let now = self.now;
         let n = &mut self.nodes[node];
+        let membership_due = n.m.as_ref().and_then(|m| m.poll_timeout());
         if let Some(e) = n.engine.as_ref() {
             n.out.stats = e.stats().clone();
             let due = n
@@ -606,7 +751,11 @@ impl Sim<'_> {
                     s.bytes_uploaded,
                 ));
             }
-            if let Some(next) = e.poll_timeout() {
+            if let Some(next) = [e.poll_timeout(), membership_due]
+                .into_iter()
+                .flatten()
+                .min()
+            {
                 // Never schedule in the past; a timer at `now` runs after this event.
                 let next = next.max(now + Duration::from_micros(1));
                 if n.timer.is_none_or(|cur| next < cur) {
@@ -622,7 +771,10 @@ impl Sim<'_> {
         let latency = self.sc.latency;
         match action {
             Action::Send { peer, data } => {
-                let to = peer.0 as usize;
+                let conn = ConnId(peer.0);
+                let Some((to, far)) = self.nodes[node].links.open.get(&conn).copied() else {
+                    return;
+                };
                 let frozen = self.nodes[node]
                     .spec
                     .freeze_at
@@ -645,25 +797,27 @@ impl Sim<'_> {
                     SimEvent::ArriveDownlink {
                         from: node,
                         to,
+                        conn: far,
                         data,
                     },
                 );
             }
             Action::Disconnect { peer, reason } => {
-                let other = peer.0 as usize;
-                if let DisconnectReason::Banned(why) = reason {
+                let conn = ConnId(peer.0);
+                let far = self.nodes[node].links.open.get(&conn).map(|(n, _)| *n);
+                let remote = self.nodes[node].m.as_ref().and_then(|m| m.remote(conn));
+                if let (DisconnectReason::Banned(why), Some(other)) = (reason, far) {
                     self.nodes[node].out.banned.push(other);
                     self.nodes[node].out.ban_reasons.push(why);
+                    // Membership closes every connection to it and never connects again.
+                    if let (Some(m), Some(remote)) = (self.nodes[node].m.as_mut(), remote) {
+                        m.ban(remote);
+                    }
                 }
-                if self.nodes[node].peers.remove(&other) {
-                    self.queue.push(
-                        now + latency,
-                        SimEvent::Gone {
-                            node: other,
-                            peer: node,
-                        },
-                    );
+                if let Some(m) = self.nodes[node].m.as_mut() {
+                    m.connection_ended(now, conn);
                 }
+                self.close(node, conn);
             }
             Action::FetchOrigin { request, range } => {
                 self.queue.push(
@@ -738,6 +892,9 @@ impl Sim<'_> {
                 let out = &mut self.nodes[node].out;
                 out.completed_at = Some(d(now));
                 out.content_ok = ok;
+                if let Some(m) = self.nodes[node].m.as_mut() {
+                    m.set_completed(now);
+                }
             }
             Action::Failed { reason } => {
                 self.nodes[node].out.failed = Some(reason);

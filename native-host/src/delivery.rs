@@ -17,6 +17,7 @@ use std::convert::Infallible;
 use std::fs::File;
 use std::net::SocketAddr;
 use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -44,6 +45,9 @@ pub struct Source {
     pub size: u64,
     pub filename: String,
     pub progress: watch::Receiver<Progress>,
+    /// Bytes handed to the browser so far: while none were, a download that starts
+    /// over (`transfer::restart`) can still deliver through the same response.
+    pub sent: Arc<AtomicU64>,
 }
 
 struct Pending {
@@ -151,8 +155,9 @@ impl Delivery {
             size,
             filename,
             progress,
+            sent,
         } = pending.source;
-        let mut resp = Response::new(stream_body(file, size, progress));
+        let mut resp = Response::new(stream_body(file, size, progress, sent));
         let h = resp.headers_mut();
         h.insert(
             header::CONTENT_TYPE,
@@ -218,9 +223,15 @@ struct Streaming {
     pos: u64,
     progress: watch::Receiver<Progress>,
     generation: u32,
+    sent: Arc<AtomicU64>,
 }
 
-fn stream_body(file: File, size: u64, progress: watch::Receiver<Progress>) -> Body {
+fn stream_body(
+    file: File,
+    size: u64,
+    progress: watch::Receiver<Progress>,
+    sent: Arc<AtomicU64>,
+) -> Body {
     let generation = progress.borrow().delivery_generation;
     let state = Streaming {
         file: Arc::new(file),
@@ -228,6 +239,7 @@ fn stream_body(file: File, size: u64, progress: watch::Receiver<Progress>) -> Bo
         pos: 0,
         progress,
         generation,
+        sent,
     };
     let s = stream::unfold(Some(state), |state| async move {
         let mut st = state?;
@@ -236,6 +248,11 @@ fn stream_body(file: File, size: u64, progress: watch::Receiver<Progress>) -> Bo
                 let p = st.progress.borrow_and_update();
                 (p.deliverable, p.phase, p.delivery_generation)
             };
+            if generation != st.generation && st.pos == 0 && phase != Phase::Failed {
+                // Nothing was sent of what is now void: follow the bytes that replace it.
+                st.generation = generation;
+                continue;
+            }
             if generation != st.generation || phase == Phase::Failed {
                 // Bytes already sent can no longer be vouched for, or the download
                 // failed: break the response so the browser fails the download.
@@ -256,6 +273,7 @@ fn stream_body(file: File, size: u64, progress: watch::Receiver<Progress>) -> Bo
                 return match read {
                     Ok(Ok(buf)) => {
                         st.pos += n;
+                        st.sent.store(st.pos, Ordering::Relaxed);
                         Some((Ok(Frame::data(Bytes::from(buf))), Some(st)))
                     }
                     _ => Some((Err(std::io::Error::other("cannot read the download")), None)),
@@ -314,6 +332,7 @@ mod tests {
                 size: bytes.len() as u64,
                 filename: "r\u{e9}sum\u{e9} \"1\".pdf".into(),
                 progress: rx,
+                sent: Arc::default(),
             },
             tx,
         )

@@ -3,7 +3,6 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -15,16 +14,14 @@ use tokio::sync::watch;
 use crate::config::StateDir;
 use crate::digest_lookup::DigestLookup;
 use crate::digest_lookup::SharedMemory;
-use crate::download::{
-    self, Connections, DownloadError, Job, NoPeers, PeerSource, Phase, Progress,
-};
+use crate::download::{self, Connections, DownloadError, NoPeers, PeerSource, Phase, Progress};
 use crate::origin::{self, OriginInfo};
 use crate::seeding::Seeder;
-use crate::store::cache::Cache;
 use crate::store::partial::{self, Partial, PartialRecord};
 use crate::swarm::group_mappings::GroupMappings;
 use crate::swarm::options::{SwarmArgs, SwarmArgsError};
 use crate::swarm::peers::{Swarm, SwarmConfig};
+use crate::transfer::{DigestConflict, Plan, Restart, Restarts, settle};
 
 #[derive(clap::Args, Debug)]
 pub struct GetArgs {
@@ -74,8 +71,8 @@ pub enum GetError {
     Config(#[from] crate::config::ConfigError),
     #[error("cannot reach the origin: {0}")]
     Probe(#[from] origin::ProbeError),
-    #[error("the origin publishes SHA-256 {origin}, but --sha256 says {given}")]
-    DigestConflict { origin: Hash32, given: Hash32 },
+    #[error("{0} (--sha256)")]
+    DigestConflict(DigestConflict),
     #[error("{0}")]
     Partial(#[from] partial::PartialError),
     #[error("{0}")]
@@ -91,8 +88,6 @@ pub enum GetError {
     Client(String),
 }
 
-/// How often a download that found the content changed starts over.
-const MAX_RESTARTS: u32 = 3;
 const DEFAULT_CONNECTIONS: u32 = 4;
 
 pub fn run(args: GetArgs) -> Result<(), GetError> {
@@ -140,9 +135,7 @@ async fn get(
     let client = origin::client().map_err(|e| GetError::Client(e.to_string()))?;
     // Progress goes where curl's goes, to stderr: stdout stays free for `--json`.
     let interactive = std::io::stderr().is_terminal();
-    let mut restarts = 0;
-    // Off again after a mirror's bytes spoiled the whole.
-    let mut use_mirrors = true;
+    let mut restarts = Restarts::default();
     // The swarm's trackers are the group's: a mapping is published where members meet.
     let group = policy
         .group_key()
@@ -151,15 +144,11 @@ async fn get(
     let lookup = DigestLookup::new(client.clone(), SharedMemory::default(), group);
     loop {
         let info = origin::probe(&client, &url, &HeaderMap::new()).await?;
-        let expected = match (given, info.digest) {
-            (Some(g), Some(o)) if g != o => {
-                return Err(GetError::DigestConflict {
-                    origin: o,
-                    given: g,
-                });
-            }
-            (g, o) => g.or(o),
-        };
+        if let (Some(given), Some(origin)) = (given, info.digest)
+            && given != origin
+        {
+            return Err(GetError::DigestConflict(DigestConflict { origin, given }));
+        }
         let dest = match &args.output {
             // An existing directory receives the file under the server's name.
             Some(p) if p.is_dir() => p.join(&info.filename),
@@ -167,11 +156,18 @@ async fn get(
             None => PathBuf::from(&info.filename),
         };
         let part = part_path(&dest);
-        tracing::info!(url = %info.url, size = info.size, ranges = info.ranges,
-            digest = ?expected.map(|d| d.to_hex()), dest = %dest.display(), "download");
         if info.size == 0 {
+            let expected = given.or(info.digest);
             return save_empty(&dest, expected);
         }
+        // Without a published digest, the origin's checksum lists may give one; the
+        // download does not wait for them.
+        let mut plan =
+            Plan::new(info, given, &lookup, swarm.clone()).map_err(GetError::DigestConflict)?;
+        let info = plan.info.clone();
+        let expected = plan.expected;
+        tracing::info!(url = %info.url, size = info.size, ranges = info.ranges,
+            digest = ?expected.map(|d| d.to_hex()), dest = %dest.display(), "download");
         let record = PartialRecord::new(
             &info,
             expected,
@@ -181,35 +177,22 @@ async fn get(
         );
         let (partial, resumed) = Partial::open(&state, record)?;
         let key = partial.key.clone();
-        // Without a published digest, the origin's checksum lists may give one; the
-        // download does not wait for them.
-        let mut digest_source = match (given, info.digest_source) {
-            (Some(_), _) => Some(DigestSource::Explicit),
-            (None, source) => source,
-        };
-        let late_digest =
-            (expected.is_none() && lookup.may_find(&info)).then(|| lookup.spawn(&info));
+        let mut digest_source = plan.digest_source;
         let swarm_cfg = swarm.clone();
-        // A swarm needs a trusted digest to name it by and check the whole against,
-        // and a download that needed credentials is never announced or shared.
-        let swarm = swarm
-            .clone()
-            .filter(|_| (expected.is_some() || late_digest.is_some()) && !info.has_credentials());
-        let job = Job {
-            client: client.clone(),
-            info: Arc::new(info.clone()),
-            headers: HeaderMap::new(),
-            expected,
-            connections: match connections {
-                Some(n) => Connections::Fixed(n),
-                None => Connections::Adaptive(DEFAULT_CONNECTIONS),
-            },
-            origin_only: swarm.is_none(),
-            partial,
-            policy: policy.clone(),
-            late_digest,
-            use_mirrors,
+        let connections = match connections {
+            Some(n) => Connections::Fixed(n),
+            None => Connections::Adaptive(DEFAULT_CONNECTIONS),
         };
+        let use_mirrors = restarts.use_mirrors();
+        let job = plan.job(
+            &client,
+            HeaderMap::new(),
+            connections,
+            partial,
+            &policy,
+            use_mirrors,
+        );
+        let swarm = plan.swarm.take();
         let (progress_tx, progress_rx) = watch::channel(Progress::default());
         let (_cancel_tx, cancel_rx) = watch::channel(false);
         let bar = interactive.then(|| show_progress(progress_rx, &info));
@@ -233,32 +216,25 @@ async fn get(
                     path: dest.clone(),
                     source,
                 })?;
-                // A download that needed credentials is never shared.
-                let admitted = !args.no_seed && policy.upload_enabled && !info.has_credentials();
-                if admitted {
-                    let cache =
-                        Cache::new(&state, policy.cache_max_bytes, policy.cache_max_age_secs);
-                    match cache.admit(done.sha256, done.leaves.as_deref(), &dest, &info.filename) {
-                        Ok(_) => {
-                            tracing::info!(sha256 = %done.sha256, "added to the seeding cache")
-                        }
-                        Err(e) => tracing::info!("not cached: {e}"),
-                    }
-                }
-                let origin_alone = done.hashed_from_origin_alone();
+                settle::admit(
+                    &state,
+                    &policy,
+                    &info,
+                    &done,
+                    &dest,
+                    &info.filename,
+                    !args.no_seed,
+                );
+                let publishable = settle::publishable(&done, resumed);
                 done.partial.finish();
                 // Nothing trusted named this content: its SHA-256 was computed from
                 // the origin's bytes alone, which a trusted group may publish.
                 let mut group_published = None;
-                // Not from a resumed partial either: its earlier blocks may have come
-                // from peers, under a digest that turned out not to hold.
-                if origin_alone
-                    && !resumed
-                    && let Some(group) = lookup.group()
-                {
-                    group_published = match GroupMappings::subject(&info) {
-                        Ok(subject) => Some(group.publish(&subject, done.sha256).await),
-                        Err(why) => {
+                if publishable && lookup.group().is_some() {
+                    group_published = match plan.publish.as_ref() {
+                        Some((group, subject)) => Some(group.publish(subject, done.sha256).await),
+                        None => {
+                            let why = GroupMappings::subject(&info).err().unwrap_or_default();
                             tracing::info!("no group mapping published: {why}");
                             None
                         }
@@ -351,33 +327,22 @@ async fn get(
                     // Forget the record: the next attempt starts from nothing.
                     partial::forget(&state, &key);
                 }
-                // Mirrors are not trusted: when the whole fails its check after
-                // they served part of it, the origin alone gets the next try.
-                let mismatch = matches!(
-                    &e,
-                    DownloadError::Failed(
-                        swarmload_core::engine::FailReason::DigestMismatch { .. }
-                    )
-                );
-                if mismatch && use_mirrors && !info.mirrors.is_empty() {
-                    use_mirrors = false;
-                    // The partial is already discarded above, as for any mismatch.
-                    tracing::warn!(
-                        "the whole did not match its digest, and mirrors served part of it: \
-                         starting over from the origin alone"
-                    );
-                    continue;
+                // The partial is already discarded above, as for any mismatch.
+                match restarts.after(&e, use_mirrors && !info.mirrors.is_empty()) {
+                    Some(Restart::WithoutMirrors) => {
+                        tracing::warn!(
+                            "the whole did not match its digest, and mirrors served part of it: \
+                             starting over from the origin alone"
+                        );
+                        continue;
+                    }
+                    Some(Restart::ContentChanged) => {
+                        tracing::info!("the content changed on the origin: starting over");
+                        continue;
+                    }
+                    None => {}
                 }
-                let changed = matches!(
-                    &e,
-                    DownloadError::Failed(swarmload_core::engine::FailReason::ContentChanged)
-                );
-                if changed && restarts < MAX_RESTARTS {
-                    restarts += 1;
-                    tracing::info!(restarts, "the content changed on the origin: starting over");
-                    continue;
-                }
-                return Err(if changed {
+                return Err(if restarts.kept_changing(&e) {
                     GetError::KeepsChanging
                 } else {
                     e.into()

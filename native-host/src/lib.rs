@@ -20,3 +20,4 @@ pub mod seeding;
 pub mod status_command;
 pub mod store;
 pub mod swarm;
+pub mod transfer;

@@ -3,6 +3,7 @@
 //! progress.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,7 +13,6 @@ use swarmload_core::content::Hash32;
 use swarmload_core::engine::EngineConfig;
 use swarmload_core::policy::{Policy, PolicyLayer};
 use swarmload_core::resolve::{HOLD, Reason};
-use swarmload_core::trusted_digest::DigestSource;
 use tokio::sync::{mpsc, watch};
 
 use super::messages::{HeaderEntry, PROTOCOL, Request, Resolve, Start, Target};
@@ -30,6 +30,7 @@ use crate::store::partial::{self, Partial, PartialRecord};
 use crate::swarm::group_mappings::GroupMappings;
 use crate::swarm::peers::{Swarm, SwarmConfig};
 use crate::swarm::rtc::RtcConfig;
+use crate::transfer::{Plan, Restarts, settle};
 use swarmload_core::group_mapping::Subject;
 
 /// Progress events per download, at most this often.
@@ -79,6 +80,42 @@ pub struct Session {
     reseeding: tokio::sync::Mutex<()>,
     /// Directories without checksum lists, across this session's downloads.
     checksum_lists: SharedMemory,
+}
+
+/// A started download, as its runs share it.
+struct Run {
+    url: url::Url,
+    target: Target,
+    given: Option<Hash32>,
+    headers: HeaderMap,
+    key: String,
+    filename: String,
+    data_path: std::path::PathBuf,
+    resumed: bool,
+    policy: Policy,
+    /// What the delivery and the browser see, across runs.
+    progress: watch::Sender<Progress>,
+    cancel: watch::Receiver<bool>,
+    /// Bytes the delivery has handed to the browser.
+    sent: Arc<AtomicU64>,
+}
+
+/// Passes one run's progress on to what the delivery and the browser see, its
+/// delivery generations after `base`; a failure is not passed on, since a restart
+/// may follow (`Session::finish` says when it is final).
+async fn forward_progress(
+    mut from: watch::Receiver<Progress>,
+    to: watch::Sender<Progress>,
+    base: u32,
+) {
+    while from.changed().await.is_ok() {
+        let mut p = from.borrow_and_update().clone();
+        if p.phase == Phase::Failed {
+            continue;
+        }
+        p.delivery_generation += base;
+        to.send_replace(p);
+    }
 }
 
 /// The swarm downloads and seeds join under `policy`, if it names any tracker.
@@ -526,16 +563,21 @@ impl Session {
         if info.size == 0 {
             return self.error(&id, "not_eligible", "empty");
         }
-        let expected = match (given, info.digest) {
-            (Some(g), Some(o)) if g != o => {
+        let lookup = self.digest_lookup(&policy);
+        // Without a published digest, the origin's checksum lists are looked for
+        // beside the download, which does not wait for them.
+        let mut plan = match Plan::new(info, given, &lookup, swarm_config(&policy)) {
+            Ok(plan) => plan,
+            Err(_) => {
                 return self.error(
                     &id,
                     "digest_conflict",
                     "the origin publishes another SHA-256",
                 );
             }
-            (g, o) => g.or(o),
         };
+        let info = plan.info.clone();
+        let expected = plan.expected;
         let filename = s
             .filename
             .as_deref()
@@ -577,11 +619,13 @@ impl Session {
             ..Progress::default()
         });
         let (cancel_tx, cancel_rx) = watch::channel(false);
+        let sent = Arc::new(AtomicU64::new(0));
         let delivery_url = match self.delivery.offer(delivery::Source {
             file,
             size: info.size,
             filename: filename.clone(),
             progress: progress_rx.clone(),
+            sent: sent.clone(),
         }) {
             Ok(u) => u,
             Err(e) => return self.error(&id, "no_randomness", &e.to_string()),
@@ -598,39 +642,15 @@ impl Session {
                     progress: progress_rx.clone(),
                 },
             );
-        // Without a published digest, the origin's checksum lists are looked for
-        // beside the download, which does not wait for them.
-        let digest_source = match given {
-            Some(_) => Some(DigestSource::Explicit),
-            None => info.digest_source,
-        };
-        let lookup = self.digest_lookup(&policy);
-        let late_digest =
-            (expected.is_none() && lookup.may_find(&info)).then(|| lookup.spawn(&info));
-        // What a group member publishes if nothing trusted names the digest.
-        // Not from a resumed partial: its earlier blocks may have come from peers.
-        let publish = lookup
-            .group()
-            .cloned()
-            .zip(GroupMappings::subject(&info).ok())
-            .filter(|_| !resumed);
-        // Only content with a trusted digest has a swarm; credentials and incognito
-        // were ruled out above.
-        let swarm = (expected.is_some() || late_digest.is_some())
-            .then(|| swarm_config(&policy))
-            .flatten();
-        let job = Job {
-            client: self.client.clone(),
-            info: Arc::new(info.clone()),
-            headers: forwarded_headers(&s.target.headers),
-            expected,
-            connections: Connections::Adaptive(4),
-            origin_only: swarm.is_none(),
+        let headers = forwarded_headers(&s.target.headers);
+        let job = plan.job(
+            &self.client,
+            headers.clone(),
+            Connections::Adaptive(4),
             partial,
-            policy: policy.clone(),
-            late_digest,
-            use_mirrors: true,
-        };
+            &policy,
+            true,
+        );
         self.reply(
             &id,
             Body::Started(Started {
@@ -640,33 +660,122 @@ impl Session {
                 filename: filename.clone(),
                 sha256: expected.map(|d| d.to_hex()),
                 p2p: expected.is_some(),
-                digest_source,
+                digest_source: plan.digest_source,
             }),
         );
         tokio::spawn(self.clone().report_progress(key.clone(), progress_rx));
-        let session = self.clone();
-        let size = info.size;
-        tokio::spawn(async move {
-            let peers: Box<dyn PeerSource> = match swarm {
+        let run = Run {
+            url,
+            target: s.target,
+            given,
+            headers,
+            key,
+            filename,
+            data_path,
+            resumed,
+            policy,
+            progress: progress_tx,
+            cancel: cancel_rx,
+            sent,
+        };
+        tokio::spawn(self.clone().run(run, plan, job));
+    }
+
+    /// Runs a started download to its end, starting over as `transfer::restart`
+    /// says while the browser has received nothing of it (its delivery then follows
+    /// the new run); otherwise a failure is final, and the browser's download fails
+    /// visibly.
+    async fn run(self: Arc<Self>, r: Run, mut plan: Plan, mut job: Job) {
+        let mut restarts = Restarts::default();
+        loop {
+            let had_mirrors = job.use_mirrors && !job.info.mirrors.is_empty();
+            let peers: Box<dyn PeerSource> = match plan.swarm.take() {
                 Some(cfg) => Box::new(Swarm::new(cfg)),
                 None => Box::new(NoPeers),
             };
-            let result = download::run(job, progress_tx, cancel_rx, peers).await;
-            session.finish(&key, &filename, &data_path, size, &policy, publish, result);
-        });
+            let (attempt_tx, attempt_rx) = watch::channel(r.progress.borrow().clone());
+            let base = r.progress.borrow().delivery_generation;
+            let forward = tokio::spawn(forward_progress(attempt_rx, r.progress.clone(), base));
+            let result = download::run(job, attempt_tx, r.cancel.clone(), peers).await;
+            let _ = forward.await;
+            let restart = match &result {
+                Err(e) => restarts.after(e, had_mirrors),
+                Ok(_) => None,
+            };
+            let Some(restart) = restart else {
+                return self.finish(&r, &plan.info, plan.publish.take(), result);
+            };
+            // What was declared deliverable is void: a delivery that sent none of it
+            // follows the next run, one that did breaks (`delivery::stream_body`).
+            r.progress.send_modify(|p| {
+                p.delivery_generation += 1;
+                p.deliverable = 0;
+                p.have_bytes = 0;
+            });
+            if r.sent.load(Ordering::Relaxed) > 0 {
+                return self.finish(&r, &plan.info, None, result);
+            }
+            tracing::info!(key = r.key, ?restart, "starting over");
+            match self.restart(&r, &restarts).await {
+                Ok((next_plan, next_job)) => (plan, job) = (next_plan, next_job),
+                Err(e) => {
+                    tracing::warn!(key = r.key, "cannot start over: {e}");
+                    return self.finish(&r, &plan.info, None, result);
+                }
+            }
+        }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The plan and job of the next run: the same file, afresh; after a content
+    /// change, from a new probe of the same size.
+    async fn restart(&self, r: &Run, restarts: &Restarts) -> Result<(Plan, Job), String> {
+        partial::forget(&self.state, &r.key);
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&r.data_path)
+            .map_err(|e| e.to_string())?;
+        file.set_len(0).map_err(|e| e.to_string())?;
+        let mut info = self.probe_origin(&r.url, &r.target.headers).await?;
+        if let Some(link) = link_of(&r.target, &r.url) {
+            info.requested = link;
+        }
+        let size = r.progress.borrow().size;
+        if info.size != size {
+            return Err(format!(
+                "the content is now {} bytes, not {size}",
+                info.size
+            ));
+        }
+        let lookup = self.digest_lookup(&r.policy);
+        let mut plan = Plan::new(info, r.given, &lookup, swarm_config(&r.policy))
+            .map_err(|e| e.to_string())?;
+        let record = PartialRecord::new(
+            &plan.info,
+            plan.expected,
+            r.data_path.clone(),
+            None,
+            r.filename.clone(),
+        );
+        let (partial, _) = Partial::open(&self.state, record).map_err(|e| e.to_string())?;
+        let job = plan.job(
+            &self.client,
+            r.headers.clone(),
+            Connections::Adaptive(4),
+            partial,
+            &r.policy,
+            restarts.use_mirrors(),
+        );
+        Ok((plan, job))
+    }
+
     fn finish(
         self: &Arc<Self>,
-        key: &str,
-        filename: &str,
-        data_path: &std::path::Path,
-        size: u64,
-        policy: &Policy,
+        r: &Run,
+        info: &OriginInfo,
         publish: Option<(GroupMappings, Subject)>,
         result: Result<download::Finished, download::DownloadError>,
     ) {
+        let key = r.key.as_str();
         self.downloads
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -676,23 +785,20 @@ impl Session {
                 // Only what the seeding cache admits is served on: a file it cannot
                 // hold (over `cache_max_bytes`, say) would otherwise stay on disk,
                 // unlinked but open, for as long as the browser runs.
-                let mut kept = false;
-                if policy.upload_enabled {
-                    let cache = Cache::new(
-                        &self.state,
-                        policy.cache_max_bytes,
-                        policy.cache_max_age_secs,
-                    );
-                    match cache.admit(done.sha256, done.leaves.as_deref(), data_path, filename) {
-                        Ok(_) => kept = true,
-                        Err(e) => tracing::info!("not cached, so not served on: {e}"),
-                    }
-                }
+                let kept = settle::admit(
+                    &self.state,
+                    &r.policy,
+                    info,
+                    &done,
+                    &r.data_path,
+                    &r.filename,
+                    true,
+                );
                 // The delivery keeps its own handle on the bytes; the cache its link.
-                let _ = std::fs::remove_file(data_path);
+                let _ = std::fs::remove_file(&r.data_path);
                 // Nothing trusted named this content: its SHA-256 was computed from
                 // the origin's bytes alone, which a trusted group may publish.
-                let publish = publish.filter(|_| done.hashed_from_origin_alone());
+                let publish = publish.filter(|_| settle::publishable(&done, r.resumed));
                 done.partial.finish();
                 // The download's peers go on being served while the browser runs.
                 if kept && done.digest_trusted && !self.seeds.is_seeding(&done.sha256) {
@@ -715,16 +821,20 @@ impl Session {
                 self.send(Body::Finished(Finished {
                     download: key.to_string(),
                     sha256: done.sha256.to_hex(),
-                    size,
+                    size: r.progress.borrow().size,
                     from_peers: done.stats.bytes_from_peers,
                     from_origin: done.stats.bytes_from_origin,
                     group_publish: publish.is_some(),
                 }));
             }
             Err(e) => {
+                r.progress.send_modify(|p| {
+                    p.phase = Phase::Failed;
+                    p.error = Some(e.to_string());
+                });
                 let cancelled = matches!(e, download::DownloadError::Cancelled);
                 if cancelled || e.discards_partial() {
-                    let _ = std::fs::remove_file(data_path);
+                    let _ = std::fs::remove_file(&r.data_path);
                     partial::forget(&self.state, key);
                 }
                 tracing::warn!(key, "download failed: {e}");

@@ -835,3 +835,82 @@ async fn a_link_redirected_to_a_signed_url_finds_its_list_and_is_renewed_through
         "and the host asked the link again"
     );
 }
+
+/// The browser fetches its delivery only once the download is over: until then it
+/// has received nothing, and the host may start over.
+async fn finished_then_delivered(h: &mut Host, started: &Value) -> (Value, Vec<u8>) {
+    assert_eq!(started["type"], "started", "{started}");
+    let (done, _) = h
+        .until(|m| m["type"] == "finished" || m["type"] == "failed")
+        .await;
+    let url = started["delivery_url"].as_str().unwrap();
+    let (status, _, body, complete) = fetch(url, None).await;
+    assert!(status == 200 && complete, "{status} {done}");
+    (done, body)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mirror_that_spoils_the_whole_costs_a_second_try_not_the_browsers_download() {
+    let data = random_bytes(3 * 1024 * 1024, 83);
+    // Same size, other content: nothing tells until the whole is checked.
+    let mut bad = OriginConfig::memory(random_bytes(3 * 1024 * 1024, 84));
+    bad.path = "/mirror/pub/app.bin".into();
+    bad.repr_digest = false;
+    let bad = TestOrigin::start(bad).await.unwrap();
+    let mut cfg = OriginConfig::memory(data.clone());
+    cfg.path = "/pub/app.bin".into();
+    cfg.throttle_per_connection = Some(512 * 1024);
+    cfg.links = vec![format!("<{}>; rel=duplicate; pri=1", bad.url())];
+    let origin = TestOrigin::start(cfg).await.unwrap();
+    let mut h = Host::start(&[EXTENSION]);
+    let started = h
+        .request(json!({"type": "start", "id": 1, "url": origin.url()}))
+        .await;
+    let (done, body) = finished_then_delivered(&mut h, &started).await;
+    assert_eq!(done["type"], "finished", "{done}");
+    assert_eq!(done["sha256"], origin.sha256_hex(0));
+    assert!(body == data, "the browser gets the right bytes");
+    assert!(bad.stats().body_bytes() > 0, "the mirror was used first");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn content_that_changes_on_the_origin_starts_over_on_the_new_version_for_the_browser_too() {
+    let v0 = random_bytes(4 * 1024 * 1024, 5);
+    let v1 = random_bytes(4 * 1024 * 1024, 6);
+    let mut cfg = OriginConfig::memory(v0.clone());
+    cfg.versions
+        .push(swarmload_tests::origin::Content::Memory(v1.clone().into()));
+    // The second GET (the first is the download's first range) already sees v1.
+    cfg.change_after_gets = Some(1);
+    cfg.throttle_per_connection = Some(4_000_000);
+    let origin = TestOrigin::start(cfg.clone()).await.unwrap();
+    let mut h = Host::start(&[EXTENSION]);
+    let started = h
+        .request(json!({"type": "start", "id": 1, "url": origin.url()}))
+        .await;
+    let (done, body) = finished_then_delivered(&mut h, &started).await;
+    assert_eq!(done["type"], "finished", "{done}");
+    assert_eq!(done["sha256"], origin.sha256_hex(1));
+    assert!(body == v1, "the new version, whole, never mixed");
+    let heads = origin
+        .stats()
+        .requests()
+        .iter()
+        .filter(|r| r.method == "HEAD")
+        .count();
+    assert_eq!(heads, 2, "probed again after the change");
+
+    // The control: pinned to the first version's digest, the new one cannot be
+    // accepted, and the browser's download fails visibly.
+    let origin = TestOrigin::start(cfg).await.unwrap();
+    let started = h
+        .request(
+            json!({"type": "start", "id": 2, "url": origin.url(), "sha256": origin.sha256_hex(0)}),
+        )
+        .await;
+    assert_eq!(started["type"], "started", "{started}");
+    let (failed, _) = h
+        .until(|m| m["type"] == "finished" || m["type"] == "failed")
+        .await;
+    assert_eq!(failed["type"], "failed", "{failed}");
+}

@@ -836,9 +836,13 @@ async fn a_link_redirected_to_a_signed_url_finds_its_list_and_is_renewed_through
     );
 }
 
-/// The browser fetches its delivery only once the download is over: until then it
-/// has received nothing, and the host may start over.
-async fn finished_then_delivered(h: &mut Host, started: &Value) -> (Value, Vec<u8>) {
+/// Starts a download of `origin`'s content; the browser fetches its delivery only
+/// once the download is over: until then it has received nothing, and the host may
+/// start over.
+async fn start_then_delivered(h: &mut Host, origin: &TestOrigin) -> (Value, Vec<u8>) {
+    let started = h
+        .request(json!({"type": "start", "id": 1, "url": origin.url()}))
+        .await;
     assert_eq!(started["type"], "started", "{started}");
     let (done, _) = h
         .until(|m| m["type"] == "finished" || m["type"] == "failed")
@@ -863,10 +867,7 @@ async fn a_mirror_that_spoils_the_whole_costs_a_second_try_not_the_browsers_down
     cfg.links = vec![format!("<{}>; rel=duplicate; pri=1", bad.url())];
     let origin = TestOrigin::start(cfg).await.unwrap();
     let mut h = Host::start(&[EXTENSION]);
-    let started = h
-        .request(json!({"type": "start", "id": 1, "url": origin.url()}))
-        .await;
-    let (done, body) = finished_then_delivered(&mut h, &started).await;
+    let (done, body) = start_then_delivered(&mut h, &origin).await;
     assert_eq!(done["type"], "finished", "{done}");
     assert_eq!(done["sha256"], origin.sha256_hex(0));
     assert!(body == data, "the browser gets the right bytes");
@@ -885,20 +886,15 @@ async fn content_that_changes_on_the_origin_starts_over_on_the_new_version_for_t
     cfg.throttle_per_connection = Some(4_000_000);
     let origin = TestOrigin::start(cfg.clone()).await.unwrap();
     let mut h = Host::start(&[EXTENSION]);
-    let started = h
-        .request(json!({"type": "start", "id": 1, "url": origin.url()}))
-        .await;
-    let (done, body) = finished_then_delivered(&mut h, &started).await;
+    let (done, body) = start_then_delivered(&mut h, &origin).await;
     assert_eq!(done["type"], "finished", "{done}");
     assert_eq!(done["sha256"], origin.sha256_hex(1));
     assert!(body == v1, "the new version, whole, never mixed");
-    let heads = origin
-        .stats()
-        .requests()
-        .iter()
-        .filter(|r| r.method == "HEAD")
-        .count();
-    assert_eq!(heads, 2, "probed again after the change");
+    assert_eq!(
+        origin.stats().count("HEAD"),
+        2,
+        "probed again after the change"
+    );
 
     // The control: pinned to the first version's digest, the new one cannot be
     // accepted, and the browser's download fails visibly.

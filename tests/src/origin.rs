@@ -206,6 +206,14 @@ impl OriginStats {
         self.gets.load(Ordering::SeqCst)
     }
 
+    /// Requests made so far with `method`.
+    pub fn count(&self, method: &str) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.method == method)
+            .count()
+    }
+
     pub fn requests(&self) -> Vec<RequestRecord> {
         let log = self.requests.lock().unwrap_or_else(|e| e.into_inner());
         log.iter()

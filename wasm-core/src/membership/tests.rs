@@ -712,22 +712,16 @@ fn a_downloader_with_few_peers_in_a_larger_swarm_announces_again_soon_a_few_time
     }
     // The controls: with as many peers as it wants, or with few but no more in the
     // swarm, only the announce the lonely start had set (at most one, not sooner).
-    let mut m = joined(2, 1);
-    connect_peers(&mut m, WANTED_PEERS as u8);
-    m.tracker_text(at(3), 0, &protocol::announce_response(SWARM, 600, 5, 16));
-    drain(&mut m);
-    let sent = announces_between(&mut m, at(3), at(120_000));
-    assert!(
-        sent.len() <= 1 && sent.iter().all(|t| *t >= at(0) + LONELY_INTERVAL),
-        "{sent:?}"
-    );
-    let mut m = joined(3, 1);
-    connect_peers(&mut m, 2);
-    m.tracker_text(at(3), 0, &protocol::announce_response(SWARM, 600, 0, 3));
-    drain(&mut m);
-    let sent = announces_between(&mut m, at(3), at(120_000));
-    assert!(
-        sent.len() <= 1 && sent.iter().all(|t| *t >= at(0) + LONELY_INTERVAL),
-        "{sent:?}"
-    );
+    for (me, peers, complete, incomplete) in [(2, WANTED_PEERS as u8, 5, 16), (3, 2, 0, 3)] {
+        let mut m = joined(me, 1);
+        connect_peers(&mut m, peers);
+        let counts = protocol::announce_response(SWARM, 600, complete, incomplete);
+        m.tracker_text(at(3), 0, &counts);
+        drain(&mut m);
+        let sent = announces_between(&mut m, at(3), at(120_000));
+        assert!(
+            sent.len() <= 1 && sent.iter().all(|t| *t >= at(0) + LONELY_INTERVAL),
+            "{sent:?}"
+        );
+    }
 }

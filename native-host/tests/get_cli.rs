@@ -214,12 +214,7 @@ async fn a_server_without_range_support_gets_one_stream() {
 async fn content_that_changes_mid_download_is_never_mixed() {
     let v0 = random_bytes(4 * MIB, 5);
     let v1 = random_bytes(4 * MIB, 6);
-    let mut cfg = OriginConfig::memory(v0.clone());
-    cfg.versions
-        .push(swarmload_tests::origin::Content::Memory(v1.clone().into()));
-    // The second GET (the first is the download's first range) already sees v1.
-    cfg.change_after_gets = Some(1);
-    cfg.throttle_per_connection = Some(4_000_000);
+    let cfg = common::changing_content(&v0, &v1);
     let origin = TestOrigin::start(cfg.clone()).await.unwrap();
     let dir = TempDir::new("get-change");
     let state = dir.join("state");

@@ -878,12 +878,7 @@ async fn a_mirror_that_spoils_the_whole_costs_a_second_try_not_the_browsers_down
 async fn content_that_changes_on_the_origin_starts_over_on_the_new_version_for_the_browser_too() {
     let v0 = random_bytes(4 * 1024 * 1024, 5);
     let v1 = random_bytes(4 * 1024 * 1024, 6);
-    let mut cfg = OriginConfig::memory(v0.clone());
-    cfg.versions
-        .push(swarmload_tests::origin::Content::Memory(v1.clone().into()));
-    // The second GET (the first is the download's first range) already sees v1.
-    cfg.change_after_gets = Some(1);
-    cfg.throttle_per_connection = Some(4_000_000);
+    let cfg = common::changing_content(&v0, &v1);
     let origin = TestOrigin::start(cfg.clone()).await.unwrap();
     let mut h = Host::start(&[EXTENSION]);
     let (done, body) = start_then_delivered(&mut h, &origin).await;

@@ -70,3 +70,15 @@ pub async fn status(state: &Path) -> Value {
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// An origin whose content changes mid-download: `v0`, then `v1` from its second
+/// GET on (the first is the download's first range), throttled so the download
+/// takes several ranges.
+pub fn changing_content(v0: &[u8], v1: &[u8]) -> swarmload_tests::origin::OriginConfig {
+    let mut cfg = swarmload_tests::origin::OriginConfig::memory(v0.to_vec());
+    cfg.versions
+        .push(swarmload_tests::origin::Content::Memory(v1.to_vec().into()));
+    cfg.change_after_gets = Some(1);
+    cfg.throttle_per_connection = Some(4_000_000);
+    cfg
+}

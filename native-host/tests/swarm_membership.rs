@@ -55,7 +55,9 @@ async fn two_members_meet_exchange_messages_and_leave() {
     let took = a.leave().await;
     assert!(took < Duration::from_secs(5), "{took:?}");
     until_peer_count(&tracker, 1, "the member that left is forgotten").await;
-    b.until(10, |e| matches!(e, Event::PeerGone { .. })).await;
+    // The channel's close normally tells at once; should it be lost (a loaded
+    // machine), ICE gives the connection up within its failed timeout (25 s).
+    b.until(40, |e| matches!(e, Event::PeerGone { .. })).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -300,6 +300,8 @@ export interface Probe {
   digest_source?: DigestSource;
   checksum_list?: string;
   digest_error?: string;
+  /** Why no trusted digest was found (the core resolver's reason). */
+  why_not_p2p?: string;
   ranges: boolean;
   etag?: string;
   last_modified?: string;

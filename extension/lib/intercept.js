@@ -358,7 +358,7 @@ export class Interceptor {
     if (!probe.sha256) {
       return probe.digest_error
         ? `bad digest: ${probe.digest_error}`
-        : 'no trusted digest: no digest header, no Metalink, no #sha256= in the link, no checksum list beside the file';
+        : `no trusted digest: ${probe.why_not_p2p ?? 'no digest header, no Metalink, no #sha256= in the link, no checksum list beside the file'}`;
     }
     if (probe.size === null || probe.size === undefined) return 'size unknown';
     const filename = basename(item.filename) || basename(new URL(url).pathname) || 'download';

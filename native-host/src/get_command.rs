@@ -14,14 +14,14 @@ use tokio::sync::watch;
 use crate::config::StateDir;
 use crate::digest_lookup::DigestLookup;
 use crate::digest_lookup::SharedMemory;
-use crate::download::{self, Connections, DownloadError, NoPeers, PeerSource, Phase, Progress};
+use crate::download::{self, Connections, DownloadError, PeerSource, Phase, Progress};
 use crate::origin::{self, OriginInfo};
 use crate::seeding::Seeder;
 use crate::store::partial::{self, Partial, PartialRecord};
 use crate::swarm::group_mappings::GroupMappings;
 use crate::swarm::options::{SwarmArgs, SwarmArgsError};
 use crate::swarm::peers::{Swarm, SwarmConfig};
-use crate::transfer::{DigestConflict, Plan, Restart, Restarts, settle};
+use crate::transfer::{DigestConflict, Ran, Restart, Restarts, Transfer, settle};
 
 #[derive(clap::Args, Debug)]
 pub struct GetArgs {
@@ -135,13 +135,25 @@ async fn get(
     let client = origin::client().map_err(|e| GetError::Client(e.to_string()))?;
     // Progress goes where curl's goes, to stderr: stdout stays free for `--json`.
     let interactive = std::io::stderr().is_terminal();
-    let mut restarts = Restarts::default();
     // The swarm's trackers are the group's: a mapping is published where members meet.
     let group = policy
         .group_key()
         .zip(swarm.as_ref())
         .and_then(|(key, s)| GroupMappings::new(s.trackers.clone(), key));
     let lookup = DigestLookup::new(client.clone(), SharedMemory::default(), group);
+    let mut t = Transfer {
+        client: client.clone(),
+        lookup,
+        swarm: swarm.clone(),
+        policy: policy.clone(),
+        headers: HeaderMap::new(),
+        given,
+        connections: match connections {
+            Some(n) => Connections::Fixed(n),
+            None => Connections::Adaptive(DEFAULT_CONNECTIONS),
+        },
+        restarts: Restarts::default(),
+    };
     loop {
         let info = origin::probe(&client, &url, &HeaderMap::new()).await?;
         if let (Some(given), Some(origin)) = (given, info.digest)
@@ -162,8 +174,7 @@ async fn get(
         }
         // Without a published digest, the origin's checksum lists may give one; the
         // download does not wait for them.
-        let mut plan =
-            Plan::new(info, given, &lookup, swarm.clone()).map_err(GetError::DigestConflict)?;
+        let mut plan = t.plan(info).map_err(GetError::DigestConflict)?;
         let info = plan.info.clone();
         let expected = plan.expected;
         tracing::info!(url = %info.url, size = info.size, ranges = info.ranges,
@@ -178,35 +189,18 @@ async fn get(
         let (partial, resumed) = Partial::open(&state, record)?;
         let key = partial.key.clone();
         let mut digest_source = plan.digest_source;
-        let swarm_cfg = swarm.clone();
-        let connections = match connections {
-            Some(n) => Connections::Fixed(n),
-            None => Connections::Adaptive(DEFAULT_CONNECTIONS),
-        };
-        let use_mirrors = restarts.use_mirrors();
-        let job = plan.job(
-            &client,
-            HeaderMap::new(),
-            connections,
-            partial,
-            &policy,
-            use_mirrors,
-        );
-        let swarm = plan.swarm.take();
+        let job = t.job(&mut plan, partial);
         let (progress_tx, progress_rx) = watch::channel(Progress::default());
         let (_cancel_tx, cancel_rx) = watch::channel(false);
         let bar = interactive.then(|| show_progress(progress_rx, &info));
-        let peers: Box<dyn PeerSource> = match swarm {
-            Some(cfg) => Box::new(Swarm::new(cfg)),
-            None => Box::new(NoPeers),
-        };
-        let result = download::run(job, progress_tx, cancel_rx, peers).await;
+        let ran = t.run(&mut plan, job, progress_tx, cancel_rx).await;
         if let Some(bar) = bar {
             bar.abort();
             let _ = bar.await;
         }
-        match result {
-            Ok(done) => {
+        let lookup = &t.lookup;
+        match ran {
+            Ran::Done(done) => {
                 let list = done.learned.as_ref().and_then(|l| l.checksum_list.clone());
                 if let Some(l) = &done.learned {
                     digest_source = digest_source.or(Some(l.source));
@@ -281,7 +275,7 @@ async fn get(
                 if group_published.is_some_and(|n| n > 0)
                     && args.seed_for.is_some()
                     && policy.upload_enabled
-                    && let Some(cfg) = swarm_cfg
+                    && let Some(cfg) = swarm.clone()
                 {
                     let engine_cfg = swarmload_core::engine::EngineConfig::from_policy(
                         &policy,
@@ -320,35 +314,36 @@ async fn get(
                 seeder.leave().await;
                 return Ok(());
             }
-            Err(e) => {
+            Ran::Again(restart, e) => {
+                forget_partial(&state, &part, &key, &e);
+                match restart {
+                    Restart::WithoutMirrors => tracing::warn!(
+                        "the whole did not match its digest, and mirrors served part of it: \
+                         starting over from the origin alone"
+                    ),
+                    Restart::ContentChanged => {
+                        tracing::info!("the content changed on the origin: starting over")
+                    }
+                }
+            }
+            Ran::Failed(e) => {
                 tracing::warn!("download failed: {e}");
-                if e.discards_partial() {
-                    let _ = std::fs::remove_file(&part);
-                    // Forget the record: the next attempt starts from nothing.
-                    partial::forget(&state, &key);
-                }
-                // The partial is already discarded above, as for any mismatch.
-                match restarts.after(&e, use_mirrors && !info.mirrors.is_empty()) {
-                    Some(Restart::WithoutMirrors) => {
-                        tracing::warn!(
-                            "the whole did not match its digest, and mirrors served part of it: \
-                             starting over from the origin alone"
-                        );
-                        continue;
-                    }
-                    Some(Restart::ContentChanged) => {
-                        tracing::info!("the content changed on the origin: starting over");
-                        continue;
-                    }
-                    None => {}
-                }
-                return Err(if restarts.kept_changing(&e) {
+                forget_partial(&state, &part, &key, &e);
+                return Err(if t.restarts.kept_changing(&e) {
                     GetError::KeepsChanging
                 } else {
                     e.into()
                 });
             }
         }
+    }
+}
+
+/// After a failure that voids what was stored, the next attempt starts from nothing.
+fn forget_partial(state: &StateDir, part: &Path, key: &str, e: &DownloadError) {
+    if e.discards_partial() {
+        let _ = std::fs::remove_file(part);
+        partial::forget(state, key);
     }
 }
 

@@ -22,7 +22,7 @@ use super::outgoing::{
 use crate::config::StateDir;
 use crate::delivery::{self, Delivery};
 use crate::digest_lookup::{DigestLookup, SharedMemory};
-use crate::download::{self, Connections, Job, NoPeers, PeerSource, Phase, Progress};
+use crate::download::{self, Connections, Job, Phase, Progress};
 use crate::origin::{self, OriginInfo};
 use crate::seeding::{Seeder, Seeds};
 use crate::store::cache::Cache;
@@ -30,7 +30,7 @@ use crate::store::partial::{self, Partial, PartialRecord};
 use crate::swarm::group_mappings::GroupMappings;
 use crate::swarm::peers::{Swarm, SwarmConfig};
 use crate::swarm::rtc::RtcConfig;
-use crate::transfer::{Plan, Restarts, settle};
+use crate::transfer::{Plan, Ran, Restarts, Transfer, settle};
 use swarmload_core::group_mapping::Subject;
 
 /// Progress events per download, at most this often.
@@ -86,8 +86,6 @@ pub struct Session {
 struct Run {
     url: url::Url,
     target: Target,
-    given: Option<Hash32>,
-    headers: HeaderMap,
     key: String,
     filename: String,
     data_path: std::path::PathBuf,
@@ -563,10 +561,19 @@ impl Session {
         if info.size == 0 {
             return self.error(&id, "not_eligible", "empty");
         }
-        let lookup = self.digest_lookup(&policy);
+        let t = Transfer {
+            client: self.client.clone(),
+            lookup: self.digest_lookup(&policy),
+            swarm: swarm_config(&policy),
+            policy: policy.clone(),
+            headers: forwarded_headers(&s.target.headers),
+            given,
+            connections: Connections::Adaptive(4),
+            restarts: Restarts::default(),
+        };
         // Without a published digest, the origin's checksum lists are looked for
         // beside the download, which does not wait for them.
-        let mut plan = match Plan::new(info, given, &lookup, swarm_config(&policy)) {
+        let mut plan = match t.plan(info) {
             Ok(plan) => plan,
             Err(_) => {
                 return self.error(
@@ -642,15 +649,7 @@ impl Session {
                     progress: progress_rx.clone(),
                 },
             );
-        let headers = forwarded_headers(&s.target.headers);
-        let job = plan.job(
-            &self.client,
-            headers.clone(),
-            Connections::Adaptive(4),
-            partial,
-            &policy,
-            true,
-        );
+        let job = t.job(&mut plan, partial);
         self.reply(
             &id,
             Body::Started(Started {
@@ -667,8 +666,6 @@ impl Session {
         let run = Run {
             url,
             target: s.target,
-            given,
-            headers,
             key,
             filename,
             data_path,
@@ -678,32 +675,26 @@ impl Session {
             cancel: cancel_rx,
             sent,
         };
-        tokio::spawn(self.clone().run(run, plan, job));
+        tokio::spawn(self.clone().run(run, t, plan, job));
     }
 
     /// Runs a started download to its end, starting over as `transfer::restart`
     /// says while the browser has received nothing of it (its delivery then follows
     /// the new run); otherwise a failure is final, and the browser's download fails
     /// visibly.
-    async fn run(self: Arc<Self>, r: Run, mut plan: Plan, mut job: Job) {
-        let mut restarts = Restarts::default();
+    async fn run(self: Arc<Self>, r: Run, mut t: Transfer, mut plan: Plan, mut job: Job) {
         loop {
-            let had_mirrors = job.use_mirrors && !job.info.mirrors.is_empty();
-            let peers: Box<dyn PeerSource> = match plan.swarm.take() {
-                Some(cfg) => Box::new(Swarm::new(cfg)),
-                None => Box::new(NoPeers),
-            };
             let (attempt_tx, attempt_rx) = watch::channel(r.progress.borrow().clone());
             let base = r.progress.borrow().delivery_generation;
             let forward = tokio::spawn(forward_progress(attempt_rx, r.progress.clone(), base));
-            let result = download::run(job, attempt_tx, r.cancel.clone(), peers).await;
+            let ran = t.run(&mut plan, job, attempt_tx, r.cancel.clone()).await;
             let _ = forward.await;
-            let restart = match &result {
-                Err(e) => restarts.after(e, had_mirrors),
-                Ok(_) => None,
-            };
-            let Some(restart) = restart else {
-                return self.finish(&r, &plan.info, plan.publish.take(), result);
+            let e = match ran {
+                Ran::Done(done) => {
+                    return self.finish(&r, &plan.info, plan.publish.take(), Ok(*done));
+                }
+                Ran::Failed(e) => return self.finish(&r, &plan.info, None, Err(e)),
+                Ran::Again(_, e) => e,
             };
             // What was declared deliverable is void: a delivery that sent none of it
             // follows the next run, one that did breaks (`delivery::stream_body`).
@@ -713,22 +704,21 @@ impl Session {
                 p.have_bytes = 0;
             });
             if r.sent.load(Ordering::Relaxed) > 0 {
-                return self.finish(&r, &plan.info, None, result);
+                return self.finish(&r, &plan.info, None, Err(e));
             }
-            tracing::info!(key = r.key, ?restart, "starting over");
-            match self.restart(&r, &restarts).await {
+            match self.restart(&r, &t).await {
                 Ok((next_plan, next_job)) => (plan, job) = (next_plan, next_job),
-                Err(e) => {
-                    tracing::warn!(key = r.key, "cannot start over: {e}");
-                    return self.finish(&r, &plan.info, None, result);
+                Err(why) => {
+                    tracing::warn!(key = r.key, "cannot start over: {why}");
+                    return self.finish(&r, &plan.info, None, Err(e));
                 }
             }
         }
     }
 
-    /// The plan and job of the next run: the same file, afresh; after a content
-    /// change, from a new probe of the same size.
-    async fn restart(&self, r: &Run, restarts: &Restarts) -> Result<(Plan, Job), String> {
+    /// The plan and job of the next run: the same file, afresh, from a new probe of
+    /// the same size.
+    async fn restart(&self, r: &Run, t: &Transfer) -> Result<(Plan, Job), String> {
         partial::forget(&self.state, &r.key);
         let file = std::fs::OpenOptions::new()
             .write(true)
@@ -746,9 +736,7 @@ impl Session {
                 info.size
             ));
         }
-        let lookup = self.digest_lookup(&r.policy);
-        let mut plan = Plan::new(info, r.given, &lookup, swarm_config(&r.policy))
-            .map_err(|e| e.to_string())?;
+        let mut plan = t.plan(info).map_err(|e| e.to_string())?;
         let record = PartialRecord::new(
             &plan.info,
             plan.expected,
@@ -757,14 +745,7 @@ impl Session {
             r.filename.clone(),
         );
         let (partial, _) = Partial::open(&self.state, record).map_err(|e| e.to_string())?;
-        let job = plan.job(
-            &self.client,
-            r.headers.clone(),
-            Connections::Adaptive(4),
-            partial,
-            &r.policy,
-            restarts.use_mirrors(),
-        );
+        let job = t.job(&mut plan, partial);
         Ok((plan, job))
     }
 

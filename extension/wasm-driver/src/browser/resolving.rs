@@ -22,6 +22,7 @@ use swarmload_core::resolve::{
     Action, Budgets, DirectoryMemory, Document, Fetch, NoDocument, Probe, ProbeError, Resolver,
     Setup, read_response,
 };
+use swarmload_core::trusted_digest::{DigestSource, parse_url_fragment};
 
 thread_local! {
     /// Directories without checksum lists, across this page's downloads.
@@ -37,7 +38,7 @@ pub struct ProbeReport {
     pub sha256: Option<String>,
     /// Where the digest came from, named as the host names it (`DigestSource`):
     /// `header`, `explicit` (the URL's `#sha256=`), `metalink` or `checksum_file`.
-    pub digest_source: Option<swarmload_core::trusted_digest::DigestSource>,
+    pub digest_source: Option<DigestSource>,
     /// The checksum list that gave the digest.
     pub checksum_list: Option<String>,
     /// A malformed digest header, or a Metalink that contradicts the headers, said
@@ -75,7 +76,18 @@ pub async fn probe_and_resolve(url: &str, link: Option<Url>) -> Result<ProbeRepo
     let (status, at, headers) = probe_response(url).await?;
     let probe = match read_response(&requested, Asked::FirstByte, status, &at, &headers) {
         Ok(ProbeStep::Known(p)) => *p,
-        Ok(ProbeStep::AskFirstByte) | Err(ProbeError::Status(_) | ProbeError::UnknownSize) => {
+        // A content of unknown size: the extension leaves it to the browser, but the
+        // report still says what the link itself names.
+        Err(ProbeError::UnknownSize) => {
+            let named = parse_url_fragment(url).ok().flatten();
+            return Ok(ProbeReport {
+                status,
+                sha256: named.map(|d| d.to_hex()),
+                digest_source: named.map(|_| DigestSource::Explicit),
+                ..ProbeReport::default()
+            });
+        }
+        Ok(ProbeStep::AskFirstByte) | Err(ProbeError::Status(_)) => {
             return Ok(ProbeReport {
                 status,
                 ..ProbeReport::default()

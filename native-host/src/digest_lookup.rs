@@ -63,23 +63,20 @@ impl DigestLookup {
         Resolver::new(info.clone(), setup, &memory, now())
     }
 
-    /// Whether anything may still name `info`'s digest (the resolver's word).
-    pub fn may_find(&self, info: &OriginInfo) -> bool {
-        self.resolver(info).looking()
-    }
-
     /// The digest the lists or the group give, or why there is none.
     pub async fn find(&self, info: &OriginInfo) -> Result<LateDigest, Reason> {
+        self.run(self.resolver(info)).await
+    }
+
+    /// Drives `resolver` to its end.
+    async fn run(&self, resolver: Resolver) -> Result<LateDigest, Reason> {
         let hands = Hands {
             client: &self.client,
             headers: &HeaderMap::new(),
             group: self.group.as_deref(),
             memory: Some(&self.memory),
         };
-        let resolution = drive(self.resolver(info), hands)
-            .await
-            .ok()
-            .and_then(|d| d.resolution);
+        let resolution = drive(resolver, hands).await.ok().and_then(|d| d.resolution);
         let Some(resolution) = resolution else {
             return Err(Reason::NoDigest);
         };
@@ -96,18 +93,23 @@ impl DigestLookup {
         }
     }
 
-    /// Runs [`DigestLookup::find`] in the background, for a download's `late_digest`.
-    pub fn spawn(&self, info: &OriginInfo) -> oneshot::Receiver<LateDigest> {
+    /// Looks in the background, for a download's `late_digest`, when anything may
+    /// still name `info`'s digest (the resolver's word); `None` when nothing can.
+    pub fn spawn(&self, info: &OriginInfo) -> Option<oneshot::Receiver<LateDigest>> {
+        let resolver = self.resolver(info);
+        if !resolver.looking() {
+            return None;
+        }
         let (tx, rx) = oneshot::channel();
-        let (me, info) = (self.clone(), info.clone());
+        let me = self.clone();
         tokio::spawn(async move {
-            match me.find(&info).await {
+            match me.run(resolver).await {
                 Ok(found) => {
                     let _ = tx.send(found);
                 }
                 Err(reason) => tracing::info!("no digest after the probe: {reason}"),
             }
         });
-        rx
+        Some(rx)
     }
 }

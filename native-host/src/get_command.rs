@@ -21,7 +21,7 @@ use crate::store::partial::{self, Partial, PartialRecord};
 use crate::swarm::group_mappings::GroupMappings;
 use crate::swarm::options::{SwarmArgs, SwarmArgsError};
 use crate::swarm::peers::{Swarm, SwarmConfig};
-use crate::transfer::{DigestConflict, Ran, Restart, Restarts, Transfer, settle};
+use crate::transfer::{DigestConflict, Ran, Restart, Restarts, Transfer, plan, settle};
 
 #[derive(clap::Args, Debug)]
 pub struct GetArgs {
@@ -156,11 +156,7 @@ async fn get(
     };
     loop {
         let info = origin::probe(&client, &url, &HeaderMap::new()).await?;
-        if let (Some(given), Some(origin)) = (given, info.digest)
-            && given != origin
-        {
-            return Err(GetError::DigestConflict(DigestConflict { origin, given }));
-        }
+        let expected = plan::expected(given, info.digest).map_err(GetError::DigestConflict)?;
         let dest = match &args.output {
             // An existing directory receives the file under the server's name.
             Some(p) if p.is_dir() => p.join(&info.filename),
@@ -169,14 +165,12 @@ async fn get(
         };
         let part = part_path(&dest);
         if info.size == 0 {
-            let expected = given.or(info.digest);
             return save_empty(&dest, expected);
         }
         // Without a published digest, the origin's checksum lists may give one; the
         // download does not wait for them.
         let mut plan = t.plan(info).map_err(GetError::DigestConflict)?;
         let info = plan.info.clone();
-        let expected = plan.expected;
         tracing::info!(url = %info.url, size = info.size, ranges = info.ranges,
             digest = ?expected.map(|d| d.to_hex()), dest = %dest.display(), "download");
         let record = PartialRecord::new(

@@ -682,7 +682,7 @@ impl Session {
     /// says while the browser has received nothing of it (its delivery then follows
     /// the new run); otherwise a failure is final, and the browser's download fails
     /// visibly.
-    async fn run(self: Arc<Self>, r: Run, mut t: Transfer, mut plan: Plan, mut job: Job) {
+    async fn run(self: Arc<Self>, mut r: Run, mut t: Transfer, mut plan: Plan, mut job: Job) {
         loop {
             let (attempt_tx, attempt_rx) = watch::channel(r.progress.borrow().clone());
             let base = r.progress.borrow().delivery_generation;
@@ -707,7 +707,11 @@ impl Session {
                 return self.finish(&r, &plan.info, None, Err(e));
             }
             match self.restart(&r, &t).await {
-                Ok((next_plan, next_job)) => (plan, job) = (next_plan, next_job),
+                Ok((next_plan, next_job)) => {
+                    (plan, job) = (next_plan, next_job);
+                    // The partial was forgotten: nothing of the next run is resumed.
+                    r.resumed = false;
+                }
                 Err(why) => {
                     tracing::warn!(key = r.key, "cannot start over: {why}");
                     return self.finish(&r, &plan.info, None, Err(e));
@@ -744,7 +748,7 @@ impl Session {
             None,
             r.filename.clone(),
         );
-        let (partial, _) = Partial::open(&self.state, record).map_err(|e| e.to_string())?;
+        let (partial, _resumed) = Partial::open(&self.state, record).map_err(|e| e.to_string())?;
         let job = t.job(&mut plan, partial);
         Ok((plan, job))
     }

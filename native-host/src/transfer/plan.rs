@@ -24,6 +24,18 @@ pub struct DigestConflict {
     pub given: Hash32,
 }
 
+/// The trusted digest: the one given, which must agree with the origin's, else the
+/// origin's.
+pub fn expected(
+    given: Option<Hash32>,
+    origin: Option<Hash32>,
+) -> Result<Option<Hash32>, DigestConflict> {
+    match (given, origin) {
+        (Some(given), Some(origin)) if given != origin => Err(DigestConflict { origin, given }),
+        (g, o) => Ok(g.or(o)),
+    }
+}
+
 pub struct Plan {
     pub info: OriginInfo,
     /// The trusted SHA-256, if the user, the page or the origin named one.
@@ -47,18 +59,12 @@ impl Plan {
         lookup: &DigestLookup,
         swarm: Option<SwarmConfig>,
     ) -> Result<Plan, DigestConflict> {
-        let expected = match (given, info.digest) {
-            (Some(given), Some(origin)) if given != origin => {
-                return Err(DigestConflict { origin, given });
-            }
-            (g, o) => g.or(o),
-        };
+        let expected = expected(given, info.digest)?;
         let digest_source = match given {
             Some(_) => Some(DigestSource::Explicit),
             None => info.digest_source,
         };
-        let late_digest =
-            (expected.is_none() && lookup.may_find(&info)).then(|| lookup.spawn(&info));
+        let late_digest = expected.is_none().then(|| lookup.spawn(&info)).flatten();
         let swarm = swarm
             .filter(|_| (expected.is_some() || late_digest.is_some()) && !info.has_credentials());
         let publish = lookup

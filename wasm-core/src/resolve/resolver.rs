@@ -229,6 +229,8 @@ pub struct Resolver {
     actions: VecDeque<Action>,
     next_id: u64,
     pending: BTreeMap<FetchId, (Doc, Time)>,
+    /// Where lists are looked for: beside this URL.
+    beside: Url,
     /// The lists' directory, when they are looked for.
     dir: Option<Url>,
     /// The names the file goes by.
@@ -262,6 +264,7 @@ impl Resolver {
             actions: VecDeque::new(),
             next_id: 0,
             pending: BTreeMap::new(),
+            beside,
             dir,
             names,
             asked: Vec::new(),
@@ -271,7 +274,7 @@ impl Resolver {
             deadline: None,
             timed_out: false,
         };
-        r.start(now, &beside);
+        r.start(now);
         r
     }
 
@@ -340,14 +343,14 @@ impl Resolver {
         }
     }
 
-    fn start(&mut self, now: Time, beside: &Url) {
+    fn start(&mut self, now: Time) {
         let Some(at) = self.probe.metalink.clone().filter(|_| self.setup.metalink) else {
-            return self.after_metalink(now, beside);
+            return self.after_metalink(now);
         };
         // The document is trusted as much as the origin: from that origin only.
         let limit = usize::try_from(metalink::max_bytes(self.probe.size)).unwrap_or(usize::MAX);
         if !metalink::same_origin(&at, &self.probe.url) {
-            return self.after_metalink(now, beside);
+            return self.after_metalink(now);
         }
         self.fetch(now, at, Doc::Metalink, limit, self.setup.budgets.metalink);
     }
@@ -391,15 +394,10 @@ impl Resolver {
                 p.mirrors = metalink::usable_mirrors(listed, &p.url);
             }
         }
-        let beside = self
-            .setup
-            .beside
-            .clone()
-            .unwrap_or_else(|| self.probe.requested.clone());
-        self.after_metalink(now, &beside);
+        self.after_metalink(now);
     }
 
-    fn after_metalink(&mut self, now: Time, beside: &Url) {
+    fn after_metalink(&mut self, now: Time) {
         self.actions
             .push_back(Action::Probed(Box::new(self.probe.clone())));
         if !self.setup.look_further {
@@ -431,13 +429,13 @@ impl Resolver {
             self.actions.push_back(Action::LookUpGroup(subject));
         }
         if let Some(dir) = self.dir.clone() {
-            self.ask_lists(now, &dir, beside);
+            self.ask_lists(now, &dir);
         }
         self.settle();
     }
 
     /// The fixed names, the index page and the lists above, all at once.
-    fn ask_lists(&mut self, now: Time, dir: &Url, beside: &Url) {
+    fn ask_lists(&mut self, now: Time, dir: &Url) {
         let names = self.names.clone();
         let mut rank = 0;
         for name in &names {
@@ -460,7 +458,7 @@ impl Resolver {
         );
         // Mozilla's layout: one SHA256SUMS a few directories up names every file
         // below it by its path from there.
-        for (i, (parent, path)) in parent_lists(dir, beside).into_iter().enumerate() {
+        for (i, (parent, path)) in parent_lists(dir, &self.beside).into_iter().enumerate() {
             self.ask_list(
                 now,
                 &parent,

@@ -160,6 +160,12 @@ async fn drive(
         let wait = r
             .poll_timeout()
             .map(|t| crate::dto::time_to_ms(t) - now_ms());
+        if work.is_empty() {
+            // Nothing is being fetched: only the clock can move the resolver on.
+            sleep(wait).await;
+            r.handle_timeout(now());
+            continue;
+        }
         match select(work.next(), Box::pin(sleep(wait))).await {
             Either::Left((Some((id, got)), _)) => r.handle_document(now(), id, got),
             Either::Left((None, _)) | Either::Right(_) => r.handle_timeout(now()),

@@ -11,12 +11,12 @@ import { RequestLog } from './lib/request_log.js';
 import { Transfers } from './lib/transfers.js';
 
 /**
- * @import { Failed, PeerEvent } from './lib/backend.js'
+ * @import { Failed, PeerEvent, PeerStatus } from './lib/backend.js'
  * @import { Decision } from './lib/intercept.js'
  * @import { Transfer } from './lib/transfers.js'
  * @typedef {{
  *   enabled: boolean, managed_keys: string[], policy_error: string | null, host: { version: string } | null,
- *   decisions: Decision[], transfers: Transfer[], saved_bytes: number,
+ *   decisions: Decision[], transfers: Transfer[], saved_bytes: number, peer: PeerStatus | null,
  * }} State what the popup is told (`{type: 'state'}`)
  */
 
@@ -103,14 +103,34 @@ peer.onEvent(async (ev) => {
     case 'failed':
       await onFailed(ev);
       break;
+    case 'kept':
+      // Remembered so that the next start seeds them again (restoreSeeds).
+      await api.storage.local.set({ browser_seeds: ev.kept });
+      break;
     default:
       break;
   }
 });
 
+// Files the browser-only peer kept in earlier sessions are seeded again as this
+// script starts, within the extension's own policy, which may also have turned
+// sharing off since (the peer then removes them). Nothing is made when none are kept.
+async function restoreSeeds() {
+  const { browser_seeds: kept } = /** @type {{ browser_seeds?: number }} */ (await api.storage.local.get('browser_seeds'));
+  if (!kept && !peer.making) return;
+  await interceptor.localReady;
+  const policy = interceptor.localPolicy;
+  if (!policy) return;
+  try {
+    await peer.request({ type: 'restore', policy });
+  } catch (e) {
+    console.warn('swarmload: kept files not seeded', e?.message ?? e);
+  }
+}
+
 api.storage.onChanged.addListener((changes, area) => {
   if (area === 'managed' || (area === 'local' && 'settings' in changes)) {
-    interceptor.refreshLocalPolicy();
+    interceptor.refreshLocalPolicy().then(restoreSeeds);
     if (host.hello) pushPolicy();
   }
 });
@@ -120,6 +140,12 @@ api.runtime.onMessage.addListener((message, _sender, reply) => {
   if (message?.target === 'background') {
     peer.dispatch(/** @type {PeerEvent} */ (message));
     return false;
+  }
+  if (message?.type === 'unshare' || message?.type === 'clear_cache') {
+    // The popup's "stop sharing this" and "clear the cache".
+    const asked = message.type === 'unshare' ? peer.request({ type: 'unshare', download: String(message.download) }) : peer.request({ type: 'clear_cache' });
+    asked.then(reply, (e) => reply({ error: String(e?.message ?? e) }));
+    return true;
   }
   if (message?.type !== 'state') return false;
   (async () => {
@@ -133,6 +159,8 @@ api.runtime.onMessage.addListener((message, _sender, reply) => {
       host: host.hello ? { version: host.hello.version } : null,
       decisions: interceptor.decisions,
       ...transfers.snapshot(),
+      // The browser peer's seeds and storage, when it runs (never made just to ask).
+      peer: peer.making ? await peer.request({ type: 'status' }).catch(() => null) : null,
     };
     reply(state);
   })();
@@ -141,3 +169,4 @@ api.runtime.onMessage.addListener((message, _sender, reply) => {
 
 // Connect at start-up: the host seeds what it holds once it has the policy.
 host.connect().catch((e) => console.info('swarmload: no native host', e.message));
+restoreSeeds();

@@ -2,6 +2,7 @@ import { bytes, rate } from './format.js';
 
 /**
  * @import { State } from './background.js'
+ * @import { PeerSeed } from './lib/backend.js'
  * @import { Decision } from './lib/intercept.js'
  * @import { Transfer } from './lib/transfers.js'
  */
@@ -90,6 +91,49 @@ function decision(d) {
   return li;
 }
 
+// A file the browser peer serves to others, with what it has uploaded.
+/** @param {PeerSeed} seed */
+function seedItem(seed) {
+  const li = document.createElement('li');
+  const name = document.createElement('div');
+  name.className = 'name';
+  name.textContent = seed.filename;
+  li.append(name);
+  const line = document.createElement('div');
+  line.className = 'muted';
+  const peers = `${seed.peers} peer${seed.peers === 1 ? '' : 's'}`;
+  line.textContent = [bytes(seed.size), `${bytes(seed.uploaded)} uploaded`, peers, seed.kept ? 'kept' : 'until delivered'].join(' · ');
+  li.append(line);
+  const stop = document.createElement('button');
+  stop.type = 'button';
+  stop.textContent = 'Stop sharing this';
+  stop.setAttribute('aria-label', `Stop sharing ${seed.filename}`);
+  stop.addEventListener('click', async () => {
+    stop.disabled = true;
+    await api.runtime.sendMessage({ type: 'unshare', download: seed.download }).catch(() => {});
+    refresh();
+  });
+  li.append(stop);
+  return li;
+}
+
+/** @param {State['peer']} peer */
+function showSeeds(peer) {
+  const seeds = peer?.seeds ?? [];
+  element('seeds-section').hidden = !peer;
+  if (!peer) return;
+  const { cache_bytes: cache, used, quota } = peer.storage;
+  element('storage').textContent =
+    `The cache holds ${bytes(cache)}` + (used !== null && quota !== null ? `; the extension uses ${bytes(used)} of ${bytes(quota)} the browser allows.` : '.');
+  element('seeds').replaceChildren(...seeds.map(seedItem));
+  /** @type {HTMLButtonElement} */ (element('clear-cache')).disabled = seeds.length === 0;
+}
+
+element('clear-cache').addEventListener('click', async () => {
+  await api.runtime.sendMessage({ type: 'clear_cache' }).catch(() => {});
+  refresh();
+});
+
 async function refresh() {
   /** @type {State} */
   let state;
@@ -113,6 +157,7 @@ async function refresh() {
   element('left-section').hidden = left.length === 0;
   element('left').replaceChildren(...left.map(decision));
   element('idle').hidden = state.transfers.some((t) => t.state === 'active');
+  showSeeds(state.peer);
 }
 
 refresh();

@@ -44,6 +44,7 @@ export interface Policy {
   allowed_domains: string[];
   blocked_domains: string[];
   upload_enabled: boolean;
+  browser_seeding: boolean;
   max_upload_bytes_per_sec: number;
   max_download_bytes_per_sec: number;
   cache_max_bytes: number;
@@ -334,15 +335,60 @@ export interface PeerTransfer extends TransferStats {
   download: string;
 }
 
+/** A finished file the peer serves (kept across sessions when `kept`). */
+export interface PeerSeed {
+  download: string;
+  sha256: string;
+  filename: string;
+  size: number;
+  /** Bytes served to others, in this and earlier sessions. */
+  uploaded: number;
+  peers: number;
+  kept: boolean;
+  /** When it finished (ms since the epoch). */
+  kept_at: number;
+  phase: TransferStats['phase'];
+}
+
 export interface PeerStatus extends Status {
   /** Every transfer the peer holds, seeds (phase `seeding`) included. */
   active: PeerTransfer[];
+  seeds: PeerSeed[];
+  storage: {
+    /** Bytes of every file the peer holds (downloads and seeds). */
+    cache_bytes: number;
+    /** The extension's storage use and quota, as the browser estimates them. */
+    used: number | null;
+    quota: number | null;
+  };
+}
+
+/** Seed what earlier sessions kept, within `policy` (and drop what it no longer allows). */
+export interface Restore {
+  type: 'restore';
+  policy: Policy;
+}
+
+/** The browser's download of a finished file completed. */
+export interface Delivered {
+  type: 'delivered';
+  download: string;
+}
+
+/** Stop sharing one seed and remove its file. */
+export interface Unshare {
+  type: 'unshare';
+  download: string;
 }
 
 export interface PeerCalls extends BackendCalls {
   probe: Call<ProbeRequest, Probe>;
   start: Call<PeerStart, PeerStarted>;
   status: Call<StatusRequest, PeerStatus>;
+  restore: Call<Restore, PeerStatus>;
+  delivered: Call<Delivered, Delivered>;
+  unshare: Call<Unshare, PeerStatus>;
+  clear_cache: Call<{ type: 'clear_cache' }, PeerStatus>;
 }
 
 /** The peer's `progress` carries all of `TransferStats`. */
@@ -362,8 +408,16 @@ export interface Swarm {
   phase: TransferStats['phase'];
   peers: number;
   from_peers: number;
+  from_origin: number;
   swarm_size: number | null;
   error: string | null;
 }
 
-export type PeerEvent = PeerProgress | PeerFinished | Failed | Swarm;
+/** How many finished files are kept for later sessions (after each change). */
+export interface Kept {
+  type: 'kept';
+  download: '';
+  kept: number;
+}
+
+export type PeerEvent = PeerProgress | PeerFinished | Failed | Swarm | Kept;

@@ -12,7 +12,10 @@
 //    With no native host (not installed, or not allowed), the browser-only peer
 //    (lib/browser_peer.js) takes it instead: it probes the origin itself, downloads
 //    from the swarm and the origin into OPFS, and the verified file is handed to the
-//    browser's downloads as a blob: URL at the end.
+//    browser's downloads as a blob: URL at the end. With `browser_seeding` (the
+//    default) it takes a download nobody seeds yet too, from the origin, and seeds
+//    it from then on; the paused item is cancelled only once the peer's first origin
+//    bytes (or a peer) arrived. Without, it takes only what a swarm can serve.
 // 4. Never lose a download: if anything fails after the original item was cancelled,
 //    the original URL is downloaded again by the browser itself.
 
@@ -42,6 +45,10 @@ const SWARM_MEET_MS = 10000;
 // The browser-only peer's origin waits this much longer, so that a transfer given up
 // has fetched nothing.
 const ORIGIN_WAIT_MARGIN_MS = 2000;
+// With browser seeding, how long the paused item waits for the peer's first origin
+// bytes (or a peer) before it resumes instead: an origin that answers the browser
+// but not the peer's ranges (a refused range, a CORS-less redirect) gives nothing.
+const FIRST_BYTES_MS = 15000;
 
 /**
  * @param {string | null | undefined} path
@@ -364,6 +371,7 @@ export class Interceptor {
     const filename = basename(item.filename) || basename(new URL(url).pathname) || 'download';
     /** @type {Source} */
     const info = { ...probe, sha256: probe.sha256, size: probe.size };
+    if (policy.browser_seeding && policy.upload_enabled) return this.seedInBrowser(item, info, filename, policy);
     // The browser's item stays paused while the peer looks for the swarm, and the
     // peer's origin waits longer still (it fills in at once once a peer came): with
     // no peer by then, the transfer stops, the item simply resumes, and nothing was
@@ -382,6 +390,71 @@ export class Interceptor {
     await this.api.downloads.erase({ id: item.id }).catch(() => {});
     this.addBrowserTransfer(started, item.url, info, filename);
     return null;
+  }
+
+  // The first downloader seeds: the peer takes the download whether or not a swarm
+  // exists (the origin at once, peers as they come), and the paused item is
+  // cancelled once the peer has its first bytes. Null once taken over, else why not
+  // (the item then resumes, and the peer's transfer is gone).
+  /**
+   * @param {Item} item
+   * @param {Source} info
+   * @param {string} filename
+   * @param {Policy} policy
+   * @returns {Promise<string | null>}
+   */
+  async seedInBrowser(item, info, filename, policy) {
+    const url = item.finalUrl || item.url;
+    const started = await this.peer.request(this.startRequest(url, info, filename, policy));
+    const why = await this.firstBytes(started.download);
+    if (why) {
+      await this.peer.request({ type: 'cancel', download: started.download }).catch(() => {});
+      return why;
+    }
+    await this.api.downloads.cancel(item.id).catch(() => {});
+    await this.api.downloads.erase({ id: item.id }).catch(() => {});
+    this.addBrowserTransfer(started, item.url, info, filename);
+    return null;
+  }
+
+  // Null once the browser-only transfer `download` has bytes coming (from the origin
+  // or a peer), else why not within FIRST_BYTES_MS.
+  /**
+   * @param {string} download
+   * @returns {Promise<string | null>}
+   */
+  firstBytes(download) {
+    return new Promise((resolve) => {
+      let settled = false;
+      /** @param {string | null} why */
+      const finish = (why) => {
+        if (settled) return;
+        settled = true;
+        this.peer.offEvent(listener);
+        clearTimeout(timer);
+        resolve(why);
+      };
+      /** @param {Swarm | PeerTransfer | undefined} t */
+      const judge = (t) => {
+        if (!t) return finish('the browser-only transfer is gone');
+        if (t.phase === 'failed' || t.phase === 'stopped') return finish(`the browser-only transfer failed: ${t.error ?? t.phase}`);
+        if (t.from_origin > 0 || t.peers > 0 || t.from_peers > 0 || t.phase !== 'downloading') finish(null);
+      };
+      /** @param {PeerEvent} ev */
+      const listener = (ev) => {
+        if (ev.download !== download) return;
+        if (ev.type === 'failed') finish(`the browser-only transfer failed: ${ev.error}`);
+        else if (ev.type === 'finished') finish(null);
+        else if (ev.type === 'swarm') judge(ev);
+      };
+      const timer = setTimeout(() => finish(`no bytes within ${FIRST_BYTES_MS / 1000} s (origin or peers)`), FIRST_BYTES_MS);
+      this.peer.onEvent(listener);
+      // The state before the first event (one may have come before the listener).
+      this.peer.request({ type: 'status' }).then(
+        ({ active }) => judge(active.find((x) => x.download === download)),
+        (e) => finish(`the browser peer did not answer: ${e?.message ?? e}`),
+      );
+    });
   }
 
   // Null once the browser-only transfer `download` reaches a peer, else why it did
@@ -550,6 +623,8 @@ export class Interceptor {
     if (!t || t.state !== 'active') return;
     if (delta.state?.current === 'complete' && t.mode === 'browser' && t.finish) {
       await this.transfers.finished(t.finish);
+      // The peer lets go of a file it does not keep.
+      await this.peer.request({ type: 'delivered', download: t.download }).catch(() => {});
       return;
     }
     if (delta.state?.current !== 'interrupted') return;

@@ -3,7 +3,8 @@
 // back in order, without holding the file in memory. Requests are handled in the
 // order they arrive, so a read always sees the writes made before it.
 //
-// Request: {id, op, name, ...}; reply: {id, ok: true, value} or {id, ok: false, error}.
+// Request: {id, op, name, ...}; reply: {id, ok: true, value} or {id, ok: false, error,
+// quota} (`quota`: the storage is full).
 // Writes (thousands a second) get no reply when they succeed: a failed one is
 // reported as {id: 0, name, ok: false, error}.
 
@@ -13,7 +14,7 @@
  * @typedef {{
  *   read(buffer: Uint8Array, options: { at: number }): number,
  *   write(buffer: Uint8Array, options: { at: number }): number,
- *   truncate(size: number): void, flush(): void, close(): void,
+ *   truncate(size: number): void, flush(): void, close(): void, getSize(): number,
  * }} SyncAccessHandle
  * @typedef {FileSystemFileHandle & { createSyncAccessHandle(): Promise<SyncAccessHandle> }} WorkerFileHandle
  * @typedef {{ op: string, id: number, name: string }} StorageRequest the fields its `op` reads besides
@@ -48,14 +49,21 @@ const ops = {
   async open({ name, size }) {
     const file = /** @type {WorkerFileHandle} */ (await (await dir()).getFileHandle(name, { create: true }));
     const h = await file.createSyncAccessHandle();
-    h.truncate(size);
+    try {
+      // The whole size at once: a full quota shows here, before any byte is fetched.
+      h.truncate(size);
+    } catch (e) {
+      h.close();
+      await (await dir()).removeEntry(name).catch(() => {});
+      throw e;
+    }
     handles.set(name, h);
   },
   /** @param {{ name: string, offset: number, data: Uint8Array }} req */
   async write({ name, offset, data }) {
     const h = await handle(name);
     const n = h.write(data, { at: offset });
-    if (n !== data.byteLength) throw new Error(`wrote ${n} of ${data.byteLength} bytes (disk full?)`);
+    if (n !== data.byteLength) throw quotaError(`wrote ${n} of ${data.byteLength} bytes`);
   },
   /** @param {{ name: string, offset: number, len: number }} req */
   async read({ name, offset, len }) {
@@ -78,16 +86,54 @@ const ops = {
     await ops.close({ name });
     await (await dir()).removeEntry(name).catch(() => {});
   },
-  // Removes every stored file (seeds of an earlier session are not tracked).
-  async clear() {
-    for (const name of [...handles.keys()]) await ops.close({ name });
+  // Every stored file, with its size.
+  async list() {
     const d = await dir();
-    /** @type {string[]} */
-    const names = [];
-    for await (const name of d.keys()) names.push(name);
-    for (const name of names) await d.removeEntry(name).catch(() => {});
+    /** @type {{ name: string, size: number }[]} */
+    const files = [];
+    for await (const [name, entry] of d.entries()) {
+      if (entry.kind !== 'file') continue;
+      const open = handles.get(name);
+      const size = open ? open.getSize() : (await /** @type {FileSystemFileHandle} */ (entry).getFile()).size;
+      files.push({ name, size });
+    }
+    return files;
+  },
+  // A small file (a record, a leaf layer) written whole, flushed before the reply:
+  // a record is written last, so a file it names is complete.
+  /** @param {{ name: string, data: Uint8Array }} req */
+  async put({ name, data }) {
+    const file = /** @type {WorkerFileHandle} */ (await (await dir()).getFileHandle(name, { create: true }));
+    const h = await file.createSyncAccessHandle();
+    try {
+      h.truncate(0);
+      const n = h.write(data, { at: 0 });
+      if (n !== data.byteLength) throw quotaError(`wrote ${n} of ${data.byteLength} bytes`);
+      h.flush();
+    } finally {
+      h.close();
+    }
+  },
+  // A small file read whole; null when there is none.
+  /** @param {{ name: string }} req */
+  async get({ name }) {
+    let file;
+    try {
+      file = await (await dir()).getFileHandle(name);
+    } catch {
+      return null;
+    }
+    return new Uint8Array(await (await file.getFile()).arrayBuffer());
   },
 };
+
+// A write that stopped short: the disk or the origin's quota is full.
+/** @param {string} message */
+function quotaError(message) {
+  const e = new Error(`${message} (storage full?)`);
+  e.name = 'QuotaExceededError';
+  return e;
+}
 
 let queue = Promise.resolve();
 scope.onmessage = (ev) => {
@@ -102,7 +148,8 @@ scope.onmessage = (ev) => {
       scope.postMessage({ id: req.id, ok: true, value }, value instanceof Uint8Array ? [value.buffer] : []);
     } catch (e) {
       const id = req.op === 'write' ? 0 : req.id;
-      scope.postMessage({ id, name: req.name, ok: false, error: String(e?.message ?? e) });
+      const quota = e?.name === 'QuotaExceededError';
+      scope.postMessage({ id, name: req.name, ok: false, error: String(e?.message ?? e), quota });
     }
   });
 };

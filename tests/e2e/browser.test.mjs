@@ -159,7 +159,7 @@ test('browser-only: no native host, the wasm peer downloads from native seeders 
   }
 });
 
-test('browser-only with no swarm: the paused download resumes in the browser, at once when the tracker counts no one', async () => {
+test('browser_seeding off by managed policy, no swarm: the paused download resumes in the browser untouched, nothing is kept', async () => {
   const dir = workDir('bo-alone');
   const size = 16 * MiB;
   const file = noiseFile(dir, 'lonely.iso', size);
@@ -171,7 +171,7 @@ test('browser-only with no swarm: the paused download resumes in the browser, at
     [t.url, /the trackers count no one else/, 'bo-alone'],
     ['ws://127.0.0.1:1', /no peer within 3 s \(no tracker answered\)/, 'bo-alone-dead'],
   ]) {
-    setManagedPolicy(EXTENSION_ID, { trackers: [tracker_] });
+    setManagedPolicy(EXTENSION_ID, { trackers: [tracker_], browser_seeding: false });
     const before = await o.bodyBytes();
     const b = await browser({ name, hostHome: workDir(`${name}-unused`), registerHost: false });
     try {
@@ -187,10 +187,107 @@ test('browser-only with no swarm: the paused download resumes in the browser, at
       // The peer's origin waited for the swarm too: nothing was fetched twice.
       const fromOrigin = (await o.bodyBytes()) - before;
       assert.ok(fromOrigin < size + 1 * MiB, `origin served ${fromOrigin} bytes for ${size}`);
+      // Nothing is seeded or kept.
+      assert.deepEqual(state.peer?.seeds ?? [], [], JSON.stringify(state.peer));
+      assert.deepEqual(await opfsFiles(b), [], 'nothing kept in the browser');
     } finally {
       setManagedPolicy(EXTENSION_ID, null);
       await b.close();
     }
+  }
+});
+
+// The names of the files the browser peer holds in OPFS, read in its own document.
+async function opfsFiles(b) {
+  const page = await b.context.newPage();
+  try {
+    await page.goto(`chrome-extension://${b.extensionId}/options.html`);
+    return await page.evaluate(async () => {
+      const root = await navigator.storage.getDirectory();
+      let dir;
+      try {
+        dir = await root.getDirectoryHandle('swarmload');
+      } catch {
+        return [];
+      }
+      const names = [];
+      for await (const name of dir.keys()) names.push(name);
+      return names.sort();
+    });
+  } finally {
+    await page.close();
+  }
+}
+
+// An extension-only profile downloads `o.page`'s link; returns the landed item and
+// the extension's state.
+async function extensionOnlyDownload(b, o, want) {
+  await clickDownloadLink(b, o.page);
+  const items = await settledDownloads(b, { timeoutMs: 180000 });
+  assert.equal(items.length, 1, `one download in the list: ${JSON.stringify(items)}`);
+  const [item] = items;
+  assert.equal(item.state, 'complete', JSON.stringify(item));
+  assert.match(item.url, /^blob:chrome-extension:\/\//, 'delivered from the OPFS-backed blob');
+  assert.equal(sha256(item.filename), want, 'the right bytes');
+  const state = await extensionState(b);
+  assert.equal(state.host, null, 'no native host was involved');
+  assert.equal(state.transfers[0]?.state, 'done', JSON.stringify(state.transfers));
+  return { item, state };
+}
+
+test('extension-only swarm: the first Chromium downloads from the origin and seeds; a second profile, and a third after the first restarts, get it from the first (mDNS names only)', async () => {
+  const dir = workDir('eo');
+  const size = 40 * MiB;
+  const file = noiseFile(dir, 'release.tar.xz', size);
+  const want = sha256(file);
+  const t = await tracker();
+  setManagedPolicy(EXTENSION_ID, { trackers: [t.url] });
+  // Nobody has it: the first browser takes it from the origin, in parallel ranges.
+  const fast = await origin(file, ['--page', '--throttle', '4000000']);
+  let first = await browser({ name: 'eo-first', hostHome: workDir('eo-first-unused'), registerHost: false });
+  const others = [];
+  try {
+    const { state } = await extensionOnlyDownload(first, fast, want);
+    assert.equal(state.decisions.find((d) => d.url === fast.url)?.decision, 'taken over', JSON.stringify(state.decisions));
+    assert.ok(state.transfers[0].from_origin >= size * 0.9, JSON.stringify(state.transfers[0]));
+    const seeds = state.peer?.seeds ?? [];
+    assert.equal(seeds.length, 1, JSON.stringify(state.peer));
+    assert.equal(seeds[0].sha256, want);
+    assert.equal(seeds[0].kept, true, 'kept for later sessions');
+    // The origin sent the file about once: the paused item's bytes, then the peer's.
+    const firstOrigin = await fast.bodyBytes();
+    console.log(`# first download: origin served ${firstOrigin} bytes for ${size}`);
+    assert.ok(firstOrigin < size + 8 * MiB, `origin served ${firstOrigin} bytes for ${size}`);
+
+    // A second profile, with the origin all but closed: the first browser serves it.
+    for (const [name, restartFirst] of [['eo-second', false], ['eo-third', true]]) {
+      if (restartFirst) {
+        // Only the first browser may serve the third: the second, a seed too, goes.
+        for (const b of others.splice(0)) await b.close();
+        await first.close();
+        first = await browser({ name: 'eo-first', hostHome: workDir('eo-first-unused-2'), registerHost: false, keepProfile: true });
+        // The restarted browser seeds what it kept, without a download of its own.
+        const end = Date.now() + 30000;
+        let kept = [];
+        while (Date.now() < end && kept.length === 0) {
+          kept = ((await extensionState(first)).peer?.seeds ?? []).filter((x) => x.sha256 === want);
+          if (kept.length === 0) await new Promise((r) => setTimeout(r, 200));
+        }
+        assert.equal(kept.length, 1, 'the kept file is seeded again after the restart');
+      }
+      const slow = await origin(file, ['--page', '--throttle', '50000']);
+      const b = await browser({ name, hostHome: workDir(`${name}-unused`), registerHost: false });
+      others.push(b);
+      const { state: got } = await extensionOnlyDownload(b, slow, want);
+      const fromPeers = got.transfers[0].from_peers;
+      console.log(`# ${name}: ${fromPeers} of ${size} bytes from peers; the slow origin sent ${await slow.bodyBytes()}`);
+      assert.ok(fromPeers >= size * 0.9, `${name} got ${fromPeers} of ${size} bytes from the first browser`);
+      const up = (await extensionState(first)).peer?.seeds?.find((x) => x.sha256 === want);
+      assert.ok(up && up.uploaded >= size * 0.9, `the first browser counts its upload: ${JSON.stringify(up)}`);
+    }
+  } finally {
+    setManagedPolicy(EXTENSION_ID, null);
+    for (const b of [first, ...others]) await b.close();
   }
 });
 

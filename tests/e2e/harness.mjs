@@ -196,8 +196,14 @@ export async function browser({
   headless = true,
   home = null,
   extension = EXTENSION,
+  keepProfile = false,
 }) {
-  const profile = home ? path.join(home, '.config', 'chromium') : workDir(`${name}-profile`);
+  // `keepProfile`: the profile of an earlier run under `name` (a browser restart).
+  const profile = home
+    ? path.join(home, '.config', 'chromium')
+    : keepProfile
+      ? path.join(WORK, `${name}-profile`)
+      : workDir(`${name}-profile`);
   const downloads = workDir(`${name}-downloads`);
   fs.mkdirSync(path.join(profile, 'Default'), { recursive: true });
   fs.writeFileSync(
@@ -216,7 +222,6 @@ export async function browser({
       '--disable-component-update',
       '--disable-sync',
       '--no-first-run',
-      '--disable-features=WebRtcHideLocalIpsWithMdns',
       `--remote-debugging-port=${port}`,
       `--user-data-dir=${profile}`,
       `--disable-extensions-except=${extension}`,

@@ -32,6 +32,7 @@ pub mod group_mapping;
 pub mod local_network;
 pub mod membership;
 pub mod metalink;
+pub mod origin_connections;
 pub mod policy;
 pub mod resolve;
 #[cfg(feature = "sim")]

@@ -44,6 +44,10 @@ pub struct Policy {
     pub allowed_domains: Vec<String>,
     pub blocked_domains: Vec<String>,
     pub upload_enabled: bool,
+    /// Whether the extension's own peer (no native host) downloads an eligible file
+    /// nobody seeds yet from the origin itself, keeps it in the browser's storage and
+    /// seeds it. Off, such a download is left to the browser and nothing is kept.
+    pub browser_seeding: bool,
     pub max_upload_bytes_per_sec: u64,
     pub max_download_bytes_per_sec: u64,
     pub cache_max_bytes: u64,
@@ -74,6 +78,7 @@ impl Default for Policy {
             allowed_domains: Vec::new(),
             blocked_domains: Vec::new(),
             upload_enabled: true,
+            browser_seeding: true,
             max_upload_bytes_per_sec: 0,
             max_download_bytes_per_sec: 0,
             cache_max_bytes: 10 * 1024 * 1024 * 1024,
@@ -121,6 +126,8 @@ pub struct PolicyLayer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upload_enabled: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub browser_seeding: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_upload_bytes_per_sec: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_download_bytes_per_sec: Option<u64>,
@@ -147,6 +154,7 @@ pub const POLICY_KEYS: &[&str] = &[
     "allowed_domains",
     "blocked_domains",
     "upload_enabled",
+    "browser_seeding",
     "max_upload_bytes_per_sec",
     "max_download_bytes_per_sec",
     "cache_max_bytes",
@@ -192,6 +200,7 @@ impl PolicyLayer {
                 "allowed_domains" => layer.allowed_domains = Some(typed(k, value)?),
                 "blocked_domains" => layer.blocked_domains = Some(typed(k, value)?),
                 "upload_enabled" => layer.upload_enabled = Some(typed(k, value)?),
+                "browser_seeding" => layer.browser_seeding = Some(typed(k, value)?),
                 "max_upload_bytes_per_sec" => {
                     layer.max_upload_bytes_per_sec = Some(typed(k, value)?)
                 }
@@ -272,6 +281,7 @@ impl PolicyLayer {
             allowed_domains,
             blocked_domains,
             upload_enabled,
+            browser_seeding,
             max_upload_bytes_per_sec,
             max_download_bytes_per_sec,
             cache_max_bytes,

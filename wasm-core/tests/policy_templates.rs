@@ -187,7 +187,7 @@ fn windows_registry_file_for_chrome_edge_and_brave() {
         }
         // Booleans are DWORDs 0 / 1 in the registry; the browser converts them by
         // the schema, as does this test.
-        for b in ["enabled", "upload_enabled"] {
+        for b in ["enabled", "upload_enabled", "browser_seeding"] {
             let on = settings[b] == json!(1);
             settings.insert(b.into(), json!(on));
         }

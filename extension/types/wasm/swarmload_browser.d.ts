@@ -21,6 +21,10 @@ export class BrowserTransfer {
     policy_json: string,
     storage: TransferStorage,
   );
+  /** Seeds a kept file: no origin; every block is checked against `leaves` as it is served. */
+  static seed(options: { sha256: string; size: number }, policy_json: string, storage: TransferStorage, leaves: Uint8Array): BrowserTransfer;
+  /** The leaf layer (32 bytes a block) once complete and verified. */
+  leaves(): Uint8Array | undefined;
   start(): void;
   /** Resolves once complete and verified; rejects when it failed or was stopped. */
   done(): Promise<unknown>;

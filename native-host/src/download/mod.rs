@@ -5,7 +5,6 @@
 //! bytes, a peer's message, a timer) becomes an engine event; every engine action is
 //! carried out here, in order.
 
-pub mod connections;
 pub mod verifier;
 
 use std::collections::{HashMap, VecDeque};
@@ -22,6 +21,7 @@ use swarmload_core::content::Hash32;
 use swarmload_core::engine::{
     Action, BitSet, ContentMeta, Engine, EngineConfig, EngineError, Event, FailReason, Stats, Time,
 };
+use swarmload_core::origin_connections::Climb;
 use swarmload_core::policy::Policy;
 use swarmload_core::trusted_digest::DigestSource;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -237,8 +237,8 @@ pub async fn run(
     let sources = 1 + mirrors.len() as u32;
     let mut adaptive = match connections {
         Connections::Adaptive(max) if parallel && max > 1 => Some(
-            connections::Adaptive::new((max * sources).min(MAX_CONNECTIONS), Instant::now())
-                .starting_at(sources),
+            // Its clock is the download's epoch (`now` below), which starts here.
+            Climb::new((max * sources).min(MAX_CONNECTIONS), Time::ZERO).starting_at(sources),
         ),
         _ => None,
     };
@@ -506,7 +506,7 @@ pub async fn run(
             }
             _ = tick.tick(), if adaptive.is_some() => {
                 let origin_bytes = engine.stats().bytes_from_origin;
-                if let Some(n) = adaptive.as_mut().and_then(|a| a.tick(Instant::now(), origin_bytes)) {
+                if let Some(n) = adaptive.as_mut().and_then(|a| a.tick(now(), origin_bytes)) {
                     tracing::debug!(connections = n, "origin connections");
                     engine.set_origin_connections(n);
                     engine.handle_timeout(now());

@@ -37,6 +37,7 @@ use swarmload_core::engine::{
     Action, ContentMeta, Engine, EngineConfig, Event, OriginError, PeerId,
 };
 use swarmload_core::membership::ConnId;
+use swarmload_core::origin_connections::Climb;
 use swarmload_core::policy::Policy;
 
 #[wasm_bindgen]
@@ -54,6 +55,8 @@ extern "C" {
 
 /// Bytes read at a time for the whole-file check.
 const VERIFY_CHUNK: u32 = 1 << 20;
+/// The most parallel origin ranges the climb may reach (as the host's default).
+const MAX_ORIGIN_CONNECTIONS: u32 = 4;
 
 /// Probes `url` (a ranged GET of its first byte, without credentials) and looks
 /// for its trusted digest in the core's order: its headers and URL, the Metalink
@@ -87,6 +90,19 @@ struct Options {
 
 fn yes() -> bool {
     true
+}
+
+/// What `BrowserTransfer.seed(options, ...)` takes.
+#[derive(Deserialize)]
+struct SeedOptions {
+    sha256: String,
+    size: u64,
+}
+
+fn random_seed() -> Result<u64, JsError> {
+    let mut seed = [0u8; 8];
+    getrandom::fill(&mut seed).map_err(|e| JsError::new(&e.to_string()))?;
+    Ok(u64::from_le_bytes(seed))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -130,15 +146,52 @@ pub(crate) struct Shared {
     phase: Phase,
     error: Option<String>,
     timer: timer::Timer,
+    /// How many origin ranges run at once: the core's climb, fed the origin bytes
+    /// as they arrive (none for a seed, or an origin without ranges).
+    climb: Option<Climb>,
     /// Told (in a later task) whenever what a waiting caller judges by changes: the
-    /// phase, the open peers, the swarm's size as the trackers count it.
+    /// phase, the open peers, the swarm's size as the trackers count it, whether
+    /// any origin byte arrived.
     on_change: Option<js_sys::Function>,
-    last_signal: Option<(Phase, usize, Option<u64>)>,
+    last_signal: Option<Signal>,
     /// Settles the promise `done()` returned: with the outcome.
     waiters: Vec<(js_sys::Function, js_sys::Function)>,
     /// Milliseconds spent handling events and acting on them: how busy the page's
     /// thread is with the transfer (against the wall clock, in `stats()`).
     busy_ms: f64,
+}
+
+/// What `on_change` listeners judge by: phase, open peers, the trackers' count of
+/// others, whether origin bytes arrived.
+type Signal = (Phase, usize, Option<u64>, bool);
+
+impl Shared {
+    fn new(
+        engine: Engine,
+        url: String,
+        etag: Option<String>,
+        storage: Storage,
+        swarm: swarm::Swarm,
+        phase: Phase,
+    ) -> Shared {
+        Shared {
+            engine,
+            url,
+            etag,
+            storage,
+            peers: HashMap::new(),
+            fetches: HashMap::new(),
+            swarm,
+            phase,
+            error: None,
+            timer: timer::Timer::default(),
+            climb: None,
+            on_change: None,
+            last_signal: None,
+            waiters: Vec::new(),
+            busy_ms: 0.0,
+        }
+    }
 }
 
 pub(crate) type Handle = Rc<RefCell<Shared>>;
@@ -167,9 +220,21 @@ pub(crate) fn feed(h: &Handle, ev: Event) {
             return;
         }
         s.engine.handle(now(), ev);
+        climb(&mut s);
     }
     act(h);
     h.borrow_mut().busy_ms += now_ms() - t0;
+}
+
+/// Gives the climb the origin bytes so far; a new connection count goes to the
+/// engine at once (its timeout opens the extra ranges).
+fn climb(s: &mut Shared) {
+    let t = now();
+    let origin_bytes = s.engine.stats().bytes_from_origin;
+    if let Some(n) = s.climb.as_mut().and_then(|c| c.tick(t, origin_bytes)) {
+        s.engine.set_origin_connections(n);
+        s.engine.handle_timeout(t);
+    }
 }
 
 fn act(h: &Handle) {
@@ -193,7 +258,8 @@ fn act(h: &Handle) {
 pub(crate) fn signal_change(h: &Handle) {
     let listener = {
         let mut s = h.borrow_mut();
-        let now = (s.phase, s.peers.len(), s.swarm.others());
+        let origin = s.engine.stats().bytes_from_origin > 0;
+        let now = (s.phase, s.peers.len(), s.swarm.others(), origin);
         if s.last_signal == Some(now) {
             return;
         }
@@ -533,10 +599,10 @@ impl BrowserTransfer {
         let o: Options = serde_wasm_bindgen::from_value(options)?;
         let policy = Policy::from_json(policy_json)?;
         let sha256 = Hash32::from_hex(&o.sha256)?;
-        let mut seed = [0u8; 8];
-        getrandom::fill(&mut seed).map_err(|e| JsError::new(&e.to_string()))?;
-        let mut cfg = EngineConfig::from_policy(&policy, u64::from_le_bytes(seed));
+        let mut cfg = EngineConfig::from_policy(&policy, random_seed()?);
         cfg.origin_ranges = o.ranges;
+        let climb = o.ranges.then(|| Climb::new(MAX_ORIGIN_CONNECTIONS, now()));
+        cfg.origin_connections = climb.as_ref().map_or(1, Climb::current);
         let engine = Engine::download(
             ContentMeta {
                 sha256,
@@ -546,25 +612,55 @@ impl BrowserTransfer {
             },
             cfg,
         )?;
-        let swarm = swarm::Swarm::new(&policy, &sha256).map_err(|e| JsError::new(&e))?;
+        let swarm = swarm::Swarm::new(&policy, &sha256, true).map_err(|e| JsError::new(&e))?;
+        let mut shared = Shared::new(engine, o.url, o.etag, storage, swarm, Phase::Downloading);
+        shared.climb = climb;
         Ok(BrowserTransfer {
-            h: Rc::new(RefCell::new(Shared {
-                engine,
-                url: o.url,
-                etag: o.etag,
-                storage,
-                peers: HashMap::new(),
-                fetches: HashMap::new(),
-                swarm,
-                phase: Phase::Downloading,
-                error: None,
-                timer: timer::Timer::default(),
-                on_change: None,
-                last_signal: None,
-                waiters: Vec::new(),
-                busy_ms: 0.0,
-            })),
+            h: Rc::new(RefCell::new(shared)),
         })
+    }
+
+    /// Seeds a file kept from an earlier session: `{sha256, size}`, the policy, its
+    /// storage, and the leaf layer stored with it (32 bytes per block). The file is
+    /// not read through again: every block is checked against its leaf as it is read
+    /// to be served (the engine's rule), so a changed byte is never sent.
+    pub fn seed(
+        options: JsValue,
+        policy_json: &str,
+        storage: Storage,
+        leaves: &[u8],
+    ) -> Result<BrowserTransfer, JsError> {
+        let o: SeedOptions = serde_wasm_bindgen::from_value(options)?;
+        let policy = Policy::from_json(policy_json)?;
+        let sha256 = Hash32::from_hex(&o.sha256)?;
+        if !leaves.len().is_multiple_of(32) {
+            return Err(JsError::new(
+                "the stored leaf layer is not a whole number of hashes",
+            ));
+        }
+        let leaves = leaves
+            .chunks_exact(32)
+            .map(|c| {
+                let mut b = [0u8; 32];
+                b.copy_from_slice(c);
+                Hash32(b)
+            })
+            .collect();
+        let cfg = EngineConfig::from_policy(&policy, random_seed()?);
+        let engine = Engine::seed(sha256, o.size, leaves, cfg)?;
+        let swarm = swarm::Swarm::new(&policy, &sha256, false).map_err(|e| JsError::new(&e))?;
+        let shared = Shared::new(engine, String::new(), None, storage, swarm, Phase::Seeding);
+        Ok(BrowserTransfer {
+            h: Rc::new(RefCell::new(shared)),
+        })
+    }
+
+    /// The leaf layer (32 bytes per block) once the download is complete and
+    /// verified, to be kept with the file; `undefined` before.
+    pub fn leaves(&self) -> Option<Vec<u8>> {
+        let s = self.h.borrow();
+        let leaves = s.engine.leaf_layer()?;
+        Some(leaves.iter().flat_map(|l| l.0).collect())
     }
 
     /// Starts: the origin at once (as the engine decides), the trackers and the

@@ -83,7 +83,8 @@ fn random<const N: usize>() -> Result<[u8; N], String> {
 }
 
 impl Swarm {
-    pub fn new(policy: &Policy, sha256: &Hash32) -> Result<Swarm, String> {
+    /// `downloading`: whether this peer still wants the content (a kept seed does not).
+    pub fn new(policy: &Policy, sha256: &Hash32, downloading: bool) -> Result<Swarm, String> {
         let m = Membership::new(
             MembershipConfig::new(
                 sha256,
@@ -93,7 +94,7 @@ impl Swarm {
                 random::<44>()?,
             ),
             now(),
-            true,
+            downloading,
         );
         Ok(Swarm {
             m,

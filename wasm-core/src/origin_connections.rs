@@ -1,10 +1,13 @@
-//! How many parallel range connections the origin gets: a hill climb. Start with
+//! How many parallel range connections the origin gets: a hill climb, the same in
+//! both drivers (time passed in). Start with
 //! one, double while doubling pays (the total rate grows by a fifth or more), step
 //! back when it does not, and try again now and then. A fast local origin stays on
 //! one connection (more would only compete for the CPU); an origin that throttles
 //! each connection climbs to the maximum within a second or two.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::engine::Time;
 
 /// How long each setting is measured.
 const WINDOW: Duration = Duration::from_millis(300);
@@ -13,19 +16,19 @@ const GAIN: f64 = 1.2;
 /// After settling, try one more connection again after this long.
 const REPROBE: Duration = Duration::from_secs(15);
 
-pub struct Adaptive {
+pub struct Climb {
     max: u32,
     current: u32,
     /// The rate the setting before this one gave, and that setting.
     previous: Option<(u32, f64)>,
-    window_start: Instant,
+    window_start: Time,
     window_bytes: u64,
-    settled_at: Option<Instant>,
+    settled_at: Option<Time>,
 }
 
-impl Adaptive {
-    pub fn new(max: u32, now: Instant) -> Adaptive {
-        Adaptive {
+impl Climb {
+    pub fn new(max: u32, now: Time) -> Climb {
+        Climb {
             max: max.max(1),
             current: 1,
             previous: None,
@@ -36,7 +39,7 @@ impl Adaptive {
     }
 
     /// Starts the climb at `n` connections (one per source, with mirrors).
-    pub fn starting_at(mut self, n: u32) -> Adaptive {
+    pub fn starting_at(mut self, n: u32) -> Climb {
         self.current = n.clamp(1, self.max);
         self
     }
@@ -47,8 +50,8 @@ impl Adaptive {
 
     /// Called now and then with the origin bytes received so far; returns a new
     /// connection count when it changes.
-    pub fn tick(&mut self, now: Instant, origin_bytes: u64) -> Option<u32> {
-        let elapsed = now.duration_since(self.window_start);
+    pub fn tick(&mut self, now: Time, origin_bytes: u64) -> Option<u32> {
+        let elapsed = now.since(self.window_start);
         if elapsed < WINDOW {
             return None;
         }
@@ -61,7 +64,7 @@ impl Adaptive {
         self.window_start = now;
         self.window_bytes = origin_bytes;
         if let Some(at) = self.settled_at {
-            if now.duration_since(at) < REPROBE || self.current >= self.max {
+            if now.since(at) < REPROBE || self.current >= self.max {
                 return None;
             }
             self.settled_at = None;
@@ -100,8 +103,8 @@ mod tests {
 
     /// Feeds a simulated origin whose total rate for `n` connections is `rate(n)`.
     fn settle(max: u32, rate: impl Fn(u32) -> f64) -> Vec<u32> {
-        let start = Instant::now();
-        let mut a = Adaptive::new(max, start);
+        let start = Time::ZERO;
+        let mut a = Climb::new(max, start);
         let mut bytes = 0.0;
         let mut seen = vec![a.current()];
         for step in 1..=40 {

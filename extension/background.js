@@ -16,7 +16,7 @@ import { Transfers } from './lib/transfers.js';
  * @import { Transfer } from './lib/transfers.js'
  * @typedef {{
  *   enabled: boolean, managed_keys: string[], policy_error: string | null, host: { version: string } | null,
- *   decisions: Decision[], transfers: Transfer[], saved_bytes: number, peer: PeerStatus | null,
+ *   decisions: Decision[], transfers: Transfer[], saved_bytes: number, peer: PeerStatus | null, peer_recycles: number,
  * }} State what the popup is told (`{type: 'state'}`)
  */
 
@@ -107,6 +107,14 @@ peer.onEvent(async (ev) => {
       // Remembered so that the next start seeds them again (restoreSeeds).
       await api.storage.local.set({ browser_seeds: ev.kept });
       break;
+    case 'recycle':
+      // The page spent most of its peer connections: a new one seeds the kept files.
+      if (await peer.recycle()) {
+        const { peer_recycles: n } = /** @type {{ peer_recycles?: number }} */ (await api.storage.local.get('peer_recycles'));
+        await api.storage.local.set({ peer_recycles: (n ?? 0) + 1 });
+        await restoreSeeds();
+      }
+      break;
     default:
       break;
   }
@@ -161,6 +169,7 @@ api.runtime.onMessage.addListener((message, _sender, reply) => {
       ...transfers.snapshot(),
       // The browser peer's seeds and storage, when it runs (never made just to ask).
       peer: peer.making ? await peer.request({ type: 'status' }).catch(() => null) : null,
+      peer_recycles: /** @type {{ peer_recycles?: number }} */ (await api.storage.local.get('peer_recycles')).peer_recycles ?? 0,
     };
     reply(state);
   })();

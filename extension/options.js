@@ -35,6 +35,7 @@ const FIELDS = [
     show: (el, /** @type {number} */ v) => { el.value = String(v / 1e6); },
   },
   { id: 'upload_enabled', key: 'upload_enabled', read: (el) => el.checked, show: (el, /** @type {boolean} */ v) => { el.checked = v; } },
+  { id: 'browser_seeding', key: 'browser_seeding', read: (el) => el.checked, show: (el, /** @type {boolean} */ v) => { el.checked = v; } },
   {
     id: 'upload_kbps',
     key: 'max_upload_bytes_per_sec',

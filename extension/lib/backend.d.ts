@@ -354,6 +354,8 @@ export interface PeerStatus extends Status {
   /** Every transfer the peer holds, seeds (phase `seeding`) included. */
   active: PeerTransfer[];
   seeds: PeerSeed[];
+  /** RTCPeerConnections this page has made (Chrome allows about 500 per document). */
+  peer_connections: number;
   storage: {
     /** Bytes of every file the peer holds (downloads and seeds). */
     cache_bytes: number;
@@ -381,7 +383,14 @@ export interface Unshare {
   download: string;
 }
 
+/** How many peer connections the page may make before it is recycled (Chromium). */
+export interface Configure {
+  type: 'configure';
+  peer_connection_budget: number;
+}
+
 export interface PeerCalls extends BackendCalls {
+  configure: Call<Configure, { type: 'configured'; peer_connections: number }>;
   probe: Call<ProbeRequest, Probe>;
   start: Call<PeerStart, PeerStarted>;
   status: Call<StatusRequest, PeerStatus>;
@@ -420,4 +429,11 @@ export interface Kept {
   kept: number;
 }
 
-export type PeerEvent = PeerProgress | PeerFinished | Failed | Swarm | Kept;
+/** The page spent most of its peer-connection budget and can be replaced losing nothing. */
+export interface Recycle {
+  type: 'recycle';
+  download: '';
+  made: number;
+}
+
+export type PeerEvent = PeerProgress | PeerFinished | Failed | Swarm | Kept | Recycle;

@@ -4,11 +4,16 @@
 // answers and reports is typed in backend.d.ts (`PeerCalls`, `PeerEvent`).
 
 /**
- * @import { Backend, PeerCalls, PeerEvent, ReplyOf, RequestOf } from './backend.js'
+ * @import { Backend, Configure, PeerCalls, PeerEvent, ReplyOf, RequestOf } from './backend.js'
  * @import { PeerService } from '../peer/service.js'
  * @typedef {(event: PeerEvent) => void} PeerListener
  * @typedef {{ ok: true, value: unknown } | { ok: false, error: string }} OffscreenReply
  */
+
+// Peer connections an offscreen document may make before it is replaced (Chrome
+// allows about 500 per document; rtc.rs refuses more than this). `storage.local`'s
+// `peer_connection_budget` overrides it (the tests scale it down).
+const CONNECTION_BUDGET = 480;
 
 /** @implements {Backend<PeerCalls, PeerEvent>} */
 export class BrowserPeer {
@@ -57,6 +62,12 @@ export class BrowserPeer {
           reasons: ['WEB_RTC'],
           justification: 'Downloads from and seeds to peers over WebRTC data channels when no native host is installed.',
         });
+        const { peer_connection_budget: budget } = /** @type {{ peer_connection_budget?: number }} */ (
+          await this.api.storage.local.get('peer_connection_budget')
+        );
+        /** @type {Configure} */
+        const configure = { type: 'configure', peer_connection_budget: Number(budget) || CONNECTION_BUDGET };
+        await this.#send(configure);
       }
     })().catch((e) => {
       this.making = null;
@@ -74,10 +85,32 @@ export class BrowserPeer {
     await this.#ensure();
     // The service answers each request type with its reply (PeerCalls).
     if (this.service) return /** @type {ReplyOf<PeerCalls[T]>} */ (await this.service.handle(msg));
+    return /** @type {ReplyOf<PeerCalls[T]>} */ (await this.#send(msg));
+  }
+
+  // A request to the offscreen document; its reply as the service gave it.
+  /**
+   * @param {{ type: keyof PeerCalls } & object} msg
+   * @returns {Promise<unknown>}
+   */
+  async #send(msg) {
     /** @type {OffscreenReply | undefined} */
     const reply = await this.api.runtime.sendMessage({ target: 'offscreen', ...msg });
     if (!reply) throw new Error('the browser peer did not answer');
     if (!reply.ok) throw new Error(reply.error);
-    return /** @type {ReplyOf<PeerCalls[T]>} */ (reply.value);
+    return reply.value;
+  }
+
+  // Replaces the offscreen document with a new one, whose peer-connection count
+  // starts again (the caller restores the kept seeds in it). False where the peer
+  // lives in the background page (Firefox, which has no such per-page limit).
+  /** @returns {Promise<boolean>} */
+  async recycle() {
+    if (!this.api.offscreen) return false;
+    await this.making?.catch(() => {});
+    this.making = null;
+    await this.api.offscreen.closeDocument().catch(() => {});
+    await this.#ensure();
+    return true;
   }
 }

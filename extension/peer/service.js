@@ -16,7 +16,7 @@
 // It answers and reports as the native host does (lib/backend.d.ts: `PeerCalls`,
 // `PeerEvent`); the requests and events are listed there.
 
-import init, { BrowserTransfer, probe_origin } from '../wasm/swarmload_browser.js';
+import init, { BrowserTransfer, peer_connections_made, probe_origin, set_peer_connection_budget } from '../wasm/swarmload_browser.js';
 
 /**
  * @import { PeerCalls, PeerEvent, PeerSeed, PeerStart, PeerStatus, PeerTransfer, Policy } from '../lib/backend.js'
@@ -35,6 +35,10 @@ import init, { BrowserTransfer, probe_origin } from '../wasm/swarmload_browser.j
 
 const PROGRESS_MS = 500;
 const HOUSEKEEPING_MS = 60000;
+// The page asks to be recycled once this share of its peer-connection budget is
+// spent (see `recycleDue`).
+const RECYCLE_AT = 0.8;
+const RECYCLE_CHECK_MS = 1000;
 const RECORD = '.json';
 const LEAVES = '.leaves';
 // Names this page's files apart from an earlier session's.
@@ -176,7 +180,30 @@ export class PeerService {
     this.restoring = null;
     /** @type {ReturnType<typeof setInterval> | null} */
     this.progressTimer = null;
+    // Peer connections this page may make (rtc.rs); null: no limit to watch.
+    /** @type {number | null} */
+    this.budget = null;
+    this.recycleAsked = false;
     setInterval(() => this.housekeeping(), HOUSEKEEPING_MS);
+    setInterval(() => this.recycleDue(), RECYCLE_CHECK_MS);
+  }
+
+  // Chrome allows about 500 RTCPeerConnections per document over its lifetime: past
+  // RECYCLE_AT of the budget the page asks the background to replace it (a new
+  // offscreen document, which seeds the kept files again), but only when that loses
+  // nothing: no download running or waiting for the browser to take its file, and
+  // no peer being served, unless the budget is all spent (no new peer can connect
+  // then anyway). What the seeds uploaded is written to their records first.
+  async recycleDue() {
+    if (this.budget === null || this.recycleAsked) return;
+    const made = peer_connections_made();
+    if (made < this.budget * RECYCLE_AT) return;
+    const all = [...this.transfers.values()];
+    if (all.some((t) => t.finishedAt === null || t.blobUrl !== null)) return;
+    if (made < this.budget && all.some((t) => t.transfer.stats().peers > 0)) return;
+    this.recycleAsked = true;
+    for (const t of all) if (t.kept) await this.writeRecord(t).catch(() => {});
+    this.emit({ type: 'recycle', download: '', made });
   }
 
   /**
@@ -193,6 +220,10 @@ export class PeerService {
       case 'cancel':
         await this.cancel(msg.download);
         return { type: 'cancelled', download: msg.download };
+      case 'configure':
+        this.budget = msg.peer_connection_budget;
+        set_peer_connection_budget(msg.peer_connection_budget);
+        return { type: 'configured', peer_connections: peer_connections_made() };
       case 'restore':
         await this.restore(msg.policy);
         return this.status();
@@ -229,6 +260,7 @@ export class PeerService {
       active,
       seeding: active.filter((s) => s.phase === 'seeding').length,
       seeds,
+      peer_connections: peer_connections_made(),
       storage: {
         cache_bytes: [...this.transfers.values()].reduce((n, t) => n + t.size, 0),
         used: estimate.usage ?? null,

@@ -35,6 +35,10 @@ export class BrowserTransfer {
   free(): void;
 }
 
+/** Peer connections this page has made (Chrome allows about 500 per document). */
+export function peer_connections_made(): number;
+/** How many this page may make in its lifetime. */
+export function set_peer_connection_budget(n: number): void;
 export function probe_origin(url: string, link?: string | null): Promise<Probe>;
 export function resolve_policy_layers(layers_json: string): Policy;
 export function ineligible_reason(

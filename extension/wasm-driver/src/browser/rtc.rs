@@ -2,6 +2,8 @@
 //! answers, as the tracker protocol carries them, and one reliable, ordered data
 //! channel per peer with the native host's label.
 
+use std::cell::Cell;
+
 use js_sys::{Array, Promise};
 use serde_json::{Value, json};
 use wasm_bindgen::JsCast;
@@ -32,7 +34,37 @@ pub fn js_err(e: JsValue) -> String {
         .unwrap_or_else(|| format!("{e:?}"))
 }
 
+/// Chrome allows about 500 `RTCPeerConnection`s per document over its lifetime
+/// (crbug 41378764), closed ones included. Each one made here is counted, and none
+/// is made past the budget: the page is recycled before (peer/service.js), and
+/// until then a refused connection is an attempt that failed.
+pub const DEFAULT_CONNECTION_BUDGET: u32 = 480;
+
+thread_local! {
+    static MADE: Cell<u32> = const { Cell::new(0) };
+    static BUDGET: Cell<u32> = const { Cell::new(DEFAULT_CONNECTION_BUDGET) };
+}
+
+/// How many peer connections this page has made.
+#[wasm_bindgen]
+pub fn peer_connections_made() -> u32 {
+    MADE.with(Cell::get)
+}
+
+/// Sets how many peer connections this page may make in its lifetime.
+#[wasm_bindgen]
+pub fn set_peer_connection_budget(n: u32) {
+    BUDGET.with(|b| b.set(n));
+}
+
 pub fn connection(ice: &[IceServer]) -> Result<RtcPeerConnection, String> {
+    let made = MADE.with(Cell::get);
+    if made >= BUDGET.with(Cell::get) {
+        return Err(format!(
+            "this page has made its {made} peer connections; it is recycled before more"
+        ));
+    }
+    MADE.with(|m| m.set(made + 1));
     let servers = Array::new();
     for s in ice {
         let server = RtcIceServer::new();

@@ -291,57 +291,6 @@ test('extension-only swarm: the first Chromium downloads from the origin and see
   }
 });
 
-test('offscreen recycling: with a scaled-down peer-connection budget the seeding document is replaced between transfers, and every later profile still gets the file from it', async () => {
-  const dir = workDir('recycle');
-  const size = 16 * MiB;
-  const file = noiseFile(dir, 'patch.bin', size);
-  const want = sha256(file);
-  const t = await tracker();
-  setManagedPolicy(EXTENSION_ID, { trackers: [t.url] });
-  const fast = await origin(file, ['--page', '--throttle', '4000000']);
-  const first = await browser({ name: 'rc-first', hostHome: workDir('rc-first-unused'), registerHost: false });
-  const state = () => extensionState(first);
-  try {
-    // Set before the offscreen document exists (made on the first download).
-    const page = await first.context.newPage();
-    await page.goto(`chrome-extension://${first.extensionId}/options.html`);
-    await page.evaluate(() => chrome.storage.local.set({ peer_connection_budget: 12 }));
-    await page.close();
-    await extensionOnlyDownload(first, fast, want);
-    let recycledAt = null;
-    for (let i = 1; i <= 5; i++) {
-      const before = await state();
-      const slow = await origin(file, ['--page', '--throttle', '50000']);
-      const b = await browser({ name: `rc-leech-${i}`, hostHome: workDir(`rc-leech-${i}-unused`), registerHost: false });
-      try {
-        const { state: got } = await extensionOnlyDownload(b, slow, want);
-        const fromPeers = got.transfers[0].from_peers;
-        console.log(`# leech ${i}: ${fromPeers} of ${size} from the first; it had made ${before.peer?.peer_connections} connections, recycled ${before.peer_recycles} times`);
-        assert.ok(fromPeers >= size * 0.9, `leech ${i} got ${fromPeers} of ${size} bytes from peers`);
-      } finally {
-        // Only the first browser seeds for the next one.
-        await b.close();
-      }
-      if (recycledAt !== null) break;
-      // Once idle with most of its budget spent, the document is replaced.
-      const end = Date.now() + 15000;
-      let now = await state();
-      while (now.peer_recycles === 0 && Date.now() < end) {
-        await new Promise((r) => setTimeout(r, 250));
-        now = await state();
-      }
-      if (now.peer_recycles > 0) recycledAt = i;
-    }
-    assert.notEqual(recycledAt, null, 'the offscreen document was recycled');
-    const last = await state();
-    assert.ok(last.peer.peer_connections < 12, `the new document counts afresh: ${last.peer.peer_connections}`);
-    assert.equal(last.peer.seeds.filter((x) => x.sha256 === want).length, 1, 'the seed was restored in the new document');
-  } finally {
-    setManagedPolicy(EXTENSION_ID, null);
-    await first.close();
-  }
-});
-
 test('blocking webRequest (as force-installed): taken over before the body, from a fast origin', async () => {
   const dir = workDir('early');
   const size = 48 * MiB;

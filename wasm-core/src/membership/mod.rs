@@ -296,6 +296,11 @@ impl Membership {
                 // The counts include this peer, announced just before.
                 if let (Some(c), Some(n)) = (complete, incomplete) {
                     t.others = Some(c.saturating_add(n).saturating_sub(1));
+                    t.leechers = Some(if self.downloading {
+                        n.saturating_sub(1)
+                    } else {
+                        n
+                    });
                 }
                 self.hunger();
             }
@@ -511,9 +516,15 @@ impl Membership {
         self.downloading || self.cfg.upload_enabled
     }
 
-    /// Offers one announce may carry now.
+    /// Offers one announce may carry now. A seed whose trackers all count nobody
+    /// downloading offers nothing: a downloader who comes sends offers of its own,
+    /// which reach the seed, and each offer costs a peer connection (a browser page
+    /// may make only so many).
     fn offers_wanted(&self) -> usize {
-        if self.serving() {
+        let nobody_to_serve = !self.downloading
+            && !self.trackers.is_empty()
+            && self.trackers.iter().all(|t| t.leechers == Some(0));
+        if self.serving() && !nobody_to_serve {
             OFFERS_PER_ANNOUNCE.min(self.conns.room())
         } else {
             0
@@ -546,7 +557,10 @@ impl Membership {
         }
         let demand = self.trackers.iter().map(|t| t.wants).sum();
         let wanted = self.offers_wanted() > 0;
-        for _ in 0..self.offers.count_to_make(now, wanted, demand) {
+        for _ in 0..self
+            .offers
+            .count_to_make(now, wanted, demand, self.downloading)
+        {
             let conn = self.new_conn();
             self.offers.making(conn);
             self.actions.push_back(Action::MakeOffer { conn });

@@ -24,9 +24,14 @@ pub(super) struct Offers {
 }
 
 impl Offers {
-    /// How many more offers to start making now, to keep an announce's worth plus a
-    /// few spare ready.
-    pub fn count_to_make(&mut self, now: Time, wanted: bool, demand: usize) -> usize {
+    /// How many more offers to start making now: while `ahead`, enough to keep an
+    /// announce's worth plus a few spare ready (a downloader's announce must not
+    /// wait for ICE gathering); otherwise only what announces already lacked
+    /// (`demand`). A seed's announces then go out first and their offers follow
+    /// (a top-up), rather than a pool that is remade every [`OFFER_TTL`] whether
+    /// anyone answers or not: each offer is a peer connection, and a browser page
+    /// may make only so many in its life.
+    pub fn count_to_make(&mut self, now: Time, wanted: bool, demand: usize, ahead: bool) -> usize {
         match self.paused_until {
             Some(t) if now < t => return 0,
             Some(_) => self.paused_until = None,
@@ -35,7 +40,11 @@ impl Offers {
         if !wanted {
             return 0;
         }
-        let target = demand.max(OFFERS_PER_ANNOUNCE) + SPARE_OFFERS;
+        let target = if ahead {
+            demand.max(OFFERS_PER_ANNOUNCE) + SPARE_OFFERS
+        } else {
+            demand
+        };
         let have = self.ready.len() + self.making.len();
         target
             .saturating_sub(have)

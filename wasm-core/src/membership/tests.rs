@@ -725,3 +725,54 @@ fn a_downloader_with_few_peers_in_a_larger_swarm_announces_again_soon_a_few_time
         );
     }
 }
+
+/// A seed announcing for an hour to a tracker that answers each announce with a
+/// 120 s interval and `leechers` others downloading: (offers made, offers sent).
+fn seed_for_an_hour(leechers: usize) -> (usize, usize) {
+    let mut m = Membership::new(config(1, 1), at(0), false);
+    let (mut made, mut sent) = (0, 0);
+    let mut pending = drain(&mut m);
+    m.tracker_opened(at(0), 0);
+    pending.extend(drain(&mut m));
+    let mut now = at(0);
+    while now < at(3_600_000) {
+        made += pending
+            .iter()
+            .filter(|a| matches!(a, Action::MakeOffer { .. }))
+            .count();
+        let rest = make_offers(&mut m, now, pending);
+        for (_, a) in announces(&rest) {
+            sent += offers_in(&a);
+            let answer = protocol::announce_response(SWARM, 120, 1, leechers);
+            m.tracker_text(now, 0, &answer);
+        }
+        let Some(next) = m.poll_timeout() else { break };
+        now = next.max(now);
+        m.handle_timeout(now);
+        pending = drain(&mut m);
+    }
+    (made, sent)
+}
+
+#[test]
+fn a_seed_makes_only_the_offers_its_announces_carry_and_none_while_nobody_downloads() {
+    // Each offer is a peer connection, and a browser page may make about 500 in its
+    // life: a seed keeps no pool that is remade every OFFER_TTL.
+    let announce_count = 3_600 / 120;
+    let (made, sent) = seed_for_an_hour(2);
+    assert!(
+        sent > 0,
+        "with downloaders about, a seed's announces carry offers"
+    );
+    assert!(
+        made <= (announce_count + 1) * OFFERS_PER_ANNOUNCE && made <= sent + OFFERS_PER_ANNOUNCE,
+        "{made} offers made in an hour, {sent} sent"
+    );
+    // Nobody downloading: at most the first announce's worth, made before the
+    // tracker had counted.
+    let (made, sent) = seed_for_an_hour(0);
+    assert!(
+        made <= OFFERS_PER_ANNOUNCE,
+        "{made} offers made alone, {sent} sent"
+    );
+}

@@ -58,6 +58,8 @@ pub(super) struct Tracker {
     pub wants: usize,
     /// Other peers in the swarm, as the tracker last counted them.
     pub others: Option<u64>,
+    /// Other peers still downloading, as the tracker last counted them.
+    pub leechers: Option<u64>,
 }
 
 impl Tracker {
@@ -74,6 +76,7 @@ impl Tracker {
             said_completed: false,
             wants: 0,
             others: None,
+            leechers: None,
         }
     }
 

@@ -291,6 +291,73 @@ test('extension-only swarm: the first Chromium downloads from the origin and see
   }
 });
 
+test('offscreen recycling: with a scaled-down peer-connection budget the seeding document is replaced once idle, and the next profile still gets the file from it', async () => {
+  const dir = workDir('recycle');
+  const size = 16 * MiB;
+  const file = noiseFile(dir, 'patch.bin', size);
+  const want = sha256(file);
+  const t = await tracker();
+  setManagedPolicy(EXTENSION_ID, { trackers: [t.url] });
+  const fast = await origin(file, ['--page', '--throttle', '4000000']);
+  const first = await browser({ name: 'rc-first', hostHome: workDir('rc-first-unused'), registerHost: false });
+  const state = () => extensionState(first);
+  // The download makes 12 connections (its offers), each later profile served one
+  // more: the budget's 80% (13.6) is passed after the second.
+  const budget = 17;
+  try {
+    // Set before the offscreen document exists (made on the first download).
+    const page = await first.context.newPage();
+    await page.goto(`chrome-extension://${first.extensionId}/options.html`);
+    await page.evaluate((n) => chrome.storage.local.set({ peer_connection_budget: n }), budget);
+    await page.close();
+    await extensionOnlyDownload(first, fast, want);
+    let recycledAfter = null;
+    for (let i = 1; i <= 4 && recycledAfter === null; i++) {
+      const slow = await origin(file, ['--page', '--throttle', '50000']);
+      const b = await browser({ name: `rc-leech-${i}`, hostHome: workDir(`rc-leech-${i}-unused`), registerHost: false });
+      try {
+        const { state: got } = await extensionOnlyDownload(b, slow, want);
+        const fromPeers = got.transfers[0].from_peers;
+        console.log(`# leech ${i}: ${fromPeers} of ${size} bytes from the first`);
+        assert.ok(fromPeers >= size * 0.9, `leech ${i} got ${fromPeers} of ${size} bytes from peers`);
+      } finally {
+        // Only the first browser seeds for the next one; it is idle once this goes.
+        await b.close();
+      }
+      const now = await state();
+      console.log(`# after leech ${i}: ${now.peer?.peer_connections} connections made, ${now.peer_recycles} recycles`);
+      if (now.peer_recycles > 0 || now.peer.peer_connections >= budget * 0.8) recycledAfter = i;
+    }
+    assert.notEqual(recycledAfter, null, 'the budget was nearly spent');
+    // Idle with most of its budget spent: replaced, and the new one seeds the kept
+    // file once a tracker has answered it.
+    const until = Date.now() + 30000;
+    let now = await state();
+    while (Date.now() < until) {
+      const seed = now.peer?.active?.find((x) => x.phase === 'seeding');
+      if (now.peer_recycles > 0 && seed && seed.swarm_size !== undefined) break;
+      await new Promise((r) => setTimeout(r, 250));
+      now = await state();
+    }
+    assert.equal(now.peer_recycles, 1, 'replaced once');
+    assert.ok(now.peer.peer_connections < budget * 0.8, `the new document counts afresh: ${now.peer.peer_connections}`);
+    assert.equal(now.peer.seeds.filter((x) => x.sha256 === want).length, 1, 'the kept file is seeded in the new document');
+    // And it serves: one more profile gets the file from it.
+    const slow = await origin(file, ['--page', '--throttle', '50000']);
+    const b = await browser({ name: 'rc-after', hostHome: workDir('rc-after-unused'), registerHost: false });
+    try {
+      const { state: got } = await extensionOnlyDownload(b, slow, want);
+      console.log(`# after the recycle: ${got.transfers[0].from_peers} of ${size} bytes from the first`);
+      assert.ok(got.transfers[0].from_peers >= size * 0.9, JSON.stringify(got.transfers[0]));
+    } finally {
+      await b.close();
+    }
+  } finally {
+    setManagedPolicy(EXTENSION_ID, null);
+    await first.close();
+  }
+});
+
 test('blocking webRequest (as force-installed): taken over before the body, from a fast origin', async () => {
   const dir = workDir('early');
   const size = 48 * MiB;

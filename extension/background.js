@@ -122,13 +122,18 @@ peer.onEvent(async (ev) => {
 
 // Files the browser-only peer kept in earlier sessions are seeded again as this
 // script starts, within the extension's own policy, which may also have turned
-// sharing off since (the peer then removes them). Nothing is made when none are kept.
+// sharing off since (the peer then removes them). With no native host and browser
+// seeding on, the peer is made at start even with nothing kept: the first download
+// is then handed over within a fraction of a second (the offscreen document, the
+// wasm and the storage ready), so the browser's own item takes little from the
+// origin before it is cancelled (docs/benchmarks.md). Otherwise nothing is made.
 async function restoreSeeds() {
   const { browser_seeds: kept } = /** @type {{ browser_seeds?: number }} */ (await api.storage.local.get('browser_seeds'));
-  if (!kept && !peer.making) return;
   await interceptor.localReady;
   const policy = interceptor.localPolicy;
   if (!policy) return;
+  const ready = !host.hello && policy.enabled && policy.browser_seeding && policy.upload_enabled && policy.trackers.length > 0;
+  if (!kept && !peer.making && !ready) return;
   try {
     await peer.request({ type: 'restore', policy });
   } catch (e) {
@@ -137,6 +142,7 @@ async function restoreSeeds() {
 }
 
 api.storage.onChanged.addListener((changes, area) => {
+  if (area === 'local' && 'peer_connection_budget' in changes) peer.configure().catch(() => {});
   if (area === 'managed' || (area === 'local' && 'settings' in changes)) {
     interceptor.refreshLocalPolicy().then(restoreSeeds);
     if (host.hello) pushPolicy();
@@ -177,5 +183,7 @@ api.runtime.onMessage.addListener((message, _sender, reply) => {
 });
 
 // Connect at start-up: the host seeds what it holds once it has the policy.
-host.connect().catch((e) => console.info('swarmload: no native host', e.message));
-restoreSeeds();
+host
+  .connect()
+  .catch((e) => console.info('swarmload: no native host', e.message))
+  .finally(restoreSeeds);

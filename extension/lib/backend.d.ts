@@ -356,6 +356,10 @@ export interface PeerStatus extends Status {
   seeds: PeerSeed[];
   /** RTCPeerConnections this page has made (Chrome allows about 500 per document). */
   peer_connections: number;
+  /** How many it may make before it is recycled; null: no limit watched (Firefox). */
+  peer_connection_budget: number | null;
+  /** The page's memory: its JS heap in use (Chromium only) and the wasm memory's size. */
+  memory: { js_heap: number | null; wasm: number | null };
   storage: {
     /** Bytes of every file the peer holds (downloads and seeds). */
     cache_bytes: number;

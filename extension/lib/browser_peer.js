@@ -62,12 +62,7 @@ export class BrowserPeer {
           reasons: ['WEB_RTC'],
           justification: 'Downloads from and seeds to peers over WebRTC data channels when no native host is installed.',
         });
-        const { peer_connection_budget: budget } = /** @type {{ peer_connection_budget?: number }} */ (
-          await this.api.storage.local.get('peer_connection_budget')
-        );
-        /** @type {Configure} */
-        const configure = { type: 'configure', peer_connection_budget: Number(budget) || CONNECTION_BUDGET };
-        await this.#send(configure);
+        await this.#configure();
       }
     })().catch((e) => {
       this.making = null;
@@ -86,6 +81,23 @@ export class BrowserPeer {
     // The service answers each request type with its reply (PeerCalls).
     if (this.service) return /** @type {ReplyOf<PeerCalls[T]>} */ (await this.service.handle(msg));
     return /** @type {ReplyOf<PeerCalls[T]>} */ (await this.#send(msg));
+  }
+
+  // Tells the offscreen document its peer-connection budget (again, when the
+  // setting changed). Not in Firefox, whose background page has no such limit.
+  async configure() {
+    if (!this.api.offscreen || !this.making) return;
+    await this.making;
+    await this.#configure();
+  }
+
+  async #configure() {
+    const { peer_connection_budget: budget } = /** @type {{ peer_connection_budget?: number }} */ (
+      await this.api.storage.local.get('peer_connection_budget')
+    );
+    /** @type {Configure} */
+    const configure = { type: 'configure', peer_connection_budget: Number(budget) || CONNECTION_BUDGET };
+    await this.#send(configure);
   }
 
   // A request to the offscreen document; its reply as the service gave it.

@@ -28,9 +28,13 @@ import { effectivePolicy, ineligibleReason, provisionalPolicy, rememberManagedPo
  * @import { HostLink } from './host.js'
  * @import { RequestLog, SeenRequest } from './request_log.js'
  * @import { NewTransfer, Transfer, Transfers } from './transfers.js'
- * @typedef {chrome.downloads.DownloadItem & { seenAt: number, policyAt: number }} Item a download item, and when it was heard of and judged
- * @typedef {Pick<Item, 'url' | 'seenAt' | 'policyAt' | 'startTime'> & { id: number | null }} Judged
- * @typedef {{ id: number | null, url: string, decision: string, reason: string | null, lag: number, waited: number, at: number }} Decision
+ * @typedef {chrome.downloads.DownloadItem & { seenAt: number, policyAt: number, cancelledAt?: number }} Item a download
+ *   item, when it was heard of and judged, and when it was given up for a take-over
+ * @typedef {Pick<Item, 'url' | 'seenAt' | 'policyAt' | 'startTime' | 'cancelledAt'> & { id: number | null }} Judged
+ * @typedef {{
+ *   id: number | null, url: string, decision: string, reason: string | null, lag: number, waited: number,
+ *   handoff: number | null, at: number,
+ * }} Decision `handoff`: ms from hearing of the item to cancelling it (taken over)
  * @typedef {Pick<PeerStart, 'sha256' | 'size' | 'etag' | 'ranges' | 'content_type'> & { digest_source?: Transfer['digest_source'] }} Source
  *   what the browser-only peer starts from: a probe, or a response taken before its body
  */
@@ -159,7 +163,8 @@ export class Interceptor {
     // `lag`: from the download's start to this script hearing of it.
     const lag = item.seenAt - Date.parse(item.startTime);
     const waited = item.policyAt - item.seenAt;
-    this.decisions.unshift({ id: item.id, url: item.url, decision, reason, lag, waited, at: Date.now() });
+    const handoff = item.cancelledAt ? item.cancelledAt - item.seenAt : null;
+    this.decisions.unshift({ id: item.id, url: item.url, decision, reason, lag, waited, handoff, at: Date.now() });
     this.decisions.length = Math.min(this.decisions.length, 20);
     console.info(`swarmload: download ${item.id}: ${decision}${reason ? ` (${reason})` : ''}`);
   }
@@ -264,10 +269,17 @@ export class Interceptor {
       60000,
     );
     // From here on the browser's item is given up.
-    await this.api.downloads.cancel(item.id).catch(() => {});
-    await this.api.downloads.erase({ id: item.id }).catch(() => {});
+    await this.giveUp(item);
     await this.deliverFromHost(started, item.url);
     return null;
+  }
+
+  // The browser's item is cancelled and erased: a backend has the download now.
+  /** @param {Item} item */
+  async giveUp(item) {
+    await this.api.downloads.cancel(item.id).catch(() => {});
+    item.cancelledAt = Date.now();
+    await this.api.downloads.erase({ id: item.id }).catch(() => {});
   }
 
   // The host's transfer is delivered through the browser's downloads.
@@ -386,8 +398,7 @@ export class Interceptor {
       await this.peer.request({ type: 'cancel', download: started.download }).catch(() => {});
       return notFound;
     }
-    await this.api.downloads.cancel(item.id).catch(() => {});
-    await this.api.downloads.erase({ id: item.id }).catch(() => {});
+    await this.giveUp(item);
     this.addBrowserTransfer(started, item.url, info, filename);
     return null;
   }
@@ -411,8 +422,7 @@ export class Interceptor {
       await this.peer.request({ type: 'cancel', download: started.download }).catch(() => {});
       return why;
     }
-    await this.api.downloads.cancel(item.id).catch(() => {});
-    await this.api.downloads.erase({ id: item.id }).catch(() => {});
+    await this.giveUp(item);
     this.addBrowserTransfer(started, item.url, info, filename);
     return null;
   }

@@ -5,6 +5,13 @@
 //
 // Request: {id, op, name, ...}; reply: {id, ok: true, value} or {id, ok: false, error,
 // quota} (`quota`: the storage is full).
+//
+// It also computes each download's whole-file SHA-256 on this thread, as the bytes
+// become final (`hashTo`, in order, read back from the file), while the page hashes
+// the blocks: the two digests then run on two threads, and at the end only the tail
+// is left to hash (`digest`).
+
+import init, { WasmSha256 } from '../wasm/swarmload_browser.js';
 // Writes (thousands a second) get no reply when they succeed: a failed one is
 // reported as {id: 0, name, ok: false, error}.
 
@@ -28,6 +35,11 @@ const scope = /** @type {WorkerScope} */ (/** @type {unknown} */ (self));
 const DIR = 'swarmload';
 /** @type {Map<string, SyncAccessHandle>} */
 const handles = new Map();
+/** @type {Map<string, { hasher: WasmSha256, at: number }>} the SHA-256 of each file's first `at` bytes, so far */
+const hashing = new Map();
+const HASH_CHUNK = 1 << 20;
+/** @type {Promise<unknown> | null} */
+let wasm = null;
 /** @type {Promise<FileSystemDirectoryHandle> | null} */
 let dirPromise = null;
 
@@ -75,6 +87,7 @@ const ops = {
   // Flushes and lets go of the file, so the page can read it as a File.
   /** @param {{ name: string }} req */
   async close({ name }) {
+    await ops.hashReset({ name });
     const h = handles.get(name);
     if (!h) return;
     h.flush();
@@ -114,6 +127,41 @@ const ops = {
       h.close();
     }
   },
+  // Hashes the file's bytes up to `upto` (final from then on) into its SHA-256.
+  /** @param {{ name: string, upto: number }} req */
+  async hashTo({ name, upto }) {
+    wasm ??= init();
+    await wasm;
+    const h = await handle(name);
+    let state = hashing.get(name);
+    if (!state) {
+      state = { hasher: new WasmSha256(), at: 0 };
+      hashing.set(name, state);
+    }
+    const buf = new Uint8Array(HASH_CHUNK);
+    while (state.at < upto) {
+      const want = Math.min(HASH_CHUNK, upto - state.at);
+      const view = want === HASH_CHUNK ? buf : buf.subarray(0, want);
+      const n = h.read(view, { at: state.at });
+      if (n !== want) throw new Error(`read ${n} of ${want} bytes at ${state.at} to hash`);
+      state.hasher.update(view);
+      state.at += want;
+    }
+  },
+  // What was hashed counts no more (the bytes are fetched again).
+  /** @param {{ name: string }} req */
+  async hashReset({ name }) {
+    hashing.get(name)?.hasher.free();
+    hashing.delete(name);
+  },
+  // The SHA-256 of the file's first `size` bytes (32 bytes).
+  /** @param {{ name: string, size: number }} req */
+  async digest({ name, size }) {
+    await ops.hashTo({ name, upto: size });
+    const state = /** @type {{ hasher: WasmSha256, at: number }} */ (hashing.get(name));
+    hashing.delete(name);
+    return state.hasher.finish();
+  },
   // A small file read whole; null when there is none.
   /** @param {{ name: string }} req */
   async get({ name }) {
@@ -144,10 +192,11 @@ scope.onmessage = (ev) => {
       const op = /** @type {Record<string, ((req: any) => Promise<unknown>) | undefined>} */ (ops)[req.op];
       if (!op) throw new Error(`unknown storage operation ${req.op}`);
       const value = await op(req);
-      if (req.op === 'write') return;
+      // Posted operations (writes, hashing) answer only when they fail.
+      if (req.id === -1) return;
       scope.postMessage({ id: req.id, ok: true, value }, value instanceof Uint8Array ? [value.buffer] : []);
     } catch (e) {
-      const id = req.op === 'write' ? 0 : req.id;
+      const id = req.id === -1 ? 0 : req.id;
       const quota = e?.name === 'QuotaExceededError';
       scope.postMessage({ id, name: req.name, ok: false, error: String(e?.message ?? e), quota });
     }

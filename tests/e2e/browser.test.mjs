@@ -305,11 +305,16 @@ test('offscreen recycling: with a scaled-down peer-connection budget the seeding
   // more: the budget's 80% (13.6) is passed after the second.
   const budget = 17;
   try {
-    // Set before the offscreen document exists (made on the first download).
+    // The page made at start hears it at once.
     const page = await first.context.newPage();
     await page.goto(`chrome-extension://${first.extensionId}/options.html`);
     await page.evaluate((n) => chrome.storage.local.set({ peer_connection_budget: n }), budget);
     await page.close();
+    const told = Date.now() + 20000;
+    while ((await state()).peer?.peer_connection_budget !== budget) {
+      assert.ok(Date.now() < told, 'the offscreen document heard its budget');
+      await new Promise((r) => setTimeout(r, 100));
+    }
     await extensionOnlyDownload(first, fast, want);
     let recycledAfter = null;
     for (let i = 1; i <= 4 && recycledAfter === null; i++) {

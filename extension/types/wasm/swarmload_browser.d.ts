@@ -5,13 +5,26 @@
 
 import type { Policy, Probe, TransferStats } from '../../lib/backend.js';
 
-/** Loads the wasm module; every other export needs it done. */
-export default function init(): Promise<unknown>;
+/** Loads the wasm module; every other export needs it done. Resolves to its exports. */
+export default function init(): Promise<{ memory: WebAssembly.Memory }>;
 
 /** What `BrowserTransfer`'s storage is given: blocks written and read back at their offset. */
 export interface TransferStorage {
   write(offset: number, data: Uint8Array): void;
   read(offset: number, len: number): Promise<Uint8Array>;
+  /** Optional: the bytes below `upto` are final (to be hashed as they come). */
+  hashTo?(upto: number): void;
+  hashReset?(): void;
+  /** Optional: the SHA-256 of the first `size` bytes; without, the page hashes the file itself. */
+  digest?(size: number): Promise<Uint8Array>;
+}
+
+/** Incremental SHA-256 (the storage worker's whole-file check). */
+export class WasmSha256 {
+  constructor();
+  update(chunk: Uint8Array): void;
+  finish(): Uint8Array;
+  free(): void;
 }
 
 /** One download in the browser, then its seeding while the page lives. */

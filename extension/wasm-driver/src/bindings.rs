@@ -54,6 +54,38 @@ impl WasmHasher {
     }
 }
 
+/// Incremental SHA-256 alone: the whole-file check the browser peer's storage worker
+/// computes on its own thread while the page hashes the blocks.
+#[wasm_bindgen]
+pub struct WasmSha256 {
+    inner: sha2::Sha256,
+}
+
+#[wasm_bindgen]
+impl WasmSha256 {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> WasmSha256 {
+        WasmSha256 {
+            inner: sha2::Digest::new(),
+        }
+    }
+
+    pub fn update(&mut self, chunk: &[u8]) {
+        sha2::Digest::update(&mut self.inner, chunk);
+    }
+
+    /// The 32-byte digest.
+    pub fn finish(self) -> Vec<u8> {
+        sha2::Digest::finalize(self.inner).to_vec()
+    }
+}
+
+impl Default for WasmSha256 {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Default for WasmHasher {
     fn default() -> Self {
         Self::new()

@@ -207,7 +207,7 @@ mod browser_peer {
         ranges: bool,
     }
 
-    #[derive(Deserialize)]
+    #[derive(Debug, Deserialize)]
     struct Progress {
         phase: String,
         size: u64,
@@ -256,6 +256,41 @@ mod browser_peer {
             .unchecked_into()
     }
 
+    /// The same, with the worker's hashing interface: it records how far the bytes
+    /// were final (`hashTo`) and answers `digest` with WebCrypto over what it holds
+    /// (or, `lie`, with the digest of other bytes).
+    fn hashing_storage(size: usize, lie: bool) -> Storage {
+        let make = js_sys::Function::new_with_args(
+            "size, lie",
+            "const data = new Uint8Array(size);
+             return { data, hashed: [], resets: 0, digests: [],
+               write(offset, bytes) { data.set(bytes, offset); },
+               read(offset, len) { return Promise.resolve(data.slice(offset, offset + len)); },
+               hashTo(upto) { this.hashed.push(upto); },
+               hashReset() { this.resets += 1; },
+               async digest(n) {
+                 this.digests.push(n);
+                 const bytes = lie ? new Uint8Array(n) : data.slice(0, n);
+                 return new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+               } };",
+        );
+        make.call2(
+            &JsValue::NULL,
+            &JsValue::from(size as f64),
+            &JsValue::from(lie),
+        )
+        .unwrap()
+        .unchecked_into()
+    }
+
+    fn numbers(storage: &JsValue, field: &str) -> Vec<f64> {
+        let v = js_sys::Reflect::get(storage, &field.into()).unwrap();
+        js_sys::Array::from(&v)
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    }
+
     fn stored(storage: &JsValue) -> Vec<u8> {
         let data = js_sys::Reflect::get(storage, &"data".into()).unwrap();
         js_sys::Uint8Array::new(&data).to_vec()
@@ -293,7 +328,16 @@ mod browser_peer {
         size: usize,
         ranges: bool,
     ) -> (Result<(), JsValue>, Progress, Vec<u8>) {
-        let storage = memory_storage(size);
+        download_into(url, sha256, size, ranges, memory_storage(size)).await
+    }
+
+    async fn download_into(
+        url: &str,
+        sha256: &str,
+        size: usize,
+        ranges: bool,
+        storage: Storage,
+    ) -> (Result<(), JsValue>, Progress, Vec<u8>) {
         let handle: JsValue = AsRef::<JsValue>::as_ref(&storage).clone();
         // A plain object, as the extension passes it.
         let options = serde::Serialize::serialize(
@@ -324,6 +368,37 @@ mod browser_peer {
         assert_eq!(p.from_origin, bytes.len() as u64);
         assert_eq!(p.from_peers, 0);
         assert!(data == bytes, "the stored file is the origin's");
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_storage_that_hashes_as_bytes_become_final_gives_the_whole_files_digest() {
+        let (url, bytes) = served_file().await;
+        let probe: Probe =
+            serde_wasm_bindgen::from_value(probe_origin(url.clone(), None).await.unwrap()).unwrap();
+        let digest = sha256_hex(&bytes);
+        let storage = hashing_storage(bytes.len(), false);
+        let handle: JsValue = AsRef::<JsValue>::as_ref(&storage).clone();
+        let (outcome, p, data) =
+            download_into(&url, &digest, bytes.len(), probe.ranges, storage).await;
+        assert!(outcome.is_ok(), "{:?} {:?}", outcome, p.error);
+        assert!(data == bytes);
+        // Asked once, for the whole file; told how far the final bytes reached, in
+        // order, never past the end.
+        assert_eq!(numbers(&handle, "digests"), vec![bytes.len() as f64]);
+        let hashed = numbers(&handle, "hashed");
+        assert!(!hashed.is_empty(), "told as the bytes became final");
+        assert!(hashed.windows(2).all(|w| w[0] <= w[1]), "{hashed:?}");
+        assert!(
+            hashed.iter().all(|&u| u <= bytes.len() as f64),
+            "{hashed:?}"
+        );
+
+        // A storage whose digest names other bytes: the download fails visibly.
+        let storage = hashing_storage(bytes.len(), true);
+        let (outcome, p, _) =
+            download_into(&url, &digest, bytes.len(), probe.ranges, storage).await;
+        assert!(outcome.is_err(), "{p:?}");
+        assert_eq!(p.phase, "failed");
     }
 
     #[wasm_bindgen_test]

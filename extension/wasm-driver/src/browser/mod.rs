@@ -51,6 +51,17 @@ extern "C" {
     fn write(this: &Storage, offset: f64, data: Uint8Array) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(method, catch)]
     fn read(this: &Storage, offset: f64, len: u32) -> Result<Promise, JsValue>;
+    /// Optional: the bytes below `upto` are in their final form; a storage that
+    /// hashes them as they come (on another thread) may start on them.
+    #[wasm_bindgen(method, catch, js_name = hashTo)]
+    fn hash_to(this: &Storage, upto: f64) -> Result<JsValue, JsValue>;
+    /// Optional: the delivery is reset; what was hashed counts no more.
+    #[wasm_bindgen(method, catch, js_name = hashReset)]
+    fn hash_reset(this: &Storage) -> Result<JsValue, JsValue>;
+    /// Optional: resolves to the SHA-256 (32 bytes) of the first `size` bytes
+    /// stored. Without it, the page reads the file back and hashes it itself.
+    #[wasm_bindgen(method, catch)]
+    fn digest(this: &Storage, size: f64) -> Result<Promise, JsValue>;
 }
 
 /// Bytes read at a time for the whole-file check.
@@ -362,12 +373,25 @@ fn carry_out(h: &Handle, action: Action) {
                 }
             });
         }
-        Action::Deliverable { .. } | Action::DeliveryReset => {
-            // Browser-only delivery hands over the whole verified file at the end.
+        // The file is handed over whole at the end; a storage that hashes the
+        // final bytes as they come (its worker) hears how far they reach.
+        Action::Deliverable { upto } => {
+            let _ = h.borrow().storage.hash_to(upto as f64);
+        }
+        Action::DeliveryReset => {
+            let _ = h.borrow().storage.hash_reset();
         }
         Action::VerifyContent => {
             h.borrow_mut().phase = Phase::Verifying;
-            spawn_local(verify(Rc::downgrade(h)));
+            let (size, digest) = {
+                let s = h.borrow();
+                let size = s.engine.size();
+                (size, s.storage.digest(size as f64))
+            };
+            match digest {
+                Ok(promise) => spawn_local(stored_digest(Rc::downgrade(h), promise)),
+                Err(_) => spawn_local(verify(Rc::downgrade(h), size)),
+            }
         }
         Action::Completed => {
             let upload = {
@@ -407,11 +431,27 @@ async fn read(promise: Result<Promise, JsValue>, len: u32) -> Result<Vec<u8>, St
     Ok(data)
 }
 
+/// The storage's own SHA-256 of the stored file, given to the engine.
+async fn stored_digest(weak: WeakHandle, promise: Promise) {
+    let digest = JsFuture::from(promise).await.map_err(js_err).and_then(|v| {
+        let bytes = Uint8Array::new(&v).to_vec();
+        <[u8; 32]>::try_from(bytes.as_slice())
+            .map_err(|_| format!("a digest of {} bytes", bytes.len()))
+    });
+    let Some(h) = weak.upgrade() else { return };
+    match digest {
+        Ok(sha256) => feed(
+            &h,
+            Event::ContentDigest {
+                sha256: Hash32(sha256),
+            },
+        ),
+        Err(e) => fail(&h, format!("the stored file could not be checked: {e}")),
+    }
+}
+
 /// Reads the stored file through and gives the engine its SHA-256.
-async fn verify(weak: WeakHandle) {
-    let Some(size) = weak.upgrade().map(|h| h.borrow().engine.size()) else {
-        return;
-    };
+async fn verify(weak: WeakHandle, size: u64) {
     let mut hasher = Sha256::new();
     let mut at = 0u64;
     while at < size {

@@ -358,6 +358,8 @@ export interface PeerStatus extends Status {
   peer_connections: number;
   /** How many it may make before it is recycled; null: no limit watched (Firefox). */
   peer_connection_budget: number | null;
+  /** The storage worker's whole-file SHA-256 work so far. */
+  hashing: { bytes: number; ms: number } | null;
   /** The page's memory: its JS heap in use (Chromium only) and the wasm memory's size. */
   memory: { js_heap: number | null; wasm: number | null };
   storage: {

@@ -33,6 +33,7 @@ import init, { BrowserTransfer, peer_connections_made, probe_origin, set_peer_co
  *   what `NAME.json` holds about a kept file
  */
 
+const MiB = 1 << 20;
 const PROGRESS_MS = 500;
 const HOUSEKEEPING_MS = 60000;
 // The page asks to be recycled once this share of its peer-connection budget is
@@ -103,6 +104,13 @@ function forgetChunks(name) {
   for (const key of [...chunks.keys()]) if (key.startsWith(`${name}:`)) chunks.delete(key);
 }
 
+// Bytes of writes a download may have waiting in the worker. Origin bodies arrive as
+// fast as the network gives them, the worker writes and hashes at its own pace, and
+// every write waiting holds its bytes: over HIGH the page stops reading origin bodies
+// (`room()`) until the worker is back under LOW.
+const QUEUED_HIGH = 32 * MiB;
+const QUEUED_LOW = 16 * MiB;
+
 class Storage {
   /**
    * @param {WorkerLink} worker
@@ -113,6 +121,11 @@ class Storage {
     this.name = name;
     /** @type {File | null} */
     this.file = null;
+    // Bytes posted to the worker and not yet written (its `written` reports).
+    this.queued = 0;
+    /** @type {(() => void)[]} */
+    this.roomWaiters = [];
+    worker.storages.set(name, this);
   }
 
   // No promise: a failed write comes back as an error event (WorkerLink.onError).
@@ -121,7 +134,28 @@ class Storage {
    * @param {Uint8Array} data
    */
   write(offset, data) {
+    this.queued += data.byteLength;
     this.worker.post({ op: 'write', name: this.name, offset, data }, [data.buffer]);
+  }
+
+  // Resolves once the worker has room for more writes; undefined when it has now.
+  /** @returns {Promise<void> | undefined} */
+  room() {
+    if (this.queued <= QUEUED_HIGH) return undefined;
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  // The worker wrote `n` more bytes.
+  /** @param {number} n */
+  written(n) {
+    this.queued = Math.max(0, this.queued - n);
+    if (this.queued <= QUEUED_LOW) for (const w of this.roomWaiters.splice(0)) w();
+  }
+
+  // The file is let go: nothing waits on the worker for it any more.
+  forget() {
+    this.worker.storages.delete(this.name);
+    for (const w of this.roomWaiters.splice(0)) w();
   }
 
   /**
@@ -183,8 +217,15 @@ class WorkerLink {
     this.nextId = 1;
     /** @type {(name: string, error: string) => void} */
     this.onError = () => {};
+    // Storages by file name, which hear how much of their writes the worker did.
+    /** @type {Map<string, Storage>} */
+    this.storages = new Map();
     this.worker.onmessage = (ev) => {
       const { id, ok, value, error, quota } = ev.data;
+      if (id === -2) {
+        this.storages.get(ev.data.name)?.written(ev.data.written);
+        return;
+      }
       if (id === 0) {
         this.onError(ev.data.name, error);
         return;
@@ -324,6 +365,8 @@ export class PeerService {
       seeds,
       peer_connections: peer_connections_made(),
       peer_connection_budget: this.budget,
+      // The storage worker's whole-file hashing so far (bytes, milliseconds).
+      hashing: await this.storage.call({ op: 'stats' }).catch(() => null),
       memory: {
         // Chromium's non-standard `performance.memory`; absent elsewhere.
         js_heap: /** @type {{ memory?: { usedJSHeapSize: number } }} */ (performance).memory?.usedJSHeapSize ?? null,
@@ -669,6 +712,7 @@ export class PeerService {
     t.transfer.free();
     if (t.blobUrl) URL.revokeObjectURL(t.blobUrl);
     forgetChunks(t.name);
+    t.storage.forget();
     await this.removeKept(t.name);
   }
 

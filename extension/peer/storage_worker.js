@@ -38,6 +38,12 @@ const handles = new Map();
 /** @type {Map<string, { hasher: WasmSha256, at: number }>} the SHA-256 of each file's first `at` bytes, so far */
 const hashing = new Map();
 const HASH_CHUNK = 1 << 20;
+// Written bytes not yet reported to the page, by file (reported every REPORT_EVERY).
+/** @type {Map<string, number>} */
+const unreported = new Map();
+const REPORT_EVERY = 1 << 20;
+// Bytes hashed on this thread, and the milliseconds it took (for `stats`).
+const hashed = { bytes: 0, ms: 0 };
 /** @type {Promise<unknown> | null} */
 let wasm = null;
 /** @type {Promise<FileSystemDirectoryHandle> | null} */
@@ -76,6 +82,14 @@ const ops = {
     const h = await handle(name);
     const n = h.write(data, { at: offset });
     if (n !== data.byteLength) throw quotaError(`wrote ${n} of ${data.byteLength} bytes`);
+    // The page counts the bytes waiting here; it hears of them every MiB.
+    const done = (unreported.get(name) ?? 0) + n;
+    if (done >= REPORT_EVERY) {
+      scope.postMessage({ id: -2, name, written: done });
+      unreported.delete(name);
+    } else {
+      unreported.set(name, done);
+    }
   },
   /** @param {{ name: string, offset: number, len: number }} req */
   async read({ name, offset, len }) {
@@ -139,6 +153,8 @@ const ops = {
       hashing.set(name, state);
     }
     const buf = new Uint8Array(HASH_CHUNK);
+    const t0 = performance.now();
+    const from = state.at;
     while (state.at < upto) {
       const want = Math.min(HASH_CHUNK, upto - state.at);
       const view = want === HASH_CHUNK ? buf : buf.subarray(0, want);
@@ -147,6 +163,12 @@ const ops = {
       state.hasher.update(view);
       state.at += want;
     }
+    hashed.bytes += state.at - from;
+    hashed.ms += performance.now() - t0;
+  },
+  // What this thread has hashed so far, and how long it took.
+  async stats() {
+    return { ...hashed };
   },
   // What was hashed counts no more (the bytes are fetched again).
   /** @param {{ name: string }} req */

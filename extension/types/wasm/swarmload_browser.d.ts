@@ -12,6 +12,8 @@ export default function init(): Promise<{ memory: WebAssembly.Memory }>;
 export interface TransferStorage {
   write(offset: number, data: Uint8Array): void;
   read(offset: number, len: number): Promise<Uint8Array>;
+  /** Optional: a promise while too many writes wait (origin bodies are not read meanwhile). */
+  room?(): Promise<void> | undefined;
   /** Optional: the bytes below `upto` are final (to be hashed as they come). */
   hashTo?(upto: number): void;
   hashReset?(): void;

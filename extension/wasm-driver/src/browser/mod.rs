@@ -55,6 +55,10 @@ extern "C" {
     /// hashes them as they come (on another thread) may start on them.
     #[wasm_bindgen(method, catch, js_name = hashTo)]
     fn hash_to(this: &Storage, upto: f64) -> Result<JsValue, JsValue>;
+    /// Optional: a promise while the storage has too many writes waiting (the
+    /// origin's bodies are not read meanwhile), else nothing.
+    #[wasm_bindgen(method, catch)]
+    fn room(this: &Storage) -> Result<JsValue, JsValue>;
     /// Optional: the delivery is reset; what was hashed counts no more.
     #[wasm_bindgen(method, catch, js_name = hashReset)]
     fn hash_reset(this: &Storage) -> Result<JsValue, JsValue>;
@@ -502,6 +506,11 @@ async fn fetch_range(
         Ok(body) => {
             let mut at = start;
             loop {
+                // Backpressure: no more of the body while the storage is behind.
+                let room = live(&weak).and_then(|h| h.borrow().storage.room().ok());
+                if let Some(wait) = room.and_then(|v| v.dyn_into::<Promise>().ok()) {
+                    let _ = JsFuture::from(wait).await;
+                }
                 match body.next().await {
                     Ok(Some(mut chunk)) => {
                         let Some(h) = live(&weak) else { return };

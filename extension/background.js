@@ -11,7 +11,7 @@ import { RequestLog } from './lib/request_log.js';
 import { Transfers } from './lib/transfers.js';
 
 /**
- * @import { Failed, PeerEvent, PeerStatus } from './lib/backend.js'
+ * @import { Failed, PeerEvent, PeerStatus, Policy } from './lib/backend.js'
  * @import { Decision } from './lib/intercept.js'
  * @import { Transfer } from './lib/transfers.js'
  * @typedef {{
@@ -129,11 +129,17 @@ peer.onEvent(async (ev) => {
 // origin before it is cancelled (docs/benchmarks.md). Otherwise nothing is made.
 async function restoreSeeds() {
   const { browser_seeds: kept } = /** @type {{ browser_seeds?: number }} */ (await api.storage.local.get('browser_seeds'));
+  /** @param {Policy | null} policy */
+  const ready = (policy) =>
+    policy !== null && !host.hello && policy.enabled && policy.browser_seeding && policy.upload_enabled && policy.trackers.length > 0;
+  // The policy last known is there at once, the browser's own answer seconds later
+  // at start-up: the page is made on the first, and restores on the second.
+  await interceptor.quickReady;
+  if (ready(interceptor.localPolicy)) peer.request({ type: 'status' }).catch(() => {});
   await interceptor.localReady;
   const policy = interceptor.localPolicy;
   if (!policy) return;
-  const ready = !host.hello && policy.enabled && policy.browser_seeding && policy.upload_enabled && policy.trackers.length > 0;
-  if (!kept && !peer.making && !ready) return;
+  if (!kept && !peer.making && !ready(policy)) return;
   try {
     await peer.request({ type: 'restore', policy });
   } catch (e) {

@@ -13,13 +13,20 @@ const api = globalThis.browser ?? globalThis.chrome;
 /** @param {string} id */
 const element = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
-/** @param {Transfer} t */
-function item(t) {
+// A list entry headed by `title`.
+/** @param {string} title */
+function listItem(title) {
   const li = document.createElement('li');
   const name = document.createElement('div');
   name.className = 'name';
-  name.textContent = t.filename;
+  name.textContent = title;
   li.append(name);
+  return li;
+}
+
+/** @param {Transfer} t */
+function item(t) {
+  const li = listItem(t.filename);
 
   const bar = document.createElement('progress');
   bar.max = t.size || 1;
@@ -79,11 +86,7 @@ const SOURCES = {
 // A download the extension left to the browser, and why.
 /** @param {Decision} d */
 function decision(d) {
-  const li = document.createElement('li');
-  const name = document.createElement('div');
-  name.className = 'name';
-  name.textContent = d.url.split('/').pop() || d.url;
-  li.append(name);
+  const li = listItem(d.url.split('/').pop() || d.url);
   const why = document.createElement('div');
   why.className = 'muted';
   why.textContent = `left to the browser: ${d.reason ?? 'not eligible'}`;
@@ -94,11 +97,7 @@ function decision(d) {
 // A file the browser peer serves to others, with what it has uploaded.
 /** @param {PeerSeed} seed */
 function seedItem(seed) {
-  const li = document.createElement('li');
-  const name = document.createElement('div');
-  name.className = 'name';
-  name.textContent = seed.filename;
-  li.append(name);
+  const li = listItem(seed.filename);
   const line = document.createElement('div');
   line.className = 'muted';
   const peers = `${seed.peers} peer${seed.peers === 1 ? '' : 's'}`;

@@ -235,16 +235,36 @@ async function extensionOnlyDownload(b, o, want) {
   return { item, state };
 }
 
-test('extension-only swarm: the first Chromium downloads from the origin and seeds; a second profile, and a third after the first restarts, get it from the first (mDNS names only)', async () => {
-  const dir = workDir('eo');
-  const size = 40 * MiB;
-  const file = noiseFile(dir, 'release.tar.xz', size);
-  const want = sha256(file);
+// An extension-only swarm about to start: a fresh file nobody has, a tracker named
+// by managed policy, an origin serving 4 MB/s per connection, and the first profile.
+async function extensionOnlySwarm(name, size, fileName) {
+  const file = noiseFile(workDir(name), fileName, size);
   const t = await tracker();
   setManagedPolicy(EXTENSION_ID, { trackers: [t.url] });
-  // Nobody has it: the first browser takes it from the origin, in parallel ranges.
   const fast = await origin(file, ['--page', '--throttle', '4000000']);
-  let first = await browser({ name: 'eo-first', hostHome: workDir('eo-first-unused'), registerHost: false });
+  const first = await browser({ name: `${name}-first`, hostHome: workDir(`${name}-first-unused`), registerHost: false });
+  return { file, want: sha256(file), fast, first };
+}
+
+// Another extension-only profile downloads `file` with the origin all but closed.
+async function browserLeech(name, file, want) {
+  const slow = await origin(file, ['--page', '--throttle', '50000']);
+  const b = await browser({ name, hostHome: workDir(`${name}-unused`), registerHost: false });
+  try {
+    const { state } = await extensionOnlyDownload(b, slow, want);
+    return { b, slow, transfer: state.transfers[0] };
+  } catch (e) {
+    await b.close();
+    throw e;
+  }
+}
+
+test('extension-only swarm: the first Chromium downloads from the origin and seeds; a second profile, and a third after the first restarts, get it from the first (mDNS names only)', async () => {
+  const size = 40 * MiB;
+  // Nobody has it: the first browser takes it from the origin, in parallel ranges.
+  const swarm = await extensionOnlySwarm('eo', size, 'release.tar.xz');
+  const { file, want, fast } = swarm;
+  let { first } = swarm;
   const others = [];
   try {
     const { state } = await extensionOnlyDownload(first, fast, want);
@@ -275,16 +295,28 @@ test('extension-only swarm: the first Chromium downloads from the origin and see
         }
         assert.equal(kept.length, 1, 'the kept file is seeded again after the restart');
       }
-      const slow = await origin(file, ['--page', '--throttle', '50000']);
-      const b = await browser({ name, hostHome: workDir(`${name}-unused`), registerHost: false });
+      const { b, slow, transfer } = await browserLeech(name, file, want);
       others.push(b);
-      const { state: got } = await extensionOnlyDownload(b, slow, want);
-      const fromPeers = got.transfers[0].from_peers;
+      const fromPeers = transfer.from_peers;
       console.log(`# ${name}: ${fromPeers} of ${size} bytes from peers; the slow origin sent ${await slow.bodyBytes()}`);
       assert.ok(fromPeers >= size * 0.9, `${name} got ${fromPeers} of ${size} bytes from the first browser`);
       const up = (await extensionState(first)).peer?.seeds?.find((x) => x.sha256 === want);
       assert.ok(up && up.uploaded >= size * 0.9, `the first browser counts its upload: ${JSON.stringify(up)}`);
     }
+    // The popup lists the seed with its upload; "Stop sharing this" ends it and
+    // removes its files.
+    const popup = await first.context.newPage();
+    await popup.goto(`chrome-extension://${first.extensionId}/popup.html`);
+    const entry = popup.locator('#seeds li', { hasText: 'release.tar.xz' });
+    await entry.waitFor({ timeout: 10000 });
+    assert.match(await entry.innerText(), /uploaded/);
+    assert.match(await popup.locator('#storage').innerText(), /The cache holds/);
+    await popup.screenshot({ path: path.join(ARTIFACTS, 'popup-seeding.png') });
+    await entry.getByRole('button', { name: /Stop sharing/ }).click();
+    await popup.locator('#seeds li').first().waitFor({ state: 'detached', timeout: 10000 });
+    assert.deepEqual((await extensionState(first)).peer?.seeds, [], 'no seed left');
+    assert.deepEqual(await opfsFiles(first), [], 'its files are gone');
+    await popup.close();
   } finally {
     setManagedPolicy(EXTENSION_ID, null);
     for (const b of [first, ...others]) await b.close();
@@ -292,14 +324,8 @@ test('extension-only swarm: the first Chromium downloads from the origin and see
 });
 
 test('offscreen recycling: with a scaled-down peer-connection budget the seeding document is replaced once idle, and the next profile still gets the file from it', async () => {
-  const dir = workDir('recycle');
   const size = 16 * MiB;
-  const file = noiseFile(dir, 'patch.bin', size);
-  const want = sha256(file);
-  const t = await tracker();
-  setManagedPolicy(EXTENSION_ID, { trackers: [t.url] });
-  const fast = await origin(file, ['--page', '--throttle', '4000000']);
-  const first = await browser({ name: 'rc-first', hostHome: workDir('rc-first-unused'), registerHost: false });
+  const { file, want, fast, first } = await extensionOnlySwarm('rc', size, 'patch.bin');
   const state = () => extensionState(first);
   // The download makes 12 connections (its offers), each later profile served one
   // more: the budget's 80% (13.6) is passed after the second.
@@ -318,17 +344,11 @@ test('offscreen recycling: with a scaled-down peer-connection budget the seeding
     await extensionOnlyDownload(first, fast, want);
     let recycledAfter = null;
     for (let i = 1; i <= 4 && recycledAfter === null; i++) {
-      const slow = await origin(file, ['--page', '--throttle', '50000']);
-      const b = await browser({ name: `rc-leech-${i}`, hostHome: workDir(`rc-leech-${i}-unused`), registerHost: false });
-      try {
-        const { state: got } = await extensionOnlyDownload(b, slow, want);
-        const fromPeers = got.transfers[0].from_peers;
-        console.log(`# leech ${i}: ${fromPeers} of ${size} bytes from the first`);
-        assert.ok(fromPeers >= size * 0.9, `leech ${i} got ${fromPeers} of ${size} bytes from peers`);
-      } finally {
-        // Only the first browser seeds for the next one; it is idle once this goes.
-        await b.close();
-      }
+      const { b, transfer } = await browserLeech(`rc-leech-${i}`, file, want);
+      // Only the first browser seeds for the next one; it is idle once this goes.
+      await b.close();
+      console.log(`# leech ${i}: ${transfer.from_peers} of ${size} bytes from the first`);
+      assert.ok(transfer.from_peers >= size * 0.9, `leech ${i} got ${transfer.from_peers} of ${size} bytes from peers`);
       const now = await state();
       console.log(`# after leech ${i}: ${now.peer?.peer_connections} connections made, ${now.peer_recycles} recycles`);
       if (now.peer_recycles > 0 || now.peer.peer_connections >= budget * 0.8) recycledAfter = i;
@@ -348,15 +368,19 @@ test('offscreen recycling: with a scaled-down peer-connection budget the seeding
     assert.ok(now.peer.peer_connections < budget * 0.8, `the new document counts afresh: ${now.peer.peer_connections}`);
     assert.equal(now.peer.seeds.filter((x) => x.sha256 === want).length, 1, 'the kept file is seeded in the new document');
     // And it serves: one more profile gets the file from it.
-    const slow = await origin(file, ['--page', '--throttle', '50000']);
-    const b = await browser({ name: 'rc-after', hostHome: workDir('rc-after-unused'), registerHost: false });
-    try {
-      const { state: got } = await extensionOnlyDownload(b, slow, want);
-      console.log(`# after the recycle: ${got.transfers[0].from_peers} of ${size} bytes from the first`);
-      assert.ok(got.transfers[0].from_peers >= size * 0.9, JSON.stringify(got.transfers[0]));
-    } finally {
-      await b.close();
-    }
+    const { b, transfer } = await browserLeech('rc-after', file, want);
+    await b.close();
+    console.log(`# after the recycle: ${transfer.from_peers} of ${size} bytes from the first`);
+    assert.ok(transfer.from_peers >= size * 0.9, JSON.stringify(transfer));
+    // "Clear the cache" in the popup: every seed goes, and its files.
+    const popup = await first.context.newPage();
+    await popup.goto(`chrome-extension://${first.extensionId}/popup.html`);
+    await popup.locator('#seeds li').first().waitFor({ timeout: 10000 });
+    await popup.getByRole('button', { name: 'Clear the cache' }).click();
+    await popup.locator('#seeds li').first().waitFor({ state: 'detached', timeout: 10000 });
+    assert.deepEqual((await state()).peer?.seeds, [], 'no seed left');
+    assert.deepEqual(await opfsFiles(first), [], 'the cache is empty');
+    await popup.close();
   } finally {
     setManagedPolicy(EXTENSION_ID, null);
     await first.close();

@@ -219,7 +219,9 @@ scope.onmessage = (ev) => {
       scope.postMessage({ id: req.id, ok: true, value }, value instanceof Uint8Array ? [value.buffer] : []);
     } catch (e) {
       const id = req.id === -1 ? 0 : req.id;
-      const quota = e?.name === 'QuotaExceededError';
+      // Chromium's truncate says "No space available for this operation" (a
+      // DOMException not named QuotaExceededError): both mean the storage is full.
+      const quota = e?.name === 'QuotaExceededError' || /quota|no space/i.test(String(e?.message));
       scope.postMessage({ id, name: req.name, ok: false, error: String(e?.message ?? e), quota });
     }
   });

@@ -323,6 +323,42 @@ test('extension-only swarm: the first Chromium downloads from the origin and see
   }
 });
 
+test('extension-only, a full storage quota: the kept seed is given up for the new download, which the peer still takes', async () => {
+  const { want: olderSum, fast, first } = await extensionOnlySwarm('quota', 24 * MiB, 'older.bin');
+  const newer = noiseFile(workDir('quota-newer'), 'newer.bin', 40 * MiB);
+  try {
+    // The extension's storage may hold 72 MiB: the kept 24 MiB and the new 40 MiB do
+    // not fit together (Chromium grants an OPFS file room in powers of two: 32 and 64
+    // MiB here), the new one alone does.
+    const page = await first.context.newPage();
+    await page.goto(`chrome-extension://${first.extensionId}/options.html`);
+    const cdp = await first.context.newCDPSession(page);
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: `chrome-extension://${first.extensionId}`, quotaSize: 72 * MiB });
+    await extensionOnlyDownload(first, fast, olderSum);
+    const kept = (await extensionState(first)).peer.seeds.map((x) => x.sha256);
+    assert.deepEqual(kept, [olderSum], 'the first file is kept');
+    const o = await origin(newer, ['--page', '--throttle', '4000000']);
+    await clickDownloadLink(first, o.page);
+    const items = await settledDownloads(first, { count: 2, timeoutMs: 120000 });
+    const item = items.find((i) => path.basename(i.filename) === 'newer.bin');
+    assert.equal(item?.state, 'complete', JSON.stringify(items));
+    const why = JSON.stringify((await extensionState(first)).decisions.find((d) => d.url === o.url));
+    assert.match(item.url, /^blob:chrome-extension:\/\//, `the peer took it despite the full quota: ${why}`);
+    assert.equal(sha256(item.filename), sha256(newer));
+    const state = await extensionState(first);
+    assert.deepEqual(
+      state.peer.seeds.map((x) => x.sha256),
+      [sha256(newer)],
+      'the older seed was given up to make room',
+    );
+    assert.ok(!(await opfsFiles(first)).some((n) => n.startsWith(olderSum)), 'its files are gone');
+    assert.ok(state.peer.storage.used <= 72 * MiB, JSON.stringify(state.peer.storage));
+  } finally {
+    setManagedPolicy(EXTENSION_ID, null);
+    await first.close();
+  }
+});
+
 test('offscreen recycling: with a scaled-down peer-connection budget the seeding document is replaced once idle, and the next profile still gets the file from it', async () => {
   const size = 16 * MiB;
   const { file, want, fast, first } = await extensionOnlySwarm('rc', size, 'patch.bin');

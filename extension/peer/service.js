@@ -472,10 +472,14 @@ export class PeerService {
     return true;
   }
 
+  // A finished file the browser is still copying out (its blob URL is live) is not
+  // a seed yet: giving it up mid-copy would lose the download and fetch it again.
   /** @returns {(Transfer & { finishedAt: number })[]} */
   keptOldestFirst() {
     return [...this.transfers.values()]
-      .filter(/** @returns {t is Transfer & { finishedAt: number }} */ (t) => t.finishedAt !== null)
+      .filter(
+        /** @returns {t is Transfer & { finishedAt: number }} */ (t) => t.finishedAt !== null && t.blobUrl === null,
+      )
       .sort((a, b) => a.finishedAt - b.finishedAt);
   }
 

@@ -19,7 +19,9 @@
 //   hearing of the item to cancelling it, and its rate against the browser's own
 //   single connection, 4 MB/s); then browser→browser, a second profile that gets the
 //   same file from the first with the origin nearly closed, against the
-//   Chromium↔Chromium data channel in the same run.
+//   Chromium↔Chromium data channel in the same run. `SETTLE_S=N` leaves the new
+//   browsers N seconds before the first round (by default it starts at once, the
+//   worst case for the first hand-off).
 //
 // - Digests: the two digests of a 256 MiB file as the browser peer computes them,
 //   the page's block hashes and the storage worker's whole-file SHA-256 on two
@@ -444,6 +446,7 @@ async function extensionOnly() {
   const a = await browser({ name: 'eo-bench-a', hostHome: workDir('eo-bench-a-unused'), registerHost: false });
   const b = await browser({ name: 'eo-bench-b', hostHome: workDir('eo-bench-b-unused'), registerHost: false });
   const out = { itemBytes: [], handoff: [], firstRate: [], b2b: [], raw: [], between: [] };
+  if (process.env.SETTLE_S) await new Promise((r) => setTimeout(r, Number(process.env.SETTLE_S) * 1000));
   try {
     for (let k = 0; k < ROUNDS; k++) {
       const dir = workDir(`eo-bench-${k}`);

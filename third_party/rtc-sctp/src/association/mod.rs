@@ -1955,46 +1955,55 @@ impl Association {
         // b)  In fast-recovery AND the Cumulative TSN Ack Point advanced
         //     the miss indications are incremented for all TSNs reported missing
         //     in the SACK.
-        if !self.in_fast_recovery || cum_tsn_ack_point_advanced {
-            let max_tsn = if !self.in_fast_recovery {
-                // a) increment only for missing TSNs prior to the HTNA
-                htna
-            } else {
-                // b) increment for all TSNs reported missing
-                cum_tsn_ack_point.wrapping_add(self.inflight_queue.len() as u32 + 1)
+        // (a) holds in fast recovery too (RFC 9260 7.2.4: "for each incoming
+        // SACK"); counting only when the cumulative ack advanced left every loss
+        // after the first of a burst to the T3-rtx timer. A retransmitted chunk is
+        // missed only when this SACK newly acknowledges DATA first sent after its
+        // retransmission: that is how a retransmission lost again is found.
+        let max_tsn = if self.in_fast_recovery && cum_tsn_ack_point_advanced {
+            // b) increment for all TSNs reported missing
+            cum_tsn_ack_point.wrapping_add(self.inflight_queue.len() as u32 + 1)
+        } else {
+            // a) increment only for missing TSNs prior to the HTNA
+            htna
+        };
+
+        let mut tsn = cum_tsn_ack_point.wrapping_add(1);
+        while sna32lt(tsn, max_tsn) {
+            let Some(c) = self.inflight_queue.get_mut(tsn) else {
+                return Err(Error::ErrTsnRequestNotExist);
             };
+            let missed = c
+                .resent_below
+                .is_none_or(|first_after| sna32gte(htna, first_after));
+            if missed && c.is_outstanding() && c.miss_indicator < 3 {
+                c.miss_indicator += 1;
+                if c.miss_indicator == 3 {
+                    if !self.in_fast_recovery {
+                        // 2)  If not in Fast Recovery, adjust the ssthresh and cwnd of the
+                        //     destination address(es) to which the missing DATA chunks were
+                        //     last sent, according to the formula described in Section 7.2.3.
+                        //     The exit point is the highest outstanding TSN (RFC 9260
+                        //     7.2.4), so one loss burst halves cwnd once.
+                        self.in_fast_recovery = true;
+                        self.fast_recover_exit_point = self.my_next_tsn.wrapping_sub(1);
+                        self.ssthresh = std::cmp::max(self.cwnd / 2, 4 * self.mtu);
+                        self.cwnd = self.ssthresh;
+                        self.partial_bytes_acked = 0;
 
-            let mut tsn = cum_tsn_ack_point.wrapping_add(1);
-            while sna32lt(tsn, max_tsn) {
-                if let Some(c) = self.inflight_queue.get_mut(tsn) {
-                    if c.is_outstanding() && c.miss_indicator < 3 {
-                        c.miss_indicator += 1;
-                        if c.miss_indicator == 3 && !self.in_fast_recovery {
-                            // 2)  If not in Fast Recovery, adjust the ssthresh and cwnd of the
-                            //     destination address(es) to which the missing DATA chunks were
-                            //     last sent, according to the formula described in Section 7.2.3.
-                            self.in_fast_recovery = true;
-                            self.fast_recover_exit_point = htna;
-                            self.ssthresh = std::cmp::max(self.cwnd / 2, 4 * self.mtu);
-                            self.cwnd = self.ssthresh;
-                            self.partial_bytes_acked = 0;
-                            self.will_retransmit_fast = true;
-
-                            trace!(
-                                "[{}] updated cwnd={} ssthresh={} inflight={} (FR)",
-                                self.side,
-                                self.cwnd,
-                                self.ssthresh,
-                                self.inflight_queue.get_num_bytes()
-                            );
-                        }
+                        trace!(
+                            "[{}] updated cwnd={} ssthresh={} inflight={} (FR)",
+                            self.side,
+                            self.cwnd,
+                            self.ssthresh,
+                            self.inflight_queue.get_num_bytes()
+                        );
                     }
-                } else {
-                    return Err(Error::ErrTsnRequestNotExist);
+                    self.will_retransmit_fast = true;
                 }
-
-                tsn = tsn.wrapping_add(1);
             }
+
+            tsn = tsn.wrapping_add(1);
         }
 
         if self.in_fast_recovery && cum_tsn_ack_point_advanced {
@@ -2261,11 +2270,13 @@ impl Association {
                 if self.state() == AssociationState::Closed {
                     return (vec![], false);
                 }
-                raw_packets = self.gather_outbound_data_and_reconfig_packets(raw_packets, now);
+                // Repairs go ahead of new DATA: at the tail of a burst they would
+                // meet the same full receive buffer that dropped the originals.
+                raw_packets = self.gather_outbound_fast_retransmission_packets(raw_packets, now);
                 if self.state() == AssociationState::Closed {
                     return (vec![], false);
                 }
-                raw_packets = self.gather_outbound_fast_retransmission_packets(raw_packets, now);
+                raw_packets = self.gather_outbound_data_and_reconfig_packets(raw_packets, now);
                 if self.state() == AssociationState::Closed {
                     return (vec![], false);
                 }
@@ -2474,9 +2485,12 @@ impl Association {
                 i += 1;
             }
 
+            let first_after = self.my_next_tsn;
             for chunk in &mut to_fast_retrans {
                 if let Some(c) = self.inflight_queue.get_mut(chunk.tsn) {
                     c.nsent += 1;
+                    c.miss_indicator = 0;
+                    c.resent_below = Some(first_after);
                     chunk.nsent = c.nsent;
                     self.stats.inc_fast_retrans();
                     trace!(
@@ -2651,10 +2665,13 @@ impl Association {
 
         // A later candidate can abandon an earlier fragment already selected
         // into this batch. Commit attempts only after whole-message retirement.
+        let first_after = self.my_next_tsn;
         for chunk in &mut chunks {
             if let Some(c) = self.inflight_queue.get_mut(chunk.tsn) {
                 c.retransmit = false;
                 c.nsent += 1;
+                c.miss_indicator = 0;
+                c.resent_below = Some(first_after);
                 chunk.nsent = c.nsent;
                 trace!(
                     "[{}] retransmitting tsn={} ssn={} sent={}",

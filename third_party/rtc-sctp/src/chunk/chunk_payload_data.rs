@@ -169,6 +169,10 @@ pub struct ChunkPayloadData {
     pub(crate) stream_generation: u64,
     /// number of transmission made for this chunk
     pub(crate) nsent: u32,
+    /// Once retransmitted: the first TSN sent after that retransmission. A SACK
+    /// newly acknowledging it or a later TSN while this chunk is still missing
+    /// counts as a miss of the retransmission (see `process_fast_retransmission`).
+    pub(crate) resent_below: Option<u32>,
 
     /// This fragment belongs to an atomically abandoned message.
     pub(crate) abandoned: bool,
@@ -198,6 +202,7 @@ impl Default for ChunkPayloadData {
             reliability: MessageReliability::Reliable,
             stream_generation: 0,
             nsent: 0,
+            resent_below: None,
             abandoned: false,
             retransmit: false,
         }
@@ -283,6 +288,7 @@ impl Chunk for ChunkPayloadData {
             reliability: MessageReliability::Reliable,
             stream_generation: 0,
             nsent: 0,
+            resent_below: None,
             abandoned: false,
             retransmit: false,
         })
@@ -325,7 +331,9 @@ impl ChunkPayloadData {
     }
 
     pub(crate) fn is_fast_retransmit_candidate(&self) -> bool {
-        self.is_outstanding() && self.nsent == 1 && self.miss_indicator >= 3
+        // A retransmission lost again qualifies too: its miss count restarts when it
+        // is sent, so three new reports are needed, not a retransmission timeout.
+        self.is_outstanding() && self.miss_indicator >= 3
     }
 
     /// Record peer progress without changing payload ownership.

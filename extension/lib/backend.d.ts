@@ -358,8 +358,6 @@ export interface PeerStatus extends Status {
   peer_connections: number;
   /** How many it may make before it is recycled; null: no limit watched (Firefox). */
   peer_connection_budget: number | null;
-  /** The storage worker's whole-file SHA-256 work so far. */
-  hashing: { bytes: number; ms: number } | null;
   /** The page's memory: its JS heap in use (Chromium only) and the wasm memory's size. */
   memory: { js_heap: number | null; wasm: number | null };
   storage: {
@@ -404,6 +402,9 @@ export interface PeerCalls extends BackendCalls {
   delivered: Call<Delivered, Delivered>;
   unshare: Call<Unshare, PeerStatus>;
   clear_cache: Call<{ type: 'clear_cache' }, PeerStatus>;
+  /** The storage worker's whole-file SHA-256 work so far (a diagnostic the
+   *  benchmarks read): bytes hashed and the milliseconds it took. */
+  hashing: Call<{ type: 'hashing' }, { type: 'hashing'; bytes: number; ms: number }>;
 }
 
 /** The peer's `progress` carries all of `TransferStats`. */

@@ -342,6 +342,10 @@ export class PeerService {
         return this.status();
       case 'status':
         return this.status();
+      case 'hashing':
+        // Asked for on its own: the answer waits behind every write queued in the
+        // worker, which `status` (polled while downloads run) must not.
+        return { type: 'hashing', ...(await this.storage.call({ op: 'stats' })) };
       default:
         throw new Error(`unknown request ${/** @type {{ type: string }} */ (msg).type}`);
     }
@@ -365,8 +369,6 @@ export class PeerService {
       seeds,
       peer_connections: peer_connections_made(),
       peer_connection_budget: this.budget,
-      // The storage worker's whole-file hashing so far (bytes, milliseconds).
-      hashing: await this.storage.call({ op: 'stats' }).catch(() => null),
       memory: {
         // Chromium's non-standard `performance.memory`; absent elsewhere.
         js_heap: /** @type {{ memory?: { usedJSHeapSize: number } }} */ (performance).memory?.usedJSHeapSize ?? null,

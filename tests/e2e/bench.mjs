@@ -335,9 +335,9 @@ async function memory() {
     console.log(`memory: 4 GiB first download at ${r.overall.toFixed(1)} MB/s; idle ${JSON.stringify(idle)}; peaks ${JSON.stringify(download)}`);
     // The two digests' threads: the page (every event the transfer handled, its
     // block hashes among them) and the storage worker (the whole-file SHA-256).
-    const st0 = (await a.worker.evaluate(() => chrome.runtime.sendMessage({ target: 'offscreen', type: 'status' }))).value;
+    const hashing = (await a.worker.evaluate(() => chrome.runtime.sendMessage({ target: 'offscreen', type: 'hashing' }))).value;
     const pageMBps = MEMORY_SIZE / (r.busyMs / 1000) / 1e6;
-    const workerMBps = st0.hashing ? st0.hashing.bytes / (st0.hashing.ms / 1000) / 1e6 : NaN;
+    const workerMBps = hashing ? hashing.bytes / (hashing.ms / 1000) / 1e6 : NaN;
     console.log(`digests: the page handled the transfer at ${pageMBps.toFixed(0)} MB/s of its busy time; the worker hashed at ${workerMBps.toFixed(0)} MB/s`);
     // Seeding: a second profile downloads it from the first for a minute.
     const slow = await origin(file, ['--page', '--throttle', '100000']);

@@ -8,6 +8,8 @@
 //! - `cargo xtask test`: installs what is missing, then fmt, the type check of the extension's scripts, clippy, tests (native
 //!   and wasm in headless Chromium) and a short fuzz run.
 //! - `cargo xtask test quick`: fmt, clippy and the unit tests, for the edit loop.
+//! - `cargo xtask test net`: peers behind NAT routers with coturn and nginx, in
+//!   network namespaces (`tests/e2e/nat.test.mjs`).
 //! - `cargo xtask bench core`: the core's performance table.
 //! - `cargo xtask bench host`: the host as a downloader, against curl.
 //! - `cargo xtask bench swarm`: swarms of hosts against raw WebRTC throughput, the
@@ -49,6 +51,9 @@ fn main() -> ExitCode {
             .and_then(|()| tools::ensure_firefox())
             .and_then(|()| tools::ensure_e2e())
             .and_then(|()| test::browser_tests(false)),
+        ["test", "net"] => tools::ensure_e2e()
+            .and_then(|()| tools::ensure_net())
+            .and_then(|()| test::net_tests()),
         ["test", "dist"] => tools::ensure_e2e()
             .and_then(|()| dist::check())
             .and_then(|()| install::check()),
@@ -90,4 +95,4 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask demo | install | dist | test | test quick | test browser | test dist | bench core | bench host | bench swarm | bench browser | bench reach | bench mirrors | build | fuzz TARGET SECONDS";
+const USAGE: &str = "usage: cargo xtask demo | install | dist | test | test quick | test browser | test net | test dist | bench core | bench host | bench swarm | bench browser | bench reach | bench mirrors | build | fuzz TARGET SECONDS";

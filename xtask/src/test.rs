@@ -68,7 +68,10 @@ pub fn all() -> Result {
         ]))
     })?;
     step("tests", || run(cargo().args(["test", "--workspace"])))?;
-    step("tests of the patched rtc-sctp", patched_sctp_tests)?;
+    step(
+        "tests of the patched rtc-sctp and webrtc",
+        patched_crates_tests,
+    )?;
     step("wasm tests in headless Chromium", wasm_tests)?;
     step("dist: the zip, the .xpi and the .deb", dist::check)?;
     step("install into a temporary home", install::check)?;
@@ -77,6 +80,7 @@ pub fn all() -> Result {
     step("browser tests (Chromium, extension, native host)", || {
         browser_tests(true)
     })?;
+    step("network tests (NAT routers, coturn, nginx)", net_tests)?;
     step("fuzz (short)", || {
         for t in FUZZ_TARGETS {
             fuzz(t, TEST_FUZZ_SECONDS)?;
@@ -112,9 +116,10 @@ pub fn quick() -> Result {
 }
 
 /// The vendored SCTP stack's own unit tests, its patch's among them
-/// (third_party/rtc-sctp/PATCHED.md). It is outside the workspace, so it has its own
-/// lockfile; one upstream test assumes the 1 s minimum RTO the patch lowers.
-fn patched_sctp_tests() -> Result {
+/// (third_party/rtc-sctp/PATCHED.md), and the test of the vendored WebRTC driver's
+/// patch (third_party/webrtc/PATCHED.md). Each is outside the workspace, so it has its
+/// own lockfile; one upstream SCTP test assumes the 1 s minimum RTO the patch lowers.
+fn patched_crates_tests() -> Result {
     run(cargo().args([
         "test",
         "--locked",
@@ -126,6 +131,18 @@ fn patched_sctp_tests() -> Result {
         "--",
         "--skip",
         "public_rtt_reports_measurements_independently_of_backoff",
+    ]))?;
+    run(cargo().args([
+        "test",
+        "--locked",
+        "--manifest-path",
+        "third_party/webrtc/Cargo.toml",
+        "--target-dir",
+        "target/third-party",
+        "--features",
+        "runtime-mock",
+        "--test",
+        "turn_relay_flush",
     ]))
 }
 
@@ -195,6 +212,18 @@ pub fn browser_tests(packaged: bool) -> Result {
     // are kept only when something failed, to be looked at.
     let _ = std::fs::remove_dir_all(root().join("target/e2e"));
     println!("screenshots: {}", artifacts.display());
+    Ok(())
+}
+
+/// Hosts behind NAT routers, with a real coturn and nginx, in network namespaces the
+/// test makes (`tests/e2e/net.sh`, `tests/e2e/nat.test.mjs`).
+pub fn net_tests() -> Result {
+    run(cargo().args(["build", "--workspace", "--bins"]))?;
+    let mut cmd = Command::new(root().join("tests/e2e/net.sh"));
+    e2e_env(&mut cmd, "target/debug", "target/e2e-net")?;
+    run(&mut cmd)?;
+    // Seeds and downloads: kept only when something failed.
+    let _ = std::fs::remove_dir_all(root().join("target/e2e-net"));
     Ok(())
 }
 

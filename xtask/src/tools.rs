@@ -17,6 +17,7 @@ pub fn ensure_all() -> Result {
     ensure_firefox()?;
     ensure_interop()?;
     ensure_e2e()?;
+    ensure_net()?;
     ensure_fuzz()?;
     ensure_cargo_deb()
 }
@@ -145,6 +146,22 @@ pub fn ensure_firefox() -> Result {
         return Ok(());
     }
     apt_install(&["firefox-esr"])
+}
+
+/// What the network tests run in their namespaces: Debian's coturn (STUN and TURN),
+/// nginx (the origin) and iptables (the NAT routers).
+pub fn ensure_net() -> Result {
+    let missing = [
+        "/usr/bin/turnserver",
+        "/usr/sbin/nginx",
+        "/usr/sbin/iptables",
+    ]
+    .iter()
+    .any(|p| !Path::new(p).exists());
+    if !missing {
+        return Ok(());
+    }
+    apt_install(&["coturn", "nginx-light", "iptables"])
 }
 
 /// cargo-fuzz at a pinned version.

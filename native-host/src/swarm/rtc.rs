@@ -12,7 +12,7 @@ use tokio::sync::{Notify, mpsc};
 use webrtc::data_channel::{DataChannel, DataChannelEvent};
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
-    RTCIceGatheringState, RTCIceServer, RTCSessionDescription,
+    RTCIceGatheringState, RTCIceServer, RTCSessionDescription, SettingEngineBuilder,
 };
 
 /// The data channel's label: the wire protocol and its version.
@@ -26,6 +26,13 @@ pub const REACTOR_THREADS: usize = 0;
 const GATHER_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a channel may take to open once both descriptions are set.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(15);
+/// The longest a TURN allocation goes without a Refresh. By default the TURN client
+/// refreshes at half the allocation's lifetime (5 minutes), and a NAT forgets an idle
+/// UDP mapping long before that (Linux after 30 s): an offer's allocation, made
+/// when the offer was, then reaches the server from a new port by the time an
+/// answer comes, where no allocation exists, and every permission it asks for is
+/// refused. 15 s is ICE's keepalive interval (RFC 8445 §11).
+const TURN_KEEPALIVE: Duration = Duration::from_secs(15);
 /// Messages received and not yet taken, per channel.
 const INCOMING: usize = 1024;
 /// Flow control, as browsers do it with `bufferedAmountLowThreshold`: a sender stops
@@ -214,6 +221,11 @@ async fn new_connection(cfg: &RtcConfig) -> Result<Side, RtcError> {
         .collect();
     let pc = PeerConnectionBuilder::new()
         .with_configuration(RTCConfigurationBuilder::new().with_ice_servers(ice).build())
+        .with_setting_engine(
+            SettingEngineBuilder::new()
+                .with_turn_allocation_refresh_interval_cap(TURN_KEEPALIVE)
+                .build(),
+        )
         .with_handler(Arc::new(Handler {
             gathered: gtx,
             remote_channel: ctx,

@@ -309,7 +309,10 @@ export function landedFiles(dir) {
 export const FIREFOX = process.env.FIREFOX ?? '/usr/bin/firefox-esr';
 export const FIREFOX_EXTENSION = process.env.SWARMLOAD_FIREFOX_EXTENSION ?? path.resolve('../../target/extension/firefox');
 
-export async function firefox({ name, hostHome, registerHost = false, startUrl }) {
+// `wrap` prefixes the command (`ip netns exec NS`, to run it in a namespace);
+// `obfuscate` leaves Firefox's default WebRTC privacy on (host candidates as mDNS
+// names).
+export async function firefox({ name, hostHome, registerHost = false, startUrl, wrap = [], obfuscate = false }) {
   const home = workDir(`${name}-home`);
   const downloads = workDir(`${name}-downloads`);
   if (registerHost) {
@@ -327,7 +330,7 @@ export async function firefox({ name, hostHome, registerHost = false, startUrl }
     'browser.download.start_downloads_in_tmp_dir': false,
     'browser.download.panel.shown': true,
     // Host candidates as addresses (10.77.0.1 in the test namespace), not mDNS names.
-    'media.peerconnection.ice.obfuscate_host_addresses': false,
+    ...(obfuscate ? {} : { 'media.peerconnection.ice.obfuscate_host_addresses': false }),
     'datareporting.policy.dataSubmissionEnabled': false,
     'browser.shell.checkDefaultBrowser': false,
   };
@@ -345,7 +348,8 @@ export async function firefox({ name, hostHome, registerHost = false, startUrl }
     startUrl,
     ...Object.entries(prefs).map(([k, v]) => `--pref=${k}=${v}`),
   ];
-  const proc = start(process.execPath, args, {
+  const [cmd, ...pre] = [...wrap, process.execPath];
+  const proc = start(cmd, [...pre, ...args], {
     stderr: 'ignore',
     env: { ...process.env, HOME: home, SWARMLOAD_HOME: hostHome, SWARMLOAD_ICE_ADDR: ICE_ADDR, MOZ_HEADLESS: '1' },
     detached: true,

@@ -58,7 +58,8 @@ export async function coturn(ns, dir) {
 }
 
 /**
- * nginx in `ns` serving `file` at http://WAN:PORT/NAME with its Repr-Digest, each
+ * nginx in `ns` serving `file` at http://WAN:PORT/NAME with its Repr-Digest (and a
+ * page at http://WAN:PORT/ whose `#file` link names it), each
  * connection limited to `rate` bytes a second (0: unlimited). No file outside `dir`
  * is read or written.
  */
@@ -67,6 +68,13 @@ export async function nginx(ns, dir, file, { rate = 0, port = 8080 } = {}) {
   fs.mkdirSync(root, { recursive: true });
   const name = path.basename(file);
   fs.copyFileSync(file, path.join(root, name));
+  // The page a browser test clicks: one link to the file. armed.html goes to the
+  // file by itself once the test calls `arm()` (for a browser nothing drives).
+  fs.writeFileSync(path.join(root, 'index.html'), `<!doctype html><a id="file" href="/${name}" download>${name}</a>\n`);
+  fs.writeFileSync(
+    path.join(root, 'armed.html'),
+    `<!doctype html><script>(async () => { while (!(await fetch('/armed', { cache: 'no-store' })).ok) await new Promise((r) => setTimeout(r, 200)); location.href = '/${name}'; })();</script>\n`,
+  );
   const digest = createHash('sha256').update(fs.readFileSync(file)).digest('base64');
   const conf = path.join(dir, 'nginx.conf');
   fs.writeFileSync(
@@ -83,7 +91,7 @@ http {
   fastcgi_temp_path ${dir}/tmp;
   uwsgi_temp_path ${dir}/tmp;
   scgi_temp_path ${dir}/tmp;
-  types { application/octet-stream bin; }
+  types { application/octet-stream bin; text/html html; }
   sendfile on;
   # limit_rate is checked between writes: small writes keep the first second at the rate.
   sendfile_max_chunk 32k;
@@ -91,7 +99,7 @@ http {
     listen ${WAN}:${port};
     root ${root};
     limit_rate ${rate};
-    location / { add_header Repr-Digest "sha-256=:${digest}:"; }
+    location = /${name} { add_header Repr-Digest "sha-256=:${digest}:"; }
   }
 }
 `,
@@ -100,5 +108,18 @@ http {
   const [cmd, args] = inNs(ns, 'nginx', ['-c', conf, '-p', dir, '-e', path.join(dir, 'nginx-error.log')]);
   const p = start(cmd, args, { stderr: 'inherit' });
   await listening(ns, 't', port);
-  return { proc: p, url: `http://${WAN}:${port}/${name}` };
+  const log = path.join(dir, 'nginx-access.log');
+  return {
+    proc: p,
+    url: `http://${WAN}:${port}/${name}`,
+    page: `http://${WAN}:${port}/`,
+    arm: () => fs.writeFileSync(path.join(root, 'armed'), 'go\n'),
+    // Body bytes nginx sent for the file, from its access log (combined format).
+    bodyBytes: () =>
+      fs
+        .readFileSync(log, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes(`GET /${name} `))
+        .reduce((sum, l) => sum + Number(l.split('"')[2].trim().split(' ')[1] ?? 0), 0),
+  };
 }

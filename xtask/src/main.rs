@@ -51,7 +51,9 @@ fn main() -> ExitCode {
             .and_then(|()| tools::ensure_firefox())
             .and_then(|()| tools::ensure_e2e())
             .and_then(|()| test::browser_tests(false)),
-        ["test", "net"] => tools::ensure_e2e()
+        ["test", "net"] => tools::ensure_chromium()
+            .and_then(|()| tools::ensure_firefox())
+            .and_then(|()| tools::ensure_e2e())
             .and_then(|()| tools::ensure_net())
             .and_then(|()| test::net_tests()),
         ["test", "dist"] => tools::ensure_e2e()

@@ -215,10 +215,11 @@ pub fn browser_tests(packaged: bool) -> Result {
     Ok(())
 }
 
-/// Hosts behind NAT routers, with a real coturn and nginx, in network namespaces the
-/// test makes (`tests/e2e/net.sh`, `tests/e2e/nat.test.mjs`).
+/// Hosts, Chromium and Firefox behind NAT routers, with a real coturn and nginx, in
+/// network namespaces the test makes (`tests/e2e/net.sh`, `tests/e2e/nat.test.mjs`).
 pub fn net_tests() -> Result {
     run(cargo().args(["build", "--workspace", "--bins"]))?;
+    extension::build()?;
     let mut cmd = Command::new(root().join("tests/e2e/net.sh"));
     e2e_env(&mut cmd, "target/debug", "target/e2e-net")?;
     run(&mut cmd)?;

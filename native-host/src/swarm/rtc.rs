@@ -33,6 +33,11 @@ const OPEN_TIMEOUT: Duration = Duration::from_secs(15);
 /// answer comes, where no allocation exists, and every permission it asks for is
 /// refused. 15 s is ICE's keepalive interval (RFC 8445 §11).
 const TURN_KEEPALIVE: Duration = Duration::from_secs(15);
+/// How long an mDNS query for a peer's `.local` candidate is retried (once a second)
+/// before it is given up: by default it would be retried for the connection's life.
+const MDNS_QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+/// `.local` candidates taken from one remote description (see `limit_mdns_candidates`).
+const MAX_MDNS_CANDIDATES: usize = 4;
 /// Messages received and not yet taken, per channel.
 const INCOMING: usize = 1024;
 /// Flow control, as browsers do it with `bufferedAmountLowThreshold`: a sender stops
@@ -224,6 +229,10 @@ async fn new_connection(cfg: &RtcConfig) -> Result<Side, RtcError> {
         .with_setting_engine(
             SettingEngineBuilder::new()
                 .with_turn_allocation_refresh_interval_cap(TURN_KEEPALIVE)
+                // Browsers hide their addresses behind `.local` names: resolve them
+                // (query only; our own candidates keep their addresses).
+                .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::QueryOnly)
+                .with_multicast_dns_timeout(Some(MDNS_QUERY_TIMEOUT))
                 .build(),
         )
         .with_handler(Arc::new(Handler {
@@ -257,7 +266,43 @@ async fn complete_description(side: &mut Side) -> Result<Value, RtcError> {
 }
 
 fn description(v: Value) -> Result<RTCSessionDescription, RtcError> {
-    serde_json::from_value(v).map_err(|e| RtcError::BadDescription(e.to_string()))
+    let mut d: RTCSessionDescription =
+        serde_json::from_value(v).map_err(|e| RtcError::BadDescription(e.to_string()))?;
+    d.sdp = limit_mdns_candidates(&d.sdp, MAX_MDNS_CANDIDATES);
+    let candidates: Vec<&str> = d
+        .sdp
+        .lines()
+        .filter(|l| l.starts_with("a=candidate:"))
+        .collect();
+    tracing::debug!(
+        candidates = candidates.len(),
+        mdns = candidates.iter().filter(|l| l.contains(".local ")).count(),
+        "remote description"
+    );
+    Ok(d)
+}
+
+/// A remote description with at most `max` `.local` (mDNS) candidates: each is
+/// resolved by multicast queries on the LAN, and a description is written by whoever
+/// sent it. Browsers offer one such name per interface.
+fn limit_mdns_candidates(sdp: &str, max: usize) -> String {
+    let mut seen = 0;
+    let mut out = String::with_capacity(sdp.len());
+    for line in sdp.split_inclusive('\n') {
+        let is_mdns = line.starts_with("a=candidate:")
+            && line
+                .split_whitespace()
+                .nth(4)
+                .is_some_and(|address| address.ends_with(".local"));
+        if is_mdns {
+            seen += 1;
+            if seen > max {
+                continue;
+            }
+        }
+        out.push_str(line);
+    }
+    out
 }
 
 /// An open data channel to one peer: what arrives, and the sending half.
@@ -451,6 +496,28 @@ impl PendingAnswer {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_description_keeps_at_most_the_bound_of_mdns_candidates_and_every_other_line() {
+        let mut sdp =
+            String::from("v=0\r\na=candidate:1 1 udp 2130706431 10.0.0.1 5000 typ host\r\n");
+        for i in 0..10 {
+            sdp.push_str(&format!(
+                "a=candidate:{i} 1 udp 2130706431 {i}-abc.local 5000 typ host\r\n"
+            ));
+        }
+        sdp.push_str(
+            "a=candidate:9 1 udp 1677729535 203.0.113.1 6000 typ srflx raddr 0.0.0.0 rport 0\r\n",
+        );
+        let out = limit_mdns_candidates(&sdp, 4);
+        assert_eq!(out.matches(".local").count(), 4);
+        assert!(out.contains("10.0.0.1 5000 typ host\r\n"));
+        assert!(out.contains("typ srflx"));
+        assert!(out.starts_with("v=0\r\n"));
+        // The control: under the bound nothing is dropped.
+        assert_eq!(limit_mdns_candidates(&sdp, 100), sdp);
+    }
+
     use super::*;
 
     #[test]

@@ -26,6 +26,7 @@ after(() => topology.teardown());
 
 // ICE servers, as the policy and config.toml both name them.
 const stun = [{ urls: [`stun:${topology.WAN}:3478`] }];
+const stun6 = [{ urls: [`stun:[${topology.WAN6}]:3478`] }];
 const turnUdp = [{ urls: [`turn:${topology.WAN}:3478?transport=udp`], username: TURN_USER, credential: TURN_PASSWORD }];
 
 // The host's config.toml naming `servers`.
@@ -76,13 +77,15 @@ async function get(ns, url, trackerUrl, name, ice) {
 }
 
 // The topology `net` with the wan's servers running and a fresh file on nginx.
+// (The servers are on the wan's IPv4 address unless the topology is IPv6 only.)
 async function world(name, net, size = SIZE) {
   topology.build(net);
+  const ip = net.v4 === false ? topology.WAN6 : topology.WAN;
   const dir = workDir(name);
   const file = noiseFile(dir, `${name}.bin`, size);
-  const t = await tracker('wan');
-  await coturn('wan', workDir(`${name}-turn`));
-  const o = await nginx('wan', workDir(`${name}-nginx`), file, { rate: ORIGIN_RATE });
+  const t = await tracker('wan', ip);
+  await coturn('wan', workDir(`${name}-turn`), ip);
+  const o = await nginx('wan', workDir(`${name}-nginx`), file, { rate: ORIGIN_RATE, ip });
   return { file, t, o };
 }
 
@@ -206,6 +209,16 @@ test('native↔native, two peers on the same LAN: host candidates, no ICE server
   await nativeCase('same-lan', { a: 'symmetric', b: 'symmetric' }, 'a1', 'a2', []);
 });
 
+// Dual-stack homes whose IPv4 NATs are both symmetric, and no TURN: only IPv6,
+// routed and merely firewalled, can connect them (the servers are on IPv4).
+test('native↔native, dual-stack, symmetric IPv4 NATs and no TURN: the peers connect over IPv6', async () => {
+  await nativeCase('dual-stack', { a: 'symmetric', b: 'symmetric', v6: true }, 'a1', 'b1', stun);
+});
+
+test('native↔native, IPv6 only: tracker, origin, STUN and peers over IPv6', async () => {
+  await nativeCase('v6-only', { v4: false, v6: true }, 'a1', 'b1', stun6);
+});
+
 test('Chromium↔native, both behind port-preserving ("cone") NATs, STUN configured', async () => {
   await browserCase('b-cone-cone', { a: 'cone', b: 'cone' }, 'a1', 'b1', stun);
 });
@@ -216,6 +229,14 @@ test('Chromium↔native, symmetric NAT to a full-cone NAT, STUN configured', asy
 
 test('Chromium↔native, both behind symmetric NATs, TURN over UDP configured', async () => {
   await browserCase('b-sym-sym-turn', { a: 'symmetric', b: 'symmetric' }, 'a1', 'b1', turnUdp);
+});
+
+test('Chromium↔native, dual-stack, symmetric IPv4 NATs and no TURN: the peers connect over IPv6', async () => {
+  await browserCase('b-dual-stack', { a: 'symmetric', b: 'symmetric', v6: true }, 'a1', 'b1', stun);
+});
+
+test('Chromium↔native, IPv6 only', async () => {
+  await browserCase('b-v6-only', { v4: false, v6: true }, 'a1', 'b1', stun6);
 });
 
 test('Chromium↔native, the same LAN: host candidates, no ICE server', async () => {

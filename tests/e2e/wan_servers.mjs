@@ -10,6 +10,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BIN, start } from './harness.mjs';
 import { WAN, inNs } from './topology.mjs';
 
+// `ip`, as a URL's or a socket address's host part.
+export function hostPart(ip) {
+  return ip.includes(':') ? `[${ip}]` : ip;
+}
+
 export const TURN_USER = 'swarm';
 export const TURN_PASSWORD = 'load';
 
@@ -24,27 +29,27 @@ async function listening(ns, proto, port, timeoutMs = 20000) {
   throw new Error(`nothing listens on ${proto === 't' ? 'TCP' : 'UDP'} ${port} in ${ns}`);
 }
 
-export async function tracker(ns) {
-  const [cmd, args] = inNs(ns, path.join(BIN, 'swarmload-tracker'), ['--listen', `${WAN}:0`]);
+export async function tracker(ns, ip = WAN) {
+  const [cmd, args] = inNs(ns, path.join(BIN, 'swarmload-tracker'), ['--listen', `${hostPart(ip)}:0`]);
   const p = start(cmd, args, { stderr: 'ignore' });
   const line = await p.line();
   return { proc: p, url: line.replace('listening on ', '').trim() };
 }
 
 /**
- * coturn in `ns` on WAN:3478 (UDP and TCP) and, given `dir`, TLS on 5349 with a
- * self-signed certificate made there. Long-term credentials TURN_USER/TURN_PASSWORD;
- * relayed addresses on WAN, ports 50000 to 50100. Its log is `dir/turn.log`.
+ * coturn in `ns` on `ip`:3478 (UDP and TCP) and TLS on 5349 with a self-signed
+ * certificate made in `dir`. Long-term credentials TURN_USER/TURN_PASSWORD; relayed
+ * addresses on `ip`, ports 50000 to 50100. Its log is `dir/turn.log`.
  */
-export async function coturn(ns, dir) {
+export async function coturn(ns, dir, ip = WAN) {
   const cert = path.join(dir, 'turn.pem');
   const key = path.join(dir, 'turn.key');
   const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
-    '-subj', '/CN=turn.test', '-addext', `subjectAltName=IP:${WAN}`, '-keyout', key, '-out', cert], { encoding: 'utf8' });
+    '-subj', '/CN=turn.test', '-addext', `subjectAltName=IP:${ip}`, '-keyout', key, '-out', cert], { encoding: 'utf8' });
   if (made.status !== 0) throw new Error(`openssl: ${made.stderr}`);
   const log = path.join(dir, 'turn.log');
   const [cmd, args] = inNs(ns, 'turnserver', [
-    '-n', `--listening-ip=${WAN}`, `--relay-ip=${WAN}`, '--listening-port=3478', '--tls-listening-port=5349',
+    '-n', `--listening-ip=${ip}`, `--relay-ip=${ip}`, '--listening-port=3478', '--tls-listening-port=5349',
     '--lt-cred-mech', `--user=${TURN_USER}:${TURN_PASSWORD}`, '--realm=swarmload.test',
     `--cert=${cert}`, `--pkey=${key}`, '--no-dtls', '--no-cli', '--min-port=50000', '--max-port=50100',
     `--log-file=${log}`, '--simple-log', '--verbose', `--pidfile=${path.join(dir, 'turn.pid')}`,
@@ -58,12 +63,12 @@ export async function coturn(ns, dir) {
 }
 
 /**
- * nginx in `ns` serving `file` at http://WAN:PORT/NAME with its Repr-Digest (and a
- * page at http://WAN:PORT/ whose `#file` link names it), each
+ * nginx in `ns` serving `file` at http://IP:PORT/NAME with its Repr-Digest (and a
+ * page at http://IP:PORT/ whose `#file` link names it), each
  * connection limited to `rate` bytes a second (0: unlimited). No file outside `dir`
  * is read or written.
  */
-export async function nginx(ns, dir, file, { rate = 0, port = 8080 } = {}) {
+export async function nginx(ns, dir, file, { rate = 0, port = 8080, ip = WAN } = {}) {
   const root = path.join(dir, 'www');
   fs.mkdirSync(root, { recursive: true });
   const name = path.basename(file);
@@ -96,7 +101,7 @@ http {
   # limit_rate is checked between writes: small writes keep the first second at the rate.
   sendfile_max_chunk 32k;
   server {
-    listen ${WAN}:${port};
+    listen ${hostPart(ip)}:${port};
     root ${root};
     limit_rate ${rate};
     location = /${name} { add_header Repr-Digest "sha-256=:${digest}:"; }
@@ -111,8 +116,8 @@ http {
   const log = path.join(dir, 'nginx-access.log');
   return {
     proc: p,
-    url: `http://${WAN}:${port}/${name}`,
-    page: `http://${WAN}:${port}/`,
+    url: `http://${hostPart(ip)}:${port}/${name}`,
+    page: `http://${hostPart(ip)}:${port}/`,
     arm: () => fs.writeFileSync(path.join(root, 'armed'), 'go\n'),
     // Body bytes nginx sent for the file, from its access log (combined format).
     bodyBytes: () =>

@@ -85,7 +85,9 @@ impl RtcConfig {
     pub fn from_policy(p: &swarmload_core::policy::Policy) -> RtcConfig {
         RtcConfig {
             ice_servers: p.ice_servers.clone(),
-            udp_addrs: vec!["0.0.0.0:0".into()],
+            // Both families: each wildcard becomes one socket per usable interface
+            // address (an IPv6 peer may be reachable where no IPv4 path is).
+            udp_addrs: vec!["0.0.0.0:0".into(), "[::]:0".into()],
             reactor_threads: REACTOR_THREADS,
         }
     }

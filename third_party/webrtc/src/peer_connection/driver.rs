@@ -642,7 +642,18 @@ where
         self.tcp_transport = RTCTcpTransport::new(HashMap::new());
 
         if self.mdns_mode != MulticastDnsMode::Disabled {
-            self.mdns_socket = Some(runtime.wrap_udp_socket(MulticastSocket::new().into_std()?)?);
+            // A host with no IPv4 interface cannot join the IPv4 mDNS group (ENODEV):
+            // it resolves no `.local` names, rather than make no connection at all.
+            self.mdns_socket = match MulticastSocket::new()
+                .into_std()
+                .and_then(|socket| runtime.wrap_udp_socket(socket))
+            {
+                Ok(socket) => Some(socket),
+                Err(err) => {
+                    warn!("mDNS unavailable, remote .local candidates stay unresolved: {err}");
+                    None
+                }
+            };
         }
 
         // Resolve here, not at construction: this runs again on every ICE-restart rebind, which

@@ -33,6 +33,44 @@ const OPEN_TIMEOUT: Duration = Duration::from_secs(15);
 /// answer comes, where no allocation exists, and every permission it asks for is
 /// refused. 15 s is ICE's keepalive interval (RFC 8445 §11).
 const TURN_KEEPALIVE: Duration = Duration::from_secs(15);
+/// The wildcard addresses to gather on: each family this machine can route (a
+/// wildcard becomes one socket per usable interface address of its family), so a
+/// peer reachable over IPv6 only is reached, and a machine without IPv6 offers no
+/// useless `::` candidate; IPv4 when neither can be told.
+fn wildcards() -> Vec<String> {
+    let mut out = Vec::new();
+    if routable("0.0.0.0:0", "192.0.2.1:9") {
+        out.push("0.0.0.0:0".to_string());
+    }
+    if routable("[::]:0", "[2001:db8::1]:9") {
+        out.push("[::]:0".to_string());
+    }
+    if out.is_empty() {
+        out.push("0.0.0.0:0".to_string());
+    }
+    out
+}
+
+/// Whether a socket bound to `wildcard` has a route, and a source address that is
+/// neither loopback nor link-local, towards the documentation address `probe`.
+/// Connecting a UDP socket only looks the route up: nothing is sent.
+fn routable(wildcard: &str, probe: &str) -> bool {
+    let Ok(socket) = std::net::UdpSocket::bind(wildcard) else {
+        return false;
+    };
+    if socket.connect(probe).is_err() {
+        return false;
+    }
+    socket.local_addr().is_ok_and(|a| {
+        let ip = a.ip();
+        let link_local = match ip {
+            std::net::IpAddr::V4(v4) => v4.is_link_local(),
+            std::net::IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+        };
+        !ip.is_loopback() && !ip.is_unspecified() && !link_local
+    })
+}
+
 /// How long an mDNS query for a peer's `.local` candidate is retried (once a second)
 /// before it is given up: by default it would be retried for the connection's life.
 const MDNS_QUERY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -85,9 +123,7 @@ impl RtcConfig {
     pub fn from_policy(p: &swarmload_core::policy::Policy) -> RtcConfig {
         RtcConfig {
             ice_servers: p.ice_servers.clone(),
-            // Both families: each wildcard becomes one socket per usable interface
-            // address (an IPv6 peer may be reachable where no IPv4 path is).
-            udp_addrs: vec!["0.0.0.0:0".into(), "[::]:0".into()],
+            udp_addrs: wildcards(),
             reactor_threads: REACTOR_THREADS,
         }
     }
@@ -498,6 +534,15 @@ impl PendingAnswer {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_family_is_gathered_only_with_a_usable_source_address() {
+        // Towards loopback the source is loopback: no peer could use it.
+        assert!(!routable("0.0.0.0:0", "127.0.0.1:9"));
+        assert!(!routable("[::]:0", "[::1]:9"));
+        // Whatever this machine routes, something is always gathered on.
+        assert!(!wildcards().is_empty());
+    }
 
     #[test]
     fn a_description_keeps_at_most_the_bound_of_mdns_candidates_and_every_other_line() {

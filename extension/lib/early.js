@@ -133,7 +133,8 @@ export class EarlyTakeover {
     if (ineligibleReasonNow(policy, d.url, names, Boolean(d.incognito), seen.method)) return null;
     let sha256;
     try {
-      sha256 = headerDigestNow(header(d, 'repr-digest'), header(d, 'digest'), d.url);
+      const h = { repr: header(d, 'repr-digest'), unencoded: header(d, 'unencoded-digest'), digest: header(d, 'digest'), encoding: header(d, 'content-encoding') };
+      sha256 = headerDigestNow(h, d.url);
     } catch {
       return null; // A malformed digest: the download-item path says why.
     }

@@ -37,17 +37,17 @@ export function ineligibleReasonNow(policy, url, headerNames, incognito, method)
   return ineligible_reason(JSON.stringify(policy), url, headerNames, incognito, method ?? undefined) ?? null;
 }
 
-// The trusted SHA-256 a response names (Repr-Digest, Digest, or the URL's
+// The trusted SHA-256 a response names (Repr-Digest, Unencoded-Digest, Digest, or the URL's
 // #sha256=), or null; throws on a malformed header.
 /**
- * @param {string | null} reprDigest
- * @param {string | null} digest
+ * @param {{ repr: string | null, unencoded: string | null, digest: string | null, encoding: string | null }} h
+ *   the response's Repr-Digest, Unencoded-Digest, Digest and Content-Encoding
  * @param {string} url
  * @returns {string | null}
  */
-export function headerDigestNow(reprDigest, digest, url) {
+export function headerDigestNow(h, url) {
   if (!wasmLoaded) return null;
-  return trusted_digest(reprDigest ?? undefined, digest ?? undefined, url) ?? null;
+  return trusted_digest(h.repr ?? undefined, h.unencoded ?? undefined, h.digest ?? undefined, h.encoding ?? undefined, url) ?? null;
 }
 
 /**

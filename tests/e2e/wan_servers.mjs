@@ -63,12 +63,13 @@ export async function coturn(ns, dir, ip = WAN) {
 }
 
 /**
- * nginx in `ns` serving `file` at http://IP:PORT/NAME with its Repr-Digest (and a
+ * nginx in `ns` serving `file` at http://IP:PORT/NAME with its SHA-256 in a
+ * `digestHeader` (Repr-Digest, or Unencoded-Digest) (and a
  * page at http://IP:PORT/ whose `#file` link names it), each
  * connection limited to `rate` bytes a second (0: unlimited). No file outside `dir`
  * is read or written.
  */
-export async function nginx(ns, dir, file, { rate = 0, port = 8080, ip = WAN } = {}) {
+export async function nginx(ns, dir, file, { rate = 0, port = 8080, ip = WAN, digestHeader = 'Repr-Digest' } = {}) {
   const root = path.join(dir, 'www');
   fs.mkdirSync(root, { recursive: true });
   const name = path.basename(file);
@@ -104,7 +105,7 @@ http {
     listen ${hostPart(ip)}:${port};
     root ${root};
     limit_rate ${rate};
-    location = /${name} { add_header Repr-Digest "sha-256=:${digest}:"; }
+    location = /${name} { add_header ${digestHeader} "sha-256=:${digest}:"; }
   }
 }
 `,

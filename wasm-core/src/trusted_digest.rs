@@ -12,7 +12,8 @@ use crate::content::{Hash32, HexError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DigestSource {
-    /// `Repr-Digest`, `Content-Digest` (on a 200) or `Digest` from the origin.
+    /// `Repr-Digest`, `Unencoded-Digest`, `Content-Digest` (on a 200) or `Digest`
+    /// from the origin.
     Header,
     /// The origin's Metalink (RFC 6249 `Link: rel=describedby`).
     Metalink,
@@ -43,6 +44,8 @@ pub enum DigestError {
     Entry(String),
     #[error("the header names two different SHA-256 digests")]
     Conflicting,
+    #[error("Repr-Digest and Unencoded-Digest name different SHA-256 digests of the same bytes")]
+    Disagree,
     #[error("the sha256 URL fragment is not a digest: {0}")]
     Hex(#[from] HexError),
 }
@@ -105,6 +108,54 @@ pub fn parse_legacy_digest(value: &str) -> Result<Option<Hash32>, DigestError> {
     Ok(found)
 }
 
+/// The digest headers of one response, as received (`None`: absent).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DigestHeaders<'a> {
+    /// RFC 9530 `Repr-Digest`: the selected representation, content coding included.
+    pub repr: Option<&'a str>,
+    /// `Unencoded-Digest` (whatwg/fetch#1867): the representation before any content
+    /// coding, i.e. the bytes a download saves.
+    pub unencoded: Option<&'a str>,
+    /// RFC 9530 `Content-Digest`: this response's body. Pass it only for a full 200,
+    /// whose body is the whole representation.
+    pub content: Option<&'a str>,
+    /// RFC 3230 `Digest` (legacy): the instance, content coding included.
+    pub legacy: Option<&'a str>,
+    /// `Content-Encoding`.
+    pub content_encoding: Option<&'a str>,
+}
+
+/// The SHA-256 of the bytes a download saves, as the origin's headers name it; the
+/// one rule both the host and the browser apply. Every header here is the origin's
+/// own, trusted alike (`DigestSource::Header`). A content-coded response (gzip, say)
+/// is described by `Unencoded-Digest` only: the others are digests of the coded
+/// bytes. Otherwise `Repr-Digest` and `Unencoded-Digest` describe the same bytes and
+/// must agree; then `Content-Digest`, then `Digest`.
+pub fn digest_from_headers(h: DigestHeaders) -> Result<Option<Hash32>, DigestError> {
+    let unencoded = h.unencoded.map(parse_repr_digest).transpose()?.flatten();
+    let coded = h.content_encoding.is_some_and(|v| {
+        v.split(',')
+            .map(str::trim)
+            .any(|c| !c.is_empty() && !c.eq_ignore_ascii_case("identity"))
+    });
+    if coded {
+        return Ok(unencoded);
+    }
+    let repr = h.repr.map(parse_repr_digest).transpose()?.flatten();
+    match (repr, unencoded) {
+        (Some(a), Some(b)) if a != b => return Err(DigestError::Disagree),
+        (Some(d), _) | (None, Some(d)) => return Ok(Some(d)),
+        (None, None) => {}
+    }
+    if let Some(d) = h.content.map(parse_repr_digest).transpose()?.flatten() {
+        return Ok(Some(d));
+    }
+    h.legacy
+        .map(parse_legacy_digest)
+        .transpose()
+        .map(Option::flatten)
+}
+
 /// Reads `sha256=<64 hex digits>` from a URL's fragment, which may hold other
 /// `&`-separated parameters: `https://host/f.iso#sha256=ab12...`.
 pub fn parse_url_fragment(url: &str) -> Result<Option<Hash32>, DigestError> {
@@ -135,6 +186,7 @@ mod tests {
     // SHA-256 of "hello world\n", checked with `openssl dgst -sha256`.
     const HELLO_B64: &str = "qUiQTy8PR5uPgZdpSzAYSw0u0cHNKh7A+4XSmaGSpEc=";
     const HELLO_HEX: &str = "a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447";
+    const HELLO_LEGACY: &str = "SHA-256=qUiQTy8PR5uPgZdpSzAYSw0u0cHNKh7A+4XSmaGSpEc=";
 
     fn hello() -> Hash32 {
         Hash32::from_hex(HELLO_HEX).unwrap()
@@ -231,5 +283,85 @@ mod tests {
             parse_url_fragment("https://e.com/#sha256=abcd"),
             Err(DigestError::Hex(HexError::Length { .. }))
         ));
+    }
+
+    fn b64(h: &Hash32) -> String {
+        format!("sha-256=:{}:", STANDARD.encode(h.0))
+    }
+
+    #[test]
+    fn unencoded_digest_names_the_saved_bytes_alone_and_is_trusted_as_repr_digest() {
+        let hello = hello();
+        let other = Hash32([7; 32]);
+        let with = |h: DigestHeaders| digest_from_headers(h);
+        // Alone, it is the digest.
+        let only = DigestHeaders {
+            unencoded: Some(&b64(&hello)),
+            ..Default::default()
+        };
+        assert_eq!(with(only), Ok(Some(hello)));
+        // Without content coding Repr-Digest names the same bytes: agreeing is fine,
+        // disagreeing is an error, not a choice.
+        let (h, o) = (b64(&hello), b64(&other));
+        let agree = DigestHeaders {
+            repr: Some(&h),
+            unencoded: Some(&h),
+            ..Default::default()
+        };
+        assert_eq!(with(agree), Ok(Some(hello)));
+        let disagree = DigestHeaders {
+            repr: Some(&o),
+            unencoded: Some(&h),
+            ..Default::default()
+        };
+        assert_eq!(with(disagree), Err(DigestError::Disagree));
+        // Content-coded: Repr-Digest, Content-Digest and Digest describe the coded
+        // bytes, so only Unencoded-Digest names what is saved...
+        let coded = DigestHeaders {
+            repr: Some(&o),
+            unencoded: Some(&h),
+            content: Some(&o),
+            legacy: Some("SHA-256=BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="),
+            content_encoding: Some("gzip"),
+        };
+        assert_eq!(with(coded), Ok(Some(hello)));
+        // ... and without it nothing does (the control: the same Repr-Digest is
+        // trusted when the response is not coded).
+        let coded_repr_only = DigestHeaders {
+            repr: Some(&o),
+            content_encoding: Some("gzip"),
+            ..Default::default()
+        };
+        assert_eq!(with(coded_repr_only), Ok(None));
+        let identity = DigestHeaders {
+            repr: Some(&o),
+            content_encoding: Some("identity"),
+            ..Default::default()
+        };
+        assert_eq!(with(identity), Ok(Some(other)));
+        // A malformed Unencoded-Digest is a typed error, as a malformed Repr-Digest is.
+        let bad = DigestHeaders {
+            unencoded: Some("sha-256=:AAAA:"),
+            ..Default::default()
+        };
+        assert_eq!(with(bad), Err(DigestError::WrongLength(3)));
+    }
+
+    #[test]
+    fn the_header_order_is_repr_then_unencoded_then_content_then_legacy() {
+        let hello = hello();
+        let h = b64(&hello);
+        let content_only = DigestHeaders {
+            content: Some(&h),
+            legacy: Some("SHA-256=BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="),
+            ..Default::default()
+        };
+        assert_eq!(digest_from_headers(content_only), Ok(Some(hello)));
+        let legacy_only = DigestHeaders {
+            legacy: Some(HELLO_LEGACY),
+            ..Default::default()
+        };
+        assert_eq!(digest_from_headers(legacy_only), Ok(Some(hello)));
+        assert_eq!(digest_from_headers(DigestHeaders::default()), Ok(None));
     }
 }

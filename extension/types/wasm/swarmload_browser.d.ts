@@ -63,4 +63,10 @@ export function ineligible_reason(
   incognito: boolean,
   method?: string | null,
 ): string | undefined;
-export function trusted_digest(repr_digest: string | null | undefined, digest: string | null | undefined, url: string): string | undefined;
+export function trusted_digest(
+  repr_digest: string | null | undefined,
+  unencoded_digest: string | null | undefined,
+  digest: string | null | undefined,
+  content_encoding: string | null | undefined,
+  url: string,
+): string | undefined;

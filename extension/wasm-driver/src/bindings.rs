@@ -205,22 +205,26 @@ pub fn ineligible_reason(
 }
 
 /// The trusted SHA-256 (hex) a response's headers or its URL name, `undefined` when
-/// none does; throws on a malformed digest header. `repr_digest` is the RFC 9530
-/// `Repr-Digest` value, `digest` the legacy RFC 3230 `Digest` value.
+/// none does; throws on a malformed digest header. The headers are the RFC 9530
+/// `Repr-Digest`, `Unencoded-Digest`, the legacy RFC 3230 `Digest` and
+/// `Content-Encoding` values, weighed by the core's one rule
+/// (`trusted_digest::digest_from_headers`).
 #[wasm_bindgen]
 pub fn trusted_digest(
     repr_digest: Option<String>,
+    unencoded_digest: Option<String>,
     digest: Option<String>,
+    content_encoding: Option<String>,
     url: &str,
 ) -> Result<Option<String>, JsError> {
-    use swarmload_core::trusted_digest::{
-        parse_legacy_digest, parse_repr_digest, parse_url_fragment,
-    };
-    let from_headers = match (repr_digest, digest) {
-        (Some(v), _) => parse_repr_digest(&v)?,
-        (None, Some(v)) => parse_legacy_digest(&v)?,
-        (None, None) => None,
-    };
+    use swarmload_core::trusted_digest::{DigestHeaders, digest_from_headers, parse_url_fragment};
+    let from_headers = digest_from_headers(DigestHeaders {
+        repr: repr_digest.as_deref(),
+        unencoded: unencoded_digest.as_deref(),
+        content: None,
+        legacy: digest.as_deref(),
+        content_encoding: content_encoding.as_deref(),
+    })?;
     let found = match from_headers {
         Some(h) => Some(h),
         None => parse_url_fragment(url)?,

@@ -13,7 +13,7 @@ use crate::content_range::ContentRange;
 use crate::filename;
 use crate::metalink;
 use crate::trusted_digest::{
-    DigestError, DigestSource, parse_legacy_digest, parse_repr_digest, parse_url_fragment,
+    DigestError, DigestHeaders, DigestSource, digest_from_headers, parse_url_fragment,
 };
 
 /// Asks servers that can compute it to send the SHA-256 (RFC 9530 §4: a preference
@@ -247,23 +247,15 @@ fn from_headers(
         // A weak ETag cannot guard a range (RFC 9110 §13.1.5).
         .filter(|e| !e.starts_with("W/") && !e.is_empty())
         .map(str::to_string);
-    let mut digest = None;
-    if let Some(v) = h.get("repr-digest") {
-        digest = parse_repr_digest(v)?;
-    }
-    // Content-Digest is the digest of this response's body: the whole file only on
-    // a 200.
-    if digest.is_none()
-        && full_response
-        && let Some(v) = h.get("content-digest")
-    {
-        digest = parse_repr_digest(v)?;
-    }
-    if digest.is_none()
-        && let Some(v) = h.get("digest")
-    {
-        digest = parse_legacy_digest(v)?;
-    }
+    let digest = digest_from_headers(DigestHeaders {
+        repr: h.get("repr-digest"),
+        unencoded: h.get("unencoded-digest"),
+        // Content-Digest is the digest of this response's body: the whole file only
+        // on a 200.
+        content: h.get("content-digest").filter(|_| full_response),
+        legacy: h.get("digest"),
+        content_encoding: h.get("content-encoding"),
+    })?;
     let links = || h.all("link");
     Ok(Probe {
         filename: filename::choose(h.get("content-disposition"), &url),

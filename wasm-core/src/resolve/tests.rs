@@ -172,6 +172,20 @@ fn the_probe_reads_digests_validators_and_names() {
     assert_eq!(p.digest, Some(hash(B)));
     assert_eq!(p.digest_source, Some(DigestSource::Explicit));
     assert_eq!(p.requested.fragment(), None);
+    // Unencoded-Digest is the origin's word as Repr-Digest is, and the only one that
+    // names the saved bytes of a content-coded response.
+    let ud = format!("sha-256=:{b64}:");
+    let p = probe_of("https://dl.example/x", &[("unencoded-digest", &ud)]);
+    assert_eq!(p.digest, Some(hash(A)));
+    assert_eq!(p.digest_source, Some(DigestSource::Header));
+    let p = probe_of(
+        "https://dl.example/x",
+        &[("repr-digest", &repr), ("content-encoding", "gzip")],
+    );
+    assert_eq!(
+        p.digest, None,
+        "a coded response's Repr-Digest is of the coded bytes"
+    );
     // A malformed digest header is an error, said plainly.
     let u = url("https://dl.example/x");
     let bad = headers(&[

@@ -109,7 +109,7 @@ export async function tracker() {
   return { proc: p, url: line.replace('listening on ', '').trim() };
 }
 
-async function waitForLog(stateDir, text, timeoutMs = 60000) {
+export async function waitForLog(stateDir, text, timeoutMs = 60000) {
   const log = path.join(stateDir, 'host.log');
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {

@@ -6,9 +6,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, afterEach, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 
-import { BIN, firefox, landedInFirefox, noiseFile, sha256, start, stopAll, workDir } from './harness.mjs';
+import { BIN, firefox, landedInFirefox, noiseFile, sha256, start, stopAll, waitForLog, workDir } from './harness.mjs';
 import * as topology from './topology.mjs';
 import { TURN_PASSWORD, TURN_USER, coturn, nginx, tracker } from './wan_servers.mjs';
 
@@ -38,16 +37,6 @@ function toml(servers) {
       return lines.join('\n') + '\n';
     })
     .join('');
-}
-
-async function waitForLog(stateDir, text, timeoutMs = 60000) {
-  const log = path.join(stateDir, 'host.log');
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes(text)) return;
-    await sleep(100);
-  }
-  throw new Error(`${log} never said ${JSON.stringify(text)}`);
 }
 
 // `swarmload-host seed FILE` in namespace `ns`, announced on the tracker.

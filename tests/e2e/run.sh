@@ -19,16 +19,7 @@ exec "${unshare[@]}" bash -c '
   ip link set v1 up
   ip route add default via 10.77.0.2 dev v0
   export SWARMLOAD_ICE_ADDR=10.77.0.1
-  # Chromium reads enterprise policy from /etc/chromium/policies/managed; a tmpfs
-  # over /etc/chromium (in this namespace only) lets a test write one.
-  mkdir -p /etc/chromium
-  mount -t tmpfs swarmload-policies /etc/chromium
-  mkdir -p /etc/chromium/policies/managed
-  export SWARMLOAD_POLICY_DIR=/etc/chromium/policies/managed
-  # Firefox reads /etc/firefox/policies/policies.json (Debian'"'"'s ESR also
-  # /etc/firefox-esr/policies): private tmpfs mounts too.
-  for d in /etc/firefox /etc/firefox-esr; do mkdir -p $d; mount -t tmpfs swarmload-ff-policies $d; mkdir -p $d/policies; done
-  export SWARMLOAD_FIREFOX_POLICY_DIRS=/etc/firefox/policies:/etc/firefox-esr/policies
+  . ./policy_mounts.sh
   if [ "$#" -eq 0 ]; then
     exec node --test --test-concurrency=1 --test-reporter=spec browser.test.mjs firefox.test.mjs
   fi
